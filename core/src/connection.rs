@@ -1,0 +1,705 @@
+//! One control connection and what it knows about its server (private).
+//!
+//! A [`Connection`] is only ever touched by the operation that holds the session lock. Every
+//! await on the network is bounded by the configured timeout; a timeout or an I/O error leaves
+//! the connection in an unknown state, and the caller (the session) then throws it away.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use suppaftp::tokio::{AsyncRustlsFtpStream, AsyncRustlsStream, TransferStream};
+use suppaftp::types::FileType;
+use suppaftp::{FtpResult, Mode, Status};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::config::{Config, DataMode, TlsMode};
+use crate::error::{Error, ErrorKind, Result, reply_code};
+use crate::listing::{self, Entry, ListingFormat};
+
+type Ftp = AsyncRustlsFtpStream;
+/// An open data connection of a transfer.
+pub(crate) type Transfer = TransferStream<AsyncRustlsStream>;
+
+/// Progress callback: `(bytes done, total bytes if known)`.
+pub type Progress = std::sync::Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
+
+/// What the server said it supports in its FEAT reply.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Features {
+    /// MLST/MLSD (RFC 3659 machine listings).
+    pub mlst: bool,
+}
+
+/// Awaits `fut` for at most `limit`, translating suppaftp's errors for `context`.
+pub(crate) async fn bounded<T>(
+    limit: Duration,
+    context: &str,
+    lookup: bool,
+    fut: impl Future<Output = FtpResult<T>>,
+) -> Result<T> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Error::from_ftp(e, context, lookup)),
+        Err(_) => Err(Error::timeout(context, limit.as_secs_f64())),
+    }
+}
+
+/// Awaits an I/O future for at most `limit`.
+pub(crate) async fn bounded_io<T>(
+    limit: Duration,
+    context: &str,
+    fut: impl Future<Output = std::io::Result<T>>,
+) -> Result<T> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Error::from_io(e, context)),
+        Err(_) => Err(Error::timeout(context, limit.as_secs_f64())),
+    }
+}
+
+/// One logged-in control connection in binary mode.
+pub(crate) struct Connection {
+    ftp: Ftp,
+    timeout: Duration,
+    buffer_size: usize,
+    /// `true` while EPSV is in use and may still fall back to PASV (data mode `auto`).
+    auto_epsv: bool,
+    features: Features,
+    /// The absolute working directory, as PWD reported it.
+    cwd: String,
+}
+
+impl Connection {
+    /// Connects, logs in, selects binary type, reads FEAT and changes to `cwd` (or the
+    /// config's initial directory).
+    pub(crate) async fn open(config: &Config, cwd: Option<&str>) -> Result<Self> {
+        config.validate()?;
+        if config.tls != TlsMode::None {
+            return Err(Error::invalid_input(
+                "TLS (ftps/ftpes) is not available in this version of ferroftp",
+            ));
+        }
+        let address = config.address();
+        let ctx = format!("connect to {address}");
+        let tcp = bounded_io(config.connect_timeout, &ctx, async {
+            let mut last = None;
+            for addr in tokio::net::lookup_host(&address).await? {
+                match TcpStream::connect(addr).await {
+                    Ok(s) => return Ok(s),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last.unwrap_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "host name has no address")
+            }))
+        })
+        .await
+        .map_err(|e| match e.kind() {
+            ErrorKind::Timeout => e,
+            _ => e.with_kind(ErrorKind::Connect),
+        })?;
+        let _ = tcp.set_nodelay(true);
+        let mut ftp = bounded(
+            config.connect_timeout,
+            &format!("greeting of {address}"),
+            false,
+            Ftp::connect_with_stream(tcp),
+        )
+        .await
+        .map_err(|e| match e.kind() {
+            ErrorKind::Io | ErrorKind::Protocol => e.with_kind(ErrorKind::Connect),
+            _ => e,
+        })?;
+        ftp.set_passive_nat_workaround(true);
+        let t = config.timeout;
+        bounded(
+            t,
+            &format!("login as {:?}", config.user),
+            false,
+            ftp.login(config.user.as_str(), config.password.expose()),
+        )
+        .await
+        .map_err(|e| match e.code() {
+            Some(c) if (500..600).contains(&c) => e.with_kind(ErrorKind::Auth),
+            _ => e,
+        })?;
+        bounded(t, "TYPE I", false, ftp.transfer_type(FileType::Binary)).await?;
+        let features = match bounded(t, "FEAT", false, ftp.feat()).await {
+            Ok(map) => {
+                let has = |k: &str| map.keys().any(|f| f.eq_ignore_ascii_case(k));
+                Features { mlst: has("MLST") }
+            }
+            Err(e) if !e.breaks_connection() => Features::default(),
+            Err(e) => return Err(e),
+        };
+        let auto_epsv = match config.data_mode {
+            DataMode::Auto => {
+                ftp.set_mode(Mode::ExtendedPassive);
+                true
+            }
+            DataMode::Epsv => {
+                ftp.set_mode(Mode::ExtendedPassive);
+                false
+            }
+            DataMode::Pasv => {
+                ftp.set_mode(Mode::Passive);
+                false
+            }
+            DataMode::Active => {
+                ftp = ftp.active_mode(t);
+                false
+            }
+        };
+        let mut conn = Self {
+            ftp,
+            timeout: t,
+            buffer_size: config.buffer_size,
+            auto_epsv,
+            features,
+            cwd: String::new(),
+        };
+        match cwd.or(config.initial_dir.as_deref()) {
+            Some(dir) => conn.cwd(dir).await?,
+            None => conn.cwd = conn.pwd().await?,
+        }
+        Ok(conn)
+    }
+
+    /// The working directory as last reported by the server.
+    pub(crate) fn current_dir(&self) -> &str {
+        &self.cwd
+    }
+
+    /// The absolute form of `path` (relative paths are taken from the working directory).
+    pub(crate) fn absolute(&self, path: &str) -> String {
+        if path.starts_with('/') {
+            path.to_string()
+        } else if path.is_empty() || path == "." {
+            self.cwd.clone()
+        } else {
+            listing::join_path(&self.cwd, path)
+        }
+    }
+
+    /// Sends one command line and reads one reply, whatever its code.
+    async fn raw(&mut self, line: &str) -> Result<(u16, String)> {
+        // No status is "expected": every reply comes back as `UnexpectedResponse` and is taken
+        // as it is. (Expecting 211 would make suppaftp stop at the first line of a multi-line
+        // 211 reply, as it does for FEAT.)
+        match bounded(self.timeout, line_context(line), false, async {
+            match self.ftp.custom_command(line, &[]).await {
+                Ok(r) => Ok(r),
+                Err(suppaftp::FtpError::UnexpectedResponse(r)) => Ok(r),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+        {
+            Ok(resp) => {
+                let code = reply_code(&resp.body).unwrap_or(resp.status.code() as u16);
+                let text = String::from_utf8_lossy(&resp.body).trim_end().to_string();
+                Ok((code, text))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends `line` and returns the reply when its code is in `ok`, else the reply as an error.
+    async fn command(&mut self, line: &str, ok: &[u16], lookup: bool) -> Result<(u16, String)> {
+        let (code, text) = self.raw(line).await?;
+        if ok.contains(&code) {
+            Ok((code, text))
+        } else {
+            Err(Error::from_reply(code, &text, line_context(line), lookup))
+        }
+    }
+
+    /// NOOP.
+    pub(crate) async fn noop(&mut self) -> Result<()> {
+        self.command("NOOP", &[200], false).await.map(drop)
+    }
+
+    /// PWD: the working directory.
+    pub(crate) async fn pwd(&mut self) -> Result<String> {
+        let (_, text) = self.command("PWD", &[257], false).await?;
+        parse_pwd(&text).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Protocol,
+                format!("PWD: cannot read a directory from the reply {text:?}"),
+            )
+        })
+    }
+
+    /// CWD, then PWD to learn the absolute directory (restored after a reconnect).
+    pub(crate) async fn cwd(&mut self, path: &str) -> Result<()> {
+        check_path(path)?;
+        self.command(&format!("CWD {path}"), &[250, 200], true)
+            .await?;
+        self.cwd = self.pwd().await?;
+        Ok(())
+    }
+
+    /// SIZE in bytes.
+    pub(crate) async fn size(&mut self, path: &str) -> Result<u64> {
+        check_path(path)?;
+        let (_, text) = self.command(&format!("SIZE {path}"), &[213], true).await?;
+        text.get(4..)
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(|| bad_reply("SIZE", &text))
+    }
+
+    /// MDTM as UTC.
+    pub(crate) async fn modified(&mut self, path: &str) -> Result<DateTime<Utc>> {
+        check_path(path)?;
+        let (_, text) = self.command(&format!("MDTM {path}"), &[213], true).await?;
+        text.get(4..)
+            .and_then(|t| parse_mdtm(t.trim()))
+            .ok_or_else(|| bad_reply("MDTM", &text))
+    }
+
+    /// Whether `path` names a file or a directory.
+    pub(crate) async fn exists(&mut self, path: &str) -> Result<bool> {
+        check_path(path)?;
+        if self.features.mlst {
+            let (code, _) = self.raw(&format!("MLST {path}")).await?;
+            return Ok(code == 250);
+        }
+        let (code, _) = self.raw(&format!("SIZE {path}")).await?;
+        if code == 213 {
+            return Ok(true);
+        }
+        let (code, _) = self.raw(&format!("CWD {path}")).await?;
+        if code == 250 || code == 200 {
+            let back = self.cwd.clone();
+            self.command(&format!("CWD {back}"), &[250, 200], false)
+                .await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// MKD; with `parents`, creates missing parents and accepts an existing directory.
+    pub(crate) async fn mkdir(&mut self, path: &str, parents: bool) -> Result<()> {
+        check_path(path)?;
+        let first = self
+            .command(&format!("MKD {path}"), &[257, 250, 200], false)
+            .await;
+        match first {
+            Ok(_) => Ok(()),
+            Err(e) if !parents || e.code().is_none() => Err(e),
+            Err(e) => {
+                let full = self.absolute(path);
+                let mut prefix = String::new();
+                for part in full.split('/').filter(|p| !p.is_empty()) {
+                    prefix.push('/');
+                    prefix.push_str(part);
+                    let (code, _) = self.raw(&format!("MKD {prefix}")).await?;
+                    if !matches!(code, 257 | 250 | 200 | 521 | 550 | 553) {
+                        break;
+                    }
+                }
+                if self.is_dir(&full).await? {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Whether `path` is a directory (CWD there and back).
+    async fn is_dir(&mut self, path: &str) -> Result<bool> {
+        let (code, _) = self.raw(&format!("CWD {path}")).await?;
+        if code == 250 || code == 200 {
+            let back = self.cwd.clone();
+            self.command(&format!("CWD {back}"), &[250, 200], false)
+                .await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// RMD; with `recursive`, removes the directory's contents first.
+    pub(crate) async fn rmdir(&mut self, path: &str, recursive: bool) -> Result<()> {
+        check_path(path)?;
+        if recursive {
+            let full = self.absolute(path);
+            // Depth-first, iteratively: (directory, its contents were already removed).
+            let mut stack = vec![(full, false)];
+            while let Some((dir, emptied)) = stack.pop() {
+                if emptied {
+                    self.command(&format!("RMD {dir}"), &[250, 200], true)
+                        .await?;
+                    continue;
+                }
+                stack.push((dir.clone(), true));
+                for entry in self.list(&dir).await? {
+                    match entry.kind {
+                        listing::EntryKind::Dir => stack.push((entry.path, false)),
+                        _ => self.remove(&entry.path).await?,
+                    }
+                }
+            }
+            return Ok(());
+        }
+        self.command(&format!("RMD {path}"), &[250, 200], true)
+            .await
+            .map(drop)
+    }
+
+    /// DELE.
+    pub(crate) async fn remove(&mut self, path: &str) -> Result<()> {
+        check_path(path)?;
+        self.command(&format!("DELE {path}"), &[250, 200], true)
+            .await
+            .map(drop)
+    }
+
+    /// RNFR + RNTO.
+    pub(crate) async fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        check_path(from)?;
+        check_path(to)?;
+        self.command(&format!("RNFR {from}"), &[350], true).await?;
+        self.command(&format!("RNTO {to}"), &[250, 200], false)
+            .await
+            .map(drop)
+    }
+
+    /// Sends a raw command and returns its reply, whatever the code.
+    ///
+    /// Commands that change the state the session restores (CWD, TYPE, REST, ...) are tracked:
+    /// the working directory is re-read, and other state changes mark the connection for a
+    /// reconnect (returned as `true`), so the next operation starts from a known state.
+    pub(crate) async fn quote(&mut self, line: &str) -> Result<((u16, String), bool)> {
+        if line.is_empty() || line.contains(['\r', '\n']) {
+            return Err(Error::invalid_input(
+                "a quoted command must be one non-empty line without CR or LF",
+            ));
+        }
+        let verb = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let reply = self.raw(line).await?;
+        let code = reply.0;
+        let mut reset = (100..200).contains(&code);
+        match verb.as_str() {
+            "CWD" | "CDUP" | "XCWD" | "XCUP" if code < 400 => self.cwd = self.pwd().await?,
+            "TYPE" | "MODE" | "STRU" | "REIN" | "USER" | "PASS" | "ACCT" | "AUTH" | "PBSZ"
+            | "PROT" | "CCC" | "REST" | "PORT" | "EPRT" | "PASV" | "EPSV" | "QUIT" | "OPTS"
+            | "LANG" => reset = true,
+            _ => {}
+        }
+        Ok((reply, reset))
+    }
+
+    /// Lists `path` (MLSD when the server has MLST, else LIST), parsed.
+    pub(crate) async fn list(&mut self, path: &str) -> Result<Vec<Entry>> {
+        check_path(path)?;
+        let (verb, format) = if self.features.mlst {
+            ("MLSD", ListingFormat::Mlsd)
+        } else {
+            ("LIST", ListingFormat::List)
+        };
+        let data = self.read_listing(verb, path).await?;
+        let dir = self.absolute(path);
+        Ok(listing::parse_listing(&data, &dir, format, Utc::now()))
+    }
+
+    /// NLST: the names in `path`.
+    pub(crate) async fn names(&mut self, path: &str) -> Result<Vec<String>> {
+        check_path(path)?;
+        let data = self.read_listing("NLST", path).await?;
+        Ok(String::from_utf8_lossy(&data)
+            .lines()
+            .map(|l| l.trim_end_matches('\r'))
+            .filter(|l| !l.is_empty())
+            .map(|l| l.rsplit('/').next().unwrap_or(l).to_string())
+            .filter(|n| n != "." && n != "..")
+            .collect())
+    }
+
+    /// Runs a listing command and returns the raw bytes of its data connection.
+    async fn read_listing(&mut self, verb: &str, path: &str) -> Result<Vec<u8>> {
+        let line = if path.is_empty() {
+            verb.to_string()
+        } else {
+            format!("{verb} {path}")
+        };
+        let (_, mut stream) = self.open_data(&line, true).await?;
+        let mut data = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = bounded_io(self.timeout, &line, stream.read(&mut buf)).await?;
+            if n == 0 {
+                break;
+            }
+            data.extend_from_slice(&buf[..n]);
+        }
+        self.finish(stream, &line).await?;
+        Ok(data)
+    }
+
+    /// Opens a data connection for a command that reads from the server (RETR, LIST, ...),
+    /// returning the size announced in the preliminary reply, if any.
+    ///
+    /// In `auto` mode a refused EPSV switches this connection to PASV once, and the command is
+    /// sent again.
+    pub(crate) async fn open_data(
+        &mut self,
+        line: &str,
+        lookup: bool,
+    ) -> Result<(Option<u64>, Transfer)> {
+        loop {
+            let r = bounded(
+                self.timeout,
+                line_context(line),
+                lookup,
+                self.ftp
+                    .custom_data_command(line, &[Status::AboutToSend, Status::AlreadyOpen]),
+            )
+            .await;
+            match r {
+                Ok((resp, stream)) => {
+                    return Ok((announced_size(&String::from_utf8_lossy(&resp.body)), stream));
+                }
+                Err(e) if self.epsv_refused(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Opens a data connection for STOR (or APPE when `append`).
+    pub(crate) async fn open_upload(&mut self, path: &str, append: bool) -> Result<Transfer> {
+        check_path(path)?;
+        let ctx = format!("{} {path}", if append { "APPE" } else { "STOR" });
+        loop {
+            let r = if append {
+                bounded(self.timeout, &ctx, false, self.ftp.append_with_stream(path)).await
+            } else {
+                bounded(self.timeout, &ctx, false, self.ftp.put_with_stream(path)).await
+            };
+            match r {
+                Ok(stream) => return Ok(stream),
+                Err(e) if self.epsv_refused(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// In `auto` mode, turns a refused EPSV into a switch to PASV (returns whether to retry).
+    fn epsv_refused(&mut self, e: &Error) -> bool {
+        if self.auto_epsv && matches!(e.code(), Some(500 | 501 | 502 | 504 | 522)) {
+            log::debug!("EPSV refused ({e}); falling back to PASV");
+            self.auto_epsv = false;
+            self.ftp.set_mode(Mode::Passive);
+            return true;
+        }
+        false
+    }
+
+    /// Closes the data connection and reads the transfer's final reply.
+    pub(crate) async fn finish(&mut self, stream: Transfer, context: &str) -> Result<()> {
+        bounded(self.timeout, context, true, stream.finish()).await
+    }
+
+    /// RETR `path` into `sink`, returning the byte count; the size announced by the server
+    /// (if any) is checked.
+    pub(crate) async fn retrieve<W: AsyncWrite + Unpin>(
+        &mut self,
+        path: &str,
+        sink: &mut W,
+        progress: Option<&Progress>,
+    ) -> Result<u64> {
+        check_path(path)?;
+        let line = format!("RETR {path}");
+        let (total, mut stream) = self.open_data(&line, true).await?;
+        let mut buf = vec![0u8; self.buffer_size];
+        let mut done = 0u64;
+        if let Some(p) = progress {
+            p(0, total);
+        }
+        loop {
+            let n = bounded_io(self.timeout, &line, stream.read(&mut buf)).await?;
+            if n == 0 {
+                break;
+            }
+            sink.write_all(&buf[..n])
+                .await
+                .map_err(|e| Error::from_io(e, &format!("writing the data of {path}")))?;
+            done += n as u64;
+            if let Some(p) = progress {
+                p(done, total);
+            }
+        }
+        self.finish(stream, &line).await?;
+        if let Some(expected) = total.filter(|&t| t != done) {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("RETR {path}: received {done} bytes, the server announced {expected}"),
+            ));
+        }
+        Ok(done)
+    }
+
+    /// STOR (or APPE) the contents of `source` to `path`, returning the byte count.
+    pub(crate) async fn store<R: AsyncRead + Unpin>(
+        &mut self,
+        path: &str,
+        source: &mut R,
+        total: Option<u64>,
+        append: bool,
+        progress: Option<&Progress>,
+    ) -> Result<u64> {
+        let mut stream = self.open_upload(path, append).await?;
+        let ctx = format!("STOR {path}");
+        let mut buf = vec![0u8; self.buffer_size];
+        let mut done = 0u64;
+        if let Some(p) = progress {
+            p(0, total);
+        }
+        loop {
+            let n = source
+                .read(&mut buf)
+                .await
+                .map_err(|e| Error::from_io(e, &format!("reading the data for {path}")))?;
+            if n == 0 {
+                break;
+            }
+            bounded_io(self.timeout, &ctx, stream.write_all(&buf[..n])).await?;
+            done += n as u64;
+            if let Some(p) = progress {
+                p(done, total);
+            }
+        }
+        bounded_io(self.timeout, &ctx, stream.flush()).await?;
+        self.finish(stream, &ctx).await?;
+        Ok(done)
+    }
+
+    /// QUIT (best effort, bounded).
+    pub(crate) async fn quit(&mut self) {
+        let _ = bounded(self.timeout, "QUIT", false, self.ftp.quit()).await;
+    }
+}
+
+/// The command part of `line` for messages (never a password).
+fn line_context(line: &str) -> &str {
+    if line.len() >= 5 && line[..5].eq_ignore_ascii_case("PASS ") {
+        "PASS"
+    } else {
+        line
+    }
+}
+
+/// Refuses paths that would smuggle a second command onto the control connection.
+fn check_path(path: &str) -> Result<()> {
+    if path.contains(['\r', '\n', '\0']) {
+        return Err(Error::invalid_input(format!(
+            "path {path:?} contains CR, LF or NUL"
+        )));
+    }
+    Ok(())
+}
+
+fn bad_reply(what: &str, text: &str) -> Error {
+    Error::new(
+        ErrorKind::Protocol,
+        format!("{what}: cannot read the reply {text:?}"),
+    )
+}
+
+/// The quoted directory of a 257 reply (`""` inside quotes stands for one `"`).
+fn parse_pwd(text: &str) -> Option<String> {
+    let start = text.find('"')? + 1;
+    let mut out = String::new();
+    let mut chars = text[start..].chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                out.push('"');
+            } else {
+                return Some(out);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
+}
+
+/// `YYYYMMDDHHMMSS[.fff]` as UTC.
+pub(crate) fn parse_mdtm(s: &str) -> Option<DateTime<Utc>> {
+    let digits = s.get(..14)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = |a: usize, b: usize| digits[a..b].parse::<u32>().ok();
+    let year = digits[..4].parse::<i32>().ok()?;
+    let base = Utc
+        .with_ymd_and_hms(year, n(4, 6)?, n(6, 8)?, n(8, 10)?, n(10, 12)?, n(12, 14)?)
+        .single()?;
+    let frac = s.get(15..).filter(|_| s.as_bytes().get(14) == Some(&b'.'));
+    match frac.and_then(|f| format!("0.{f}").parse::<f64>().ok()) {
+        Some(f) => Some(base + chrono::Duration::microseconds((f * 1e6) as i64)),
+        None => Some(base),
+    }
+}
+
+/// The size announced in a 150 reply such as `150 Opening BINARY mode data connection for f (4096 bytes).`
+fn announced_size(text: &str) -> Option<u64> {
+    let open = text.rfind('(')?;
+    let rest = &text[open + 1..];
+    let mut words = rest.split_whitespace();
+    let n = words.next()?.parse().ok()?;
+    words
+        .next()
+        .filter(|w| w.to_ascii_lowercase().starts_with("bytes"))
+        .map(|_| n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pwd_replies() {
+        assert_eq!(
+            parse_pwd("257 \"/a b\" is the current directory").as_deref(),
+            Some("/a b")
+        );
+        assert_eq!(
+            parse_pwd("257 \"/say \"\"hi\"\"\"").as_deref(),
+            Some("/say \"hi\"")
+        );
+        assert_eq!(parse_pwd("257 no quotes"), None);
+    }
+
+    #[test]
+    fn mdtm_values() {
+        let t = parse_mdtm("20261127212345").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-27T21:23:45+00:00");
+        let t = parse_mdtm("20261127212345.250").unwrap();
+        assert_eq!(t.timestamp_subsec_millis(), 250);
+        assert!(parse_mdtm("2026112721234").is_none());
+        assert!(parse_mdtm("20261327212345").is_none());
+    }
+
+    #[test]
+    fn announced_sizes() {
+        let t = "150 Opening BINARY mode data connection for big.bin (1073741824 bytes).";
+        assert_eq!(announced_size(t), Some(1 << 30));
+        assert_eq!(announced_size("150 File status okay."), None);
+        assert_eq!(announced_size("125 Data connection already open (x)"), None);
+    }
+
+    #[test]
+    fn paths_with_line_breaks_are_refused() {
+        assert!(check_path("a\r\nDELE b").is_err());
+        assert!(check_path("/ok/path with spaces").is_ok());
+    }
+}

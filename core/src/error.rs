@@ -1,0 +1,259 @@
+//! The one error type of ferroftp: a kind, the FTP reply code where there is one, and a message.
+
+use std::fmt;
+
+use suppaftp::FtpError;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, in words a caller can branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The TCP connection (or the server's greeting) could not be established.
+    Connect,
+    /// The TLS handshake or a certificate check failed.
+    Tls,
+    /// The server refused the credentials (530 and friends).
+    Auth,
+    /// The remote file or directory does not exist (usually 550).
+    NotFound,
+    /// Any other permanent refusal (5xx): repeating the command will not help.
+    Permanent,
+    /// A transient refusal (4xx): the same command may succeed later.
+    Transient,
+    /// A connect, reply or data timeout fired.
+    Timeout,
+    /// The operation was cancelled before it finished.
+    Cancelled,
+    /// The server said something that is not valid FTP, or not what the command expects.
+    Protocol,
+    /// A local or network I/O error (disk full, connection reset, ...).
+    Io,
+    /// The session was closed by the caller.
+    Closed,
+    /// A bad argument: a malformed URL, option or path.
+    InvalidInput,
+}
+
+impl ErrorKind {
+    /// A short lowercase name (`"not-found"`, `"timeout"`, ...), stable for bindings and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Tls => "tls",
+            Self::Auth => "auth",
+            Self::NotFound => "not-found",
+            Self::Permanent => "permanent",
+            Self::Transient => "transient",
+            Self::Timeout => "timeout",
+            Self::Cancelled => "cancelled",
+            Self::Protocol => "protocol",
+            Self::Io => "io",
+            Self::Closed => "closed",
+            Self::InvalidInput => "invalid-input",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error from a ferroftp operation.
+///
+/// It keeps the FTP reply code and the server's text when the server refused something, and
+/// says whether the control connection survived it (see [`Error::is_retryable`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    kind: ErrorKind,
+    code: Option<u16>,
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// A new error of `kind` with a message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An [`ErrorKind::InvalidInput`] error.
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    /// An error for a server reply `code` with its `text`, classified by the code.
+    ///
+    /// `context` names the command that was refused (`"SIZE /a.txt"`). A 550 becomes
+    /// [`ErrorKind::NotFound`] only when `lookup` says the command looks a path up (RETR, SIZE,
+    /// CWD, ...) and the text does not speak of permissions.
+    pub fn from_reply(code: u16, text: &str, context: &str, lookup: bool) -> Self {
+        let lower = text.to_ascii_lowercase();
+        let kind = match code {
+            530 | 532 | 331 | 332 => ErrorKind::Auth,
+            550 | 450 if lookup && !lower.contains("denied") && !lower.contains("permission") => {
+                ErrorKind::NotFound
+            }
+            400..=499 => ErrorKind::Transient,
+            500..=599 => ErrorKind::Permanent,
+            _ => ErrorKind::Protocol,
+        };
+        Self {
+            kind,
+            code: Some(code),
+            message: format!("{context}: the server replied {}", text.trim_end()),
+            source: None,
+        }
+    }
+
+    /// Adds a source error (kept for `std::error::Error::source`).
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The FTP reply code, when the error is the server's answer to a command.
+    pub fn code(&self) -> Option<u16> {
+        self.code
+    }
+
+    /// The human-readable message (includes the server's text where there is one).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether repeating the operation (on a fresh connection if need be) can help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Connect | ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::Io
+        )
+    }
+
+    /// Whether the control connection can no longer be trusted after this error.
+    ///
+    /// A server's refusal keeps the connection in step (except 421, which closes it); anything
+    /// else (I/O error, timeout, garbage, cancellation) means it must be reopened.
+    pub(crate) fn breaks_connection(&self) -> bool {
+        match self.code {
+            Some(421) => true,
+            Some(_) => false,
+            None => !matches!(self.kind, ErrorKind::InvalidInput | ErrorKind::NotFound),
+        }
+    }
+
+    /// Translates a suppaftp error for the command described by `context`.
+    pub(crate) fn from_ftp(err: FtpError, context: &str, lookup: bool) -> Self {
+        match err {
+            FtpError::UnexpectedResponse(resp) => {
+                let text = String::from_utf8_lossy(&resp.body);
+                let code = reply_code(&resp.body).unwrap_or(resp.status.code() as u16);
+                Self::from_reply(code, &text, context, lookup)
+            }
+            FtpError::ConnectionError(io) => Self::from_io(io, context),
+            FtpError::SecureError(msg) => Self::new(ErrorKind::Tls, format!("{context}: {msg}")),
+            FtpError::BadResponse => Self::new(
+                ErrorKind::Protocol,
+                format!("{context}: the server's reply is not valid FTP"),
+            ),
+            FtpError::InvalidAddress(e) => Self::new(
+                ErrorKind::Protocol,
+                format!("{context}: the server gave an invalid data address: {e}"),
+            )
+            .with_source(e),
+            FtpError::DataConnectionAlreadyOpen => Self::new(
+                ErrorKind::Protocol,
+                format!("{context}: a data connection is already open"),
+            ),
+        }
+    }
+
+    /// Translates an I/O error that happened during `context`.
+    pub(crate) fn from_io(io: std::io::Error, context: &str) -> Self {
+        use std::io::ErrorKind as K;
+        let kind = match io.kind() {
+            K::TimedOut => ErrorKind::Timeout,
+            K::InvalidInput => ErrorKind::InvalidInput,
+            _ => ErrorKind::Io,
+        };
+        Self::new(kind, format!("{context}: {io}")).with_source(io)
+    }
+
+    /// A timeout error for `context` after `secs` seconds.
+    pub(crate) fn timeout(context: &str, secs: f64) -> Self {
+        Self::new(
+            ErrorKind::Timeout,
+            format!("{context}: no answer within {secs:.1} s"),
+        )
+    }
+
+    /// Rewrites the kind (used where the phase decides it, e.g. connect errors).
+    pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+}
+
+/// The three-digit code at the start of a reply body, if there is one.
+pub(crate) fn reply_code(body: &[u8]) -> Option<u16> {
+    let digits = body.get(..3)?;
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_codes_classify() {
+        let e = Error::from_reply(550, "550 No such file or directory.", "SIZE /x", true);
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(e.code(), Some(550));
+        assert!(e.message().contains("No such file"));
+        assert!(!e.breaks_connection());
+        let e = Error::from_reply(550, "550 Permission denied.", "RETR /x", true);
+        assert_eq!(e.kind(), ErrorKind::Permanent);
+        let e = Error::from_reply(
+            550,
+            "550 Create directory operation failed.",
+            "MKD /x",
+            false,
+        );
+        assert_eq!(e.kind(), ErrorKind::Permanent);
+        let e = Error::from_reply(530, "530 Login incorrect.", "PASS", false);
+        assert_eq!(e.kind(), ErrorKind::Auth);
+        let e = Error::from_reply(421, "421 Too many connections", "connect", false);
+        assert_eq!(e.kind(), ErrorKind::Transient);
+        assert!(e.is_retryable());
+        assert!(e.breaks_connection());
+    }
+
+    #[test]
+    fn reply_code_parsing() {
+        assert_eq!(reply_code(b"226 ok"), Some(226));
+        assert_eq!(reply_code(b"22"), None);
+        assert_eq!(reply_code(b"abc def"), None);
+    }
+}

@@ -1,0 +1,32 @@
+//! # ferroftp
+//!
+//! An FTP client whose sessions are safe to share. Every operation on a [`Session`] takes the
+//! session's fair (FIFO) lock for its whole exchange, data connection included, so any number
+//! of tasks (or threads, through [`blocking::Session`]) may use one session and get correct,
+//! serialized results. An operation that is cancelled or times out at any point never leaves
+//! the session out of step: the next operation reconnects if it has to, and works.
+//!
+//! ```no_run
+//! # async fn demo() -> ferroftp::Result<()> {
+//! let session = ferroftp::Session::connect("ftp://user:secret@127.0.0.1:2121/").await?;
+//! let (a, b) = tokio::join!(session.list("/"), session.size("/data.bin"));
+//! println!("{} entries, {} bytes", a?.len(), b?);
+//! # Ok(()) }
+//! ```
+#![deny(unsafe_code)]
+
+pub mod blocking;
+mod config;
+mod connection;
+mod error;
+pub mod listing;
+pub mod runtime;
+mod session;
+pub mod transfer;
+
+pub use config::{Config, DataMode, Password, TlsMode};
+pub use connection::Progress;
+pub use error::{Error, ErrorKind, Result};
+pub use listing::{Entry, EntryKind};
+pub use session::Session;
+pub use transfer::{DownloadOptions, RemoteReader, RemoteWriter, UploadOptions};

@@ -1,0 +1,1452 @@
+//! Parsing of FTP directory listings.
+//!
+//! Two reply formats are understood:
+//!
+//! * `MLSD` (RFC 3659): machine-readable facts followed by one space and the name.
+//! * `LIST`: the free-form output most servers produce, either Unix `ls -l` style
+//!   (vsftpd, ProFTPD, pure-ftpd, pyftpdlib, FileZilla Server, ...) or DOS/IIS style.
+//!
+//! All parsers are plain string splitting: they never panic, whatever the input, and
+//! return `None` for lines they do not understand.
+//!
+//! Times without a zone (all of them, in practice) are taken as UTC. A Unix `LIST`
+//! date printed without a year (`Nov 27 21:23`) gets its year from the `now` passed in.
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
+
+/// What a directory entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (or a Windows junction).
+    Link,
+    /// Anything else: device, pipe, socket, or an unknown MLSD type.
+    Other,
+}
+
+impl EntryKind {
+    /// The kind as a lowercase word: `"file"`, `"dir"`, `"link"` or `"other"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "dir",
+            EntryKind::Link => "link",
+            EntryKind::Other => "other",
+        }
+    }
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The file name only, without any directory part.
+    pub name: String,
+    /// The listed directory joined with [`Entry::name`] (see [`join_path`]).
+    pub path: String,
+    /// What the entry is.
+    pub kind: EntryKind,
+    /// The size in bytes, when the listing gives one (never for device files).
+    pub size: Option<u64>,
+    /// The modification time, always UTC; `None` when absent or not a valid date.
+    pub modified: Option<DateTime<Utc>>,
+    /// Permissions as the server gave them: `"rwxr-xr-x"` from a Unix `LIST` line (the nine
+    /// characters after the type character), the MLSD `UNIX.mode` fact (e.g. `"0755"`) when
+    /// present, else the MLSD `perm` fact (e.g. `"adfrw"`).
+    pub permissions: Option<String>,
+    /// The target of a symbolic link, from `name -> target` in `LIST` or from an MLSD
+    /// `type=OS.unix=slink:target` fact.
+    pub target: Option<String>,
+    /// The original line, unchanged except for its trailing CR/LF.
+    pub raw: String,
+}
+
+/// Which listing format a server's reply is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingFormat {
+    /// RFC 3659 `MLSD` output.
+    Mlsd,
+    /// `LIST` output (Unix `ls -l` style or DOS/IIS style).
+    List,
+}
+
+/// Parses one MLSD line (RFC 3659 facts: `"type=file;size=12;modify=20240101123456.789; name with spaces"`).
+///
+/// Fact names and the values of `type` are case-insensitive; unknown facts are ignored. The facts end
+/// at the first space and the name is everything after it, byte for byte. A single leading space (the
+/// `MLST` reply shape) is accepted. `size` gives [`Entry::size`], with `sizd` as a fallback for
+/// directories; `modify` (`YYYYMMDDHHMMSS[.fraction]`, UTC) gives [`Entry::modified`].
+///
+/// Returns `None` for entries of type `cdir`/`pdir` (and names `.`/`..`) and for lines that are not
+/// valid MLSD (no fact list, a fact without `=`, or an empty name).
+pub fn parse_mlsd_line(line: &str, dir: &str) -> Option<Entry> {
+    let raw = strip_eol(line);
+    let (facts, name) = split_mlsd(raw)?;
+
+    let mut kind_fact = None;
+    let mut size_fact = None;
+    let mut sizd_fact = None;
+    let mut modify_fact = None;
+    let mut mode_fact = None;
+    let mut perm_fact = None;
+    for fact in facts.split(';') {
+        let Some((key, value)) = fact.split_once('=') else {
+            continue;
+        };
+        let slot = if key.eq_ignore_ascii_case("type") {
+            &mut kind_fact
+        } else if key.eq_ignore_ascii_case("size") {
+            &mut size_fact
+        } else if key.eq_ignore_ascii_case("sizd") {
+            &mut sizd_fact
+        } else if key.eq_ignore_ascii_case("modify") {
+            &mut modify_fact
+        } else if key.eq_ignore_ascii_case("unix.mode") {
+            &mut mode_fact
+        } else if key.eq_ignore_ascii_case("perm") {
+            &mut perm_fact
+        } else {
+            continue;
+        };
+        // The first occurrence of a fact wins.
+        slot.get_or_insert(value);
+    }
+
+    let (kind, target) = match kind_fact {
+        Some(value) => mlsd_kind(value)?,
+        None => (EntryKind::Other, None),
+    };
+    let size = size_fact
+        .and_then(|s| s.parse::<u64>().ok())
+        .or_else(|| match kind {
+            EntryKind::Dir => sizd_fact.and_then(|s| s.parse::<u64>().ok()),
+            _ => None,
+        });
+    let parsed = Parsed {
+        name,
+        kind,
+        size,
+        modified: modify_fact.and_then(parse_mlsd_time),
+        permissions: mode_fact.or(perm_fact).map(str::to_owned),
+        target,
+    };
+    parsed.into_entry(raw, dir)
+}
+
+/// Parses one LIST line: Unix `ls -l` variants and DOS/IIS format.
+///
+/// Unix dates given as `Mon DD HH:MM` get the year of `now`, or the previous year when the date in
+/// `now`'s year would be more than 180 days after `now`. Times are taken as UTC. The name is the rest
+/// of the line after the date, byte for byte, minus the single separator before it (for DOS lines,
+/// minus all the padding before it); for symbolic links `name -> target` is split at the first ` -> `.
+///
+/// Returns `None` for `total N` lines, `.` and `..`, blank lines and lines it cannot parse. A line
+/// whose shape is right but whose date is impossible (`Feb 30`, `25:61`) gives an entry with
+/// [`Entry::modified`] `None`.
+pub fn parse_list_line(line: &str, dir: &str, now: DateTime<Utc>) -> Option<Entry> {
+    let raw = strip_eol(line);
+    let parsed = parse_unix(raw, now).or_else(|| parse_dos(raw))?;
+    parsed.into_entry(raw, dir)
+}
+
+/// Parses a whole listing (raw bytes of the data connection, lines separated by CRLF or LF), decoding
+/// each line as UTF-8 lossily, skipping lines that do not parse. Never panics.
+pub fn parse_listing(
+    data: &[u8],
+    dir: &str,
+    format: ListingFormat,
+    now: DateTime<Utc>,
+) -> Vec<Entry> {
+    data.split(|&b| b == b'\n')
+        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .filter_map(|line| {
+            let text = String::from_utf8_lossy(line);
+            match format {
+                ListingFormat::Mlsd => parse_mlsd_line(&text, dir),
+                ListingFormat::List => parse_list_line(&text, dir, now),
+            }
+        })
+        .collect()
+}
+
+/// Joins a directory and a name the way [`Entry::path`] is built (public: the session uses it too).
+///
+/// `"/a/b"` + `"c"` = `"/a/b/c"`, `"/"` + `"c"` = `"/c"`, `""` or `"."` + `"c"` = `"c"`. Slashes at the
+/// junction are collapsed, so the result never has `//` there; an empty name gives the directory.
+pub fn join_path(dir: &str, name: &str) -> String {
+    let name = name.trim_start_matches('/');
+    let base = dir.trim_end_matches('/');
+    if base.is_empty() {
+        return if dir.is_empty() {
+            name.to_owned()
+        } else {
+            // The directory was made of slashes only: the root.
+            format!("/{name}")
+        };
+    }
+    if base == "." {
+        return if name.is_empty() {
+            ".".to_owned()
+        } else {
+            name.to_owned()
+        };
+    }
+    if name.is_empty() {
+        return base.to_owned();
+    }
+    format!("{base}/{name}")
+}
+
+/// The parts of a line, before they are turned into an [`Entry`].
+struct Parsed<'a> {
+    name: &'a str,
+    kind: EntryKind,
+    size: Option<u64>,
+    modified: Option<DateTime<Utc>>,
+    permissions: Option<String>,
+    target: Option<&'a str>,
+}
+
+impl Parsed<'_> {
+    fn into_entry(self, raw: &str, dir: &str) -> Option<Entry> {
+        let name = base_name(self.name)?;
+        if name == "." || name == ".." {
+            return None;
+        }
+        Some(Entry {
+            name: name.to_owned(),
+            path: join_path(dir, name),
+            kind: self.kind,
+            size: self.size,
+            modified: self.modified,
+            permissions: self.permissions,
+            target: self.target.filter(|t| !t.is_empty()).map(str::to_owned),
+            raw: raw.to_owned(),
+        })
+    }
+}
+
+/// The line without its trailing CR/LF characters.
+fn strip_eol(line: &str) -> &str {
+    line.trim_end_matches(['\r', '\n'])
+}
+
+/// The last component of a name: servers sometimes send a path (or a `dir/` marker); a real
+/// file name never contains `/`. `None` when nothing is left or the name is blank.
+fn base_name(name: &str) -> Option<&str> {
+    let trimmed = name.trim_end_matches('/');
+    let base = trimmed.rsplit('/').next().unwrap_or(trimmed);
+    if base.trim_matches([' ', '\t']).is_empty() {
+        None
+    } else {
+        Some(base)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MLSD
+// ---------------------------------------------------------------------------------------------
+
+/// Splits an MLSD line into its facts and its name.
+fn split_mlsd(line: &str) -> Option<(&str, &str)> {
+    // An MLST reply line starts with one space; MLSD lines do not.
+    let body = line.strip_prefix(' ').unwrap_or(line);
+    let (facts, name) = body.split_once(' ')?;
+    valid_facts(facts).then_some((facts, name))
+}
+
+/// Whether `facts` is a non-empty list of `name=value` facts separated by `;`.
+fn valid_facts(facts: &str) -> bool {
+    let mut any = false;
+    for fact in facts.split(';').filter(|f| !f.is_empty()) {
+        match fact.split_once('=') {
+            Some((key, _)) if !key.is_empty() && key.bytes().all(|b| b.is_ascii_graphic()) => {
+                any = true;
+            }
+            _ => return false,
+        }
+    }
+    any
+}
+
+/// The kind (and link target) from an MLSD `type` value; `None` for `cdir` and `pdir`.
+fn mlsd_kind(value: &str) -> Option<(EntryKind, Option<&str>)> {
+    let lower = value.to_ascii_lowercase();
+    let kind = match lower.as_str() {
+        "file" => EntryKind::File,
+        "dir" => EntryKind::Dir,
+        "cdir" | "pdir" => return None,
+        _ if lower.starts_with("os.unix=slink") => {
+            let target = value.split_once(':').map(|(_, t)| t);
+            return Some((EntryKind::Link, target));
+        }
+        _ if lower.starts_with("os.unix=symlink") => EntryKind::Link,
+        _ => EntryKind::Other,
+    };
+    Some((kind, None))
+}
+
+/// Parses an MLSD time value, `YYYYMMDDHHMMSS` with an optional `.fraction`, in UTC.
+fn parse_mlsd_time(value: &str) -> Option<DateTime<Utc>> {
+    let (main, fraction) = match value.split_once('.') {
+        Some((main, fraction)) => (main, Some(fraction)),
+        None => (value, None),
+    };
+    if main.len() != 14 || !all_digits(main) {
+        return None;
+    }
+    let nanos = match fraction {
+        None => 0,
+        Some(f) if !f.is_empty() && all_digits(f) => {
+            // Keep nanosecond precision: the first nine digits, right-padded with zeros.
+            let mut nanos = 0u32;
+            for i in 0..9 {
+                let digit = f.as_bytes().get(i).map_or(0, |b| u32::from(b - b'0'));
+                nanos = nanos * 10 + digit;
+            }
+            nanos
+        }
+        Some(_) => return None,
+    };
+    let field = |range: std::ops::Range<usize>| main.get(range)?.parse::<u32>().ok();
+    let year = i32::try_from(field(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, field(4..6)?, field(6..8)?)?
+        .and_hms_nano_opt(field(8..10)?, field(10..12)?, field(12..14)?, nanos)
+        .map(|t| t.and_utc())
+}
+
+// ---------------------------------------------------------------------------------------------
+// LIST: common helpers
+// ---------------------------------------------------------------------------------------------
+
+/// A whitespace-separated token of a line, with its byte range.
+#[derive(Clone, Copy)]
+struct Token<'a> {
+    text: &'a str,
+    end: usize,
+}
+
+/// Separators between the columns of a LIST line.
+fn is_sep(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// The first `max` tokens of `line`. The columns before a name are few, so a bounded number of
+/// tokens is enough, whatever the length of the line.
+fn tokens(line: &str, max: usize) -> Vec<Token<'_>> {
+    let bytes = line.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while out.len() < max {
+        while bytes.get(i).is_some_and(|&b| is_sep(b)) {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            break;
+        }
+        let start = i;
+        while bytes.get(i).is_some_and(|&b| !is_sep(b)) {
+            i += 1;
+        }
+        // Separators are ASCII, so both ends are on character boundaries.
+        if let Some(text) = line.get(start..i) {
+            out.push(Token { text, end: i });
+        }
+    }
+    out
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Parses `s` as a number when it is 1 to `max_len` ASCII digits.
+fn small_number(s: &str, max_len: usize) -> Option<u32> {
+    if s.len() > max_len || !all_digits(s) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Hours, minutes and seconds of a time of day, not yet validated.
+type Hms = (u32, u32, u32);
+
+/// A time of day: `H:MM`, `HH:MM` or `HH:MM:SS` (values not yet validated).
+fn clock(s: &str) -> Option<Hms> {
+    let mut parts = s.split(':');
+    let hour = small_number(parts.next()?, 2)?;
+    let minute = parts.next().filter(|m| m.len() == 2)?;
+    let minute = small_number(minute, 2)?;
+    let second = match parts.next() {
+        Some(sec) if sec.len() == 2 => small_number(sec, 2)?,
+        Some(_) => return None,
+        None => 0,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((hour, minute, second))
+}
+
+/// A UTC date-time from its parts, `None` when they do not make a real date.
+fn utc(year: i32, month: u32, day: u32, (h, m, s): Hms) -> Option<DateTime<Utc>> {
+    NaiveDate::from_ymd_opt(year, month, day)?
+        .and_hms_opt(h, m, s)
+        .map(|t| t.and_utc())
+}
+
+// ---------------------------------------------------------------------------------------------
+// LIST: Unix `ls -l`
+// ---------------------------------------------------------------------------------------------
+
+/// How far into a line the date columns may start (perms, links, owner, group, size, and a few
+/// more for owner/group names that contain spaces).
+const MAX_UNIX_TOKENS: usize = 24;
+
+/// The year or the time of day of a Unix date.
+enum YearOrTime {
+    Year(i32),
+    Time(Hms),
+}
+
+fn year_or_time(s: &str) -> Option<YearOrTime> {
+    if s.len() == 4 && all_digits(s) {
+        return s.parse().ok().map(YearOrTime::Year);
+    }
+    clock(s).map(YearOrTime::Time)
+}
+
+fn month(s: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let index = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(s))?;
+    u32::try_from(index + 1).ok()
+}
+
+/// A day of month: one or two digits (the value is checked when the date is built).
+fn day(s: &str) -> Option<u32> {
+    small_number(s, 2)
+}
+
+/// The kind, permissions and device flag from an `ls -l` mode column such as `drwxr-xr-x`,
+/// `-rw-r--r--+` or `crw-rw-rw-`; `None` if `s` is not one.
+fn unix_mode(s: &str) -> Option<(EntryKind, String, bool)> {
+    let bytes = s.as_bytes();
+    let (&type_char, rest) = bytes.split_first()?;
+    let perms = rest.get(..9)?;
+    let marker = rest.get(9..)?;
+    if !perms.iter().all(|b| b"-rwxsStTlL".contains(b))
+        || !marker.iter().all(|b| b"+.@*".contains(b))
+    {
+        return None;
+    }
+    let (kind, device) = match type_char {
+        b'-' => (EntryKind::File, false),
+        b'd' => (EntryKind::Dir, false),
+        b'l' => (EntryKind::Link, false),
+        b'c' | b'b' => (EntryKind::Other, true),
+        b'p' | b's' | b'D' | b'n' | b'w' | b'?' => (EntryKind::Other, false),
+        _ => return None,
+    };
+    // `perms` is ASCII (checked above), so this is valid UTF-8 and 1..10 is on a boundary.
+    let perms = s.get(1..10)?.to_owned();
+    Some((kind, perms, device))
+}
+
+/// The date columns starting at `toks[i]`: the index of their last token and the date (`None`
+/// when the columns have the right shape but do not make a real date).
+fn unix_date(
+    toks: &[Token<'_>],
+    i: usize,
+    now: DateTime<Utc>,
+) -> Option<(usize, Option<DateTime<Utc>>)> {
+    let a = toks.get(i)?.text;
+    let b = toks.get(i + 1)?.text;
+
+    // `2023-01-05 12:00` (ls --time-style=long-iso).
+    if let Some(date) = iso_date(a)
+        && let Some(time) = clock(b)
+    {
+        let modified = date.and_then(|(y, m, d)| utc(y, m, d, time));
+        return Some((i + 1, modified));
+    }
+
+    // `Nov 27 21:23`, `Jan  5  2023`, or day first: `27 Nov 21:23`.
+    let (mon, dom) = match (month(a), day(b)) {
+        (Some(mon), Some(dom)) => (mon, dom),
+        _ => (month(b)?, day(a)?),
+    };
+    let modified = match year_or_time(toks.get(i + 2)?.text)? {
+        YearOrTime::Year(year) => utc(year, mon, dom, (0, 0, 0)),
+        YearOrTime::Time(time) => infer_year(now, mon, dom, time),
+    };
+    Some((i + 2, modified))
+}
+
+/// `YYYY-MM-DD`: `Some(None)` when the shape is right but the values are not.
+fn iso_date(s: &str) -> Option<Option<(i32, u32, u32)>> {
+    let mut parts = s.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let year = small_number(y, 4)?;
+    let (month, day) = (small_number(m, 2)?, small_number(d, 2)?);
+    Some(i32::try_from(year).ok().map(|y| (y, month, day)))
+}
+
+/// The date of a `Mon DD HH:MM` column: the year of `now`, or the previous year if that would put
+/// the date more than 180 days after `now`. A `Feb 29` that exists in neither year is tried in the
+/// next year too (still no more than 180 days ahead).
+fn infer_year(now: DateTime<Utc>, month: u32, day: u32, time: Hms) -> Option<DateTime<Utc>> {
+    let limit = now
+        .checked_add_signed(TimeDelta::days(180))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let year = now.year();
+    if let Some(t) = utc(year, month, day, time)
+        && t <= limit
+    {
+        return Some(t);
+    }
+    utc(year - 1, month, day, time)
+        .or_else(|| utc(year + 1, month, day, time).filter(|t| *t <= limit))
+}
+
+/// Parses an `ls -l` style line.
+fn parse_unix(raw: &str, now: DateTime<Utc>) -> Option<Parsed<'_>> {
+    let toks = tokens(raw, MAX_UNIX_TOKENS);
+    let (kind, permissions, device) = unix_mode(toks.first()?.text)?;
+
+    // Find the date columns: the first place where they follow a size column (digits; for device
+    // files the minor number, after `major,`) and are followed by a name.
+    let (size_tok, last, modified) = (2..toks.len()).find_map(|i| {
+        let size_tok = toks.get(i - 1)?;
+        if !size_tok
+            .text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b',')
+        {
+            return None;
+        }
+        let (last, modified) = unix_date(&toks, i, now)?;
+        // A name must follow.
+        toks.get(last + 1)?;
+        Some((size_tok, last, modified))
+    })?;
+
+    // The name is the rest of the line after the single separator that follows the date.
+    let name_start = toks.get(last)?.end + 1;
+    let rest = raw.get(name_start..)?;
+    let (name, target) = match kind {
+        EntryKind::Link => match rest.split_once(" -> ") {
+            Some((name, target)) => (name, Some(target)),
+            None => (rest, None),
+        },
+        _ => (rest, None),
+    };
+    let size = if device {
+        None
+    } else {
+        size_tok.text.parse::<u64>().ok()
+    };
+    Some(Parsed {
+        name,
+        kind,
+        size,
+        modified,
+        permissions: Some(permissions),
+        target,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// LIST: DOS / IIS
+// ---------------------------------------------------------------------------------------------
+
+/// A DOS date `MM-DD-YY`, `MM-DD-YYYY` or `YYYY-MM-DD` (also with `/`): `Some(None)` when the shape
+/// is right but the values are not. Two-digit years 70–99 are 19xx, 00–69 are 20xx.
+fn dos_date(s: &str) -> Option<Option<NaiveDate>> {
+    let mut parts = s.split(['-', '/']);
+    let (p1, p2, p3) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let (year, month, day) = if p1.len() == 4 {
+        (
+            small_number(p1, 4)?,
+            small_number(p2, 2)?,
+            small_number(p3, 2)?,
+        )
+    } else {
+        let year = match p3.len() {
+            2 => match small_number(p3, 2)? {
+                y @ 70.. => 1900 + y,
+                y => 2000 + y,
+            },
+            4 => small_number(p3, 4)?,
+            _ => return None,
+        };
+        (year, small_number(p1, 2)?, small_number(p2, 2)?)
+    };
+    let year = i32::try_from(year).ok();
+    Some(year.and_then(|y| NaiveDate::from_ymd_opt(y, month, day)))
+}
+
+/// A DOS time `09:23PM`, `09:23 PM` or `21:23`, with the number of tokens it used, and the time
+/// (`None` when the shape is right but the values are not).
+fn dos_time(toks: &[Token<'_>]) -> Option<(usize, Option<Hms>)> {
+    let first = toks.first()?.text;
+    let split = first.len().saturating_sub(2);
+    let (clock_part, suffix, used) = match (first.get(..split), first.get(split..)) {
+        (Some(c), Some(s)) if is_am_pm(s) => (c, Some(s), 1),
+        _ => match toks.get(1).map(|t| t.text).filter(|s| is_am_pm(s)) {
+            Some(s) => (first, Some(s), 2),
+            None => (first, None, 1),
+        },
+    };
+    let (hour, minute, second) = clock(clock_part)?;
+    let hour = match suffix {
+        None => Some(hour),
+        Some(_) if !(1..=12).contains(&hour) => None,
+        Some(s) if s.eq_ignore_ascii_case("am") => Some(hour % 12),
+        Some(_) => Some(hour % 12 + 12),
+    };
+    Some((used, hour.map(|h| (h, minute, second))))
+}
+
+fn is_am_pm(s: &str) -> bool {
+    s.eq_ignore_ascii_case("am") || s.eq_ignore_ascii_case("pm")
+}
+
+/// Parses a DOS/IIS style line: `11-27-26  09:23PM       <DIR>          Some Dir`.
+fn parse_dos(raw: &str) -> Option<Parsed<'_>> {
+    let toks = tokens(raw, 5);
+    let date = dos_date(toks.first()?.text)?;
+    let (used, time) = dos_time(toks.get(1..)?)?;
+    let size_tok = toks.get(1 + used)?;
+    // A name must follow.
+    toks.get(2 + used)?;
+
+    let (kind, size) = match size_tok.text.to_ascii_uppercase().as_str() {
+        "<DIR>" => (EntryKind::Dir, None),
+        "<JUNCTION>" | "<SYMLINK>" | "<SYMLINKD>" => (EntryKind::Link, None),
+        text if text.bytes().all(|b| b.is_ascii_digit() || b == b',')
+            && text.bytes().any(|b| b.is_ascii_digit()) =>
+        {
+            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+            (EntryKind::File, digits.parse::<u64>().ok())
+        }
+        _ => return None,
+    };
+
+    let name = raw.get(size_tok.end..)?.trim_start_matches([' ', '\t']);
+    // `dir` style junctions and links: `name [target]`.
+    let (name, target) = match kind {
+        EntryKind::Link => match name.strip_suffix(']').and_then(|n| n.rsplit_once(" [")) {
+            Some((name, target)) => (name, Some(target)),
+            None => (name, None),
+        },
+        _ => (name, None),
+    };
+    let modified = match (date, time) {
+        (Some(date), Some((h, m, s))) => date.and_hms_opt(h, m, s).map(|t| t.and_utc()),
+        _ => None,
+    };
+    Some(Parsed {
+        name,
+        kind,
+        size,
+        modified,
+        permissions: None,
+        target,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// The reference "now" of the tests: 2026-11-27 21:30:00 UTC.
+    fn now() -> DateTime<Utc> {
+        at(2026, 11, 27, 21, 30, 0)
+    }
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+            .single()
+            .expect("valid test date")
+    }
+
+    fn list(line: &str) -> Entry {
+        parse_list_line(line, "/pub", now()).unwrap_or_else(|| panic!("no entry for {line:?}"))
+    }
+
+    fn mlsd(line: &str) -> Entry {
+        parse_mlsd_line(line, "/pub").unwrap_or_else(|| panic!("no entry for {line:?}"))
+    }
+
+    // ----- join_path and EntryKind ------------------------------------------------------------
+
+    #[test]
+    fn join_path_cases() {
+        assert_eq!(join_path("/a/b", "c"), "/a/b/c");
+        assert_eq!(join_path("/a/b/", "c"), "/a/b/c");
+        assert_eq!(join_path("/", "c"), "/c");
+        assert_eq!(join_path("//", "c"), "/c");
+        assert_eq!(join_path("", "c"), "c");
+        assert_eq!(join_path(".", "c"), "c");
+        assert_eq!(join_path("./", "c"), "c");
+        assert_eq!(join_path("a", "c"), "a/c");
+        assert_eq!(join_path("/a", "/c"), "/a/c");
+        assert_eq!(join_path("/a", "name with  spaces"), "/a/name with  spaces");
+        assert_eq!(join_path("/a/", ""), "/a");
+        assert_eq!(join_path("/", ""), "/");
+        assert_eq!(join_path("", ""), "");
+    }
+
+    #[test]
+    fn entry_kind_as_str() {
+        assert_eq!(EntryKind::File.as_str(), "file");
+        assert_eq!(EntryKind::Dir.as_str(), "dir");
+        assert_eq!(EntryKind::Link.as_str(), "link");
+        assert_eq!(EntryKind::Other.as_str(), "other");
+    }
+
+    // ----- MLSD -------------------------------------------------------------------------------
+
+    #[test]
+    fn mlsd_pyftpdlib_file() {
+        let line = "type=file;size=1024;modify=20261127212300;perm=radfw;unix.mode=0644;\
+                    unix.uid=0;unix.gid=0;unique=801g1234; hello.txt";
+        let e = mlsd(line);
+        assert_eq!(e.name, "hello.txt");
+        assert_eq!(e.path, "/pub/hello.txt");
+        assert_eq!(e.kind, EntryKind::File);
+        assert_eq!(e.size, Some(1024));
+        assert_eq!(e.modified, Some(at(2026, 11, 27, 21, 23, 0)));
+        assert_eq!(e.permissions.as_deref(), Some("0644"));
+        assert_eq!(e.target, None);
+        assert_eq!(e.raw, line);
+    }
+
+    #[test]
+    fn mlsd_pyftpdlib_dir_and_dot_entries() {
+        let e = mlsd(
+            "type=dir;size=4096;modify=20261127212300;perm=elradfmw;unix.mode=0755;\
+             unix.uid=0;unix.gid=0;unique=801g5678; sub dir",
+        );
+        assert_eq!(e.kind, EntryKind::Dir);
+        assert_eq!(e.name, "sub dir");
+        assert_eq!(e.size, Some(4096));
+        assert_eq!(e.permissions.as_deref(), Some("0755"));
+        assert!(parse_mlsd_line("type=cdir;modify=20261127212300;perm=elradfmw; .", "/").is_none());
+        assert!(
+            parse_mlsd_line("type=pdir;modify=20261127212300;perm=elradfmw; ..", "/").is_none()
+        );
+        assert!(parse_mlsd_line("type=cdir;perm=el; /home/user", "/").is_none());
+        assert!(parse_mlsd_line("Type=CDir; /home/user", "/").is_none());
+        // Some servers list the dot entries as plain directories.
+        assert!(parse_mlsd_line("type=dir;modify=20261127212300; .", "/").is_none());
+        assert!(parse_mlsd_line("type=dir;modify=20261127212300; ..", "/").is_none());
+    }
+
+    #[test]
+    fn mlsd_proftpd() {
+        let e = mlsd(
+            "modify=20230105120000;perm=adfr;size=1234;type=file;unique=FD00U1234;\
+             UNIX.group=1000;UNIX.groupname=g;UNIX.mode=0644;UNIX.owner=1000;\
+             UNIX.ownername=u; report.pdf",
+        );
+        assert_eq!(e.kind, EntryKind::File);
+        assert_eq!(e.size, Some(1234));
+        assert_eq!(e.modified, Some(at(2023, 1, 5, 12, 0, 0)));
+        assert_eq!(e.permissions.as_deref(), Some("0644"));
+        assert_eq!(e.name, "report.pdf");
+
+        let link = mlsd(
+            "modify=20230105120000;perm=adfr;size=7;type=OS.unix=symlink;unique=FD00U99;\
+             UNIX.mode=0777;UNIX.owner=0; latest",
+        );
+        assert_eq!(link.kind, EntryKind::Link);
+        assert_eq!(link.target, None);
+        assert_eq!(link.name, "latest");
+    }
+
+    #[test]
+    fn mlsd_slink_with_target() {
+        let e = mlsd("type=OS.unix=slink:/etc/passwd;size=11;modify=20240101000000; passwd");
+        assert_eq!(e.kind, EntryKind::Link);
+        assert_eq!(e.target.as_deref(), Some("/etc/passwd"));
+        let e = mlsd("type=OS.UNIX=slink:;size=11; dangling");
+        assert_eq!(e.kind, EntryKind::Link);
+        assert_eq!(e.target, None);
+    }
+
+    #[test]
+    fn mlsd_pure_ftpd_name_with_separators() {
+        let e = mlsd(
+            "type=file;size=12;modify=20240101123456;UNIX.mode=0644;UNIX.uid=1000;\
+             UNIX.gid=1000;unique=803g2c0b; a;b=c d.txt",
+        );
+        assert_eq!(e.name, "a;b=c d.txt");
+        assert_eq!(e.modified, Some(at(2024, 1, 1, 12, 34, 56)));
+        let e = mlsd("type=file;size=1;   two  spaces  ");
+        assert_eq!(e.name, "  two  spaces  ");
+    }
+
+    #[test]
+    fn mlsd_filezilla_and_iis() {
+        let e = mlsd("type=file;modify=20230105120000.123;size=1234;perm=adfrw; Report 2023.xlsx");
+        assert_eq!(e.name, "Report 2023.xlsx");
+        assert_eq!(e.permissions.as_deref(), Some("adfrw"));
+        assert_eq!(
+            e.modified,
+            Some(at(2023, 1, 5, 12, 0, 0) + TimeDelta::milliseconds(123))
+        );
+        let e = mlsd("Type=File;Size=42;Modify=20230105120000.5; x.txt");
+        assert_eq!(e.kind, EntryKind::File);
+        assert_eq!(e.size, Some(42));
+        assert_eq!(
+            e.modified,
+            Some(at(2023, 1, 5, 12, 0, 0) + TimeDelta::milliseconds(500))
+        );
+        let e = mlsd("TYPE=DIR;MODIFY=20230105120000; Windows");
+        assert_eq!(e.kind, EntryKind::Dir);
+        assert_eq!(e.size, None);
+    }
+
+    #[test]
+    fn mlsd_fraction_precision() {
+        let e = mlsd("type=file;modify=20230105120000.123456789123; f");
+        assert_eq!(
+            e.modified,
+            Some(at(2023, 1, 5, 12, 0, 0) + TimeDelta::nanoseconds(123_456_789))
+        );
+    }
+
+    #[test]
+    fn mlsd_sizes_and_kinds() {
+        let e = mlsd("type=dir;sizd=8192; d");
+        assert_eq!(e.size, Some(8192));
+        let e = mlsd("type=file;sizd=8192; f");
+        assert_eq!(e.size, None);
+        let e = mlsd("type=file;size=99999999999; big");
+        assert_eq!(e.size, Some(99_999_999_999));
+        let e = mlsd("type=file;size=123456789012345678901234567890; huge");
+        assert_eq!(e.size, None);
+        let e = mlsd("type=OS.unix=chr-13/29;modify=20230105120000; tty");
+        assert_eq!(e.kind, EntryKind::Other);
+        let e = mlsd("size=5;modify=20230105120000; no-type");
+        assert_eq!(e.kind, EntryKind::Other);
+        assert_eq!(e.size, Some(5));
+        let e = mlsd("type=file;x.custom=1;UNIX.owner=u; f");
+        assert_eq!(e.kind, EntryKind::File);
+        assert_eq!(e.permissions, None);
+    }
+
+    #[test]
+    fn mlsd_invalid_times() {
+        for modify in [
+            "20230230120000",
+            "20231305120000",
+            "20230105256100",
+            "2023010512000",
+            "202301051200001",
+            "20230105120000.",
+            "20230105120000.12a",
+            "2023-01-05",
+            "",
+        ] {
+            let e = mlsd(&format!("type=file;modify={modify}; f"));
+            assert_eq!(e.modified, None, "modify={modify}");
+        }
+    }
+
+    #[test]
+    fn mlsd_not_mlsd() {
+        for line in [
+            "",
+            " ",
+            "   ",
+            "hello",
+            "hello world",
+            "type=file;size=1;",
+            "type=file;size=1; ",
+            "type=file;size=1;   ",
+            "noequals; name",
+            "=x; name",
+            "-rw-r--r--   1 root     root         1024 Nov 27 21:23 hello.txt",
+            "11-27-26  09:23PM       <DIR>          Some Dir",
+            "total 12",
+        ] {
+            assert!(parse_mlsd_line(line, "/").is_none(), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn mlsd_mlst_shape_and_eol() {
+        let e = mlsd(" type=file;size=3;modify=20230105120000; /pub/a.txt\r\n");
+        assert_eq!(e.name, "a.txt");
+        assert_eq!(e.path, "/pub/a.txt");
+        assert_eq!(e.raw, " type=file;size=3;modify=20230105120000; /pub/a.txt");
+    }
+
+    // ----- Unix LIST --------------------------------------------------------------------------
+
+    #[test]
+    fn unix_vsftpd_numeric_owner() {
+        let line = "-rw-r--r--    1 1000     1000         4096 Nov 27 21:23 file.txt";
+        let e = list(line);
+        assert_eq!(e.name, "file.txt");
+        assert_eq!(e.path, "/pub/file.txt");
+        assert_eq!(e.kind, EntryKind::File);
+        assert_eq!(e.size, Some(4096));
+        assert_eq!(e.modified, Some(at(2026, 11, 27, 21, 23, 0)));
+        assert_eq!(e.permissions.as_deref(), Some("rw-r--r--"));
+        assert_eq!(e.target, None);
+        assert_eq!(e.raw, line);
+    }
+
+    #[test]
+    fn unix_pyftpdlib() {
+        let e = list("-rw-r--r--   1 root     root         1024 Nov 27 21:23 hello.txt\r\n");
+        assert_eq!(e.name, "hello.txt");
+        assert_eq!(e.size, Some(1024));
+        assert_eq!(e.modified, Some(at(2026, 11, 27, 21, 23, 0)));
+        assert_eq!(
+            e.raw,
+            "-rw-r--r--   1 root     root         1024 Nov 27 21:23 hello.txt"
+        );
+        let d = list("drwxr-xr-x   2 root     root         4096 Nov 27 21:23 sub");
+        assert_eq!(d.kind, EntryKind::Dir);
+        assert_eq!(d.permissions.as_deref(), Some("rwxr-xr-x"));
+    }
+
+    #[test]
+    fn unix_year_and_spaces_in_name() {
+        let e = list("drwxr-xr-x   2 owner group  4096 Jan  5  2023 dir name with  two spaces");
+        assert_eq!(e.kind, EntryKind::Dir);
+        assert_eq!(e.name, "dir name with  two spaces");
+        assert_eq!(e.modified, Some(at(2023, 1, 5, 0, 0, 0)));
+        let e = list("-rw-r--r--   1 owner group  1 Jan  5  2023  leading and trailing  ");
+        assert_eq!(e.name, " leading and trailing  ");
+        let e = list("-rw-r--r--   1 owner group  1 Jan  5 10:00 tab\there");
+        assert_eq!(e.name, "tab\there");
+    }
+
+    #[test]
+    fn unix_symlink() {
+        let e = list("lrwxrwxrwx   1 root root 7 Mar 3 10:00 link -> target");
+        assert_eq!(e.kind, EntryKind::Link);
+        assert_eq!(e.name, "link");
+        assert_eq!(e.target.as_deref(), Some("target"));
+        assert_eq!(e.size, Some(7));
+        assert_eq!(e.modified, Some(at(2026, 3, 3, 10, 0, 0)));
+        let e = list("lrwxrwxrwx   1 root root 20 Mar 3 10:00 my link -> ../a -> b");
+        assert_eq!(e.name, "my link");
+        assert_eq!(e.target.as_deref(), Some("../a -> b"));
+        // Without an arrow the whole rest is the name.
+        let e = list("lrwxrwxrwx   1 root root 7 Mar 3 10:00 lonely");
+        assert_eq!(e.name, "lonely");
+        assert_eq!(e.target, None);
+        // A regular file may contain an arrow in its name.
+        let e = list("-rw-r--r--   1 root root 7 Mar 3 10:00 a -> b");
+        assert_eq!(e.name, "a -> b");
+        assert_eq!(e.target, None);
+    }
+
+    #[test]
+    fn unix_no_group_and_markers() {
+        let e = list("-rw-r--r-- 1 owner 1234 Nov 27 21:23 f");
+        assert_eq!(e.size, Some(1234));
+        assert_eq!(e.name, "f");
+        for (line, perms) in [
+            ("-rw-r--r--+ 1 o g 1 Nov 27 21:23 acl", "rw-r--r--"),
+            ("drwxr-xr-x. 3 o g 1 Nov 27 21:23 selinux", "rwxr-xr-x"),
+            ("-rw-r--r--@ 1 o g 1 Nov 27 21:23 xattr", "rw-r--r--"),
+            ("-rwsr-sr-t 1 o g 1 Nov 27 21:23 sticky", "rwsr-sr-t"),
+            ("----------   1 ftp ftp 0 Nov 27 21:23 none", "---------"),
+        ] {
+            assert_eq!(list(line).permissions.as_deref(), Some(perms), "{line}");
+        }
+    }
+
+    #[test]
+    fn unix_devices_and_special_types() {
+        let e = list("crw-rw-rw- 1 root root 1, 3 Nov 27 21:23 null");
+        assert_eq!(e.kind, EntryKind::Other);
+        assert_eq!(e.size, None);
+        assert_eq!(e.name, "null");
+        let e = list("brw-rw---- 1 root disk 8,   0 Nov 27 21:23 sda");
+        assert_eq!(e.kind, EntryKind::Other);
+        assert_eq!(e.size, None);
+        assert_eq!(e.name, "sda");
+        let e = list("brw-rw---- 1 root disk 259,1 Nov 27 21:23 nvme");
+        assert_eq!(e.size, None);
+        for line in [
+            "prw-r--r-- 1 root root 0 Nov 27 21:23 fifo",
+            "srwxrwxrwx 1 root root 0 Nov 27 21:23 sock",
+        ] {
+            let e = list(line);
+            assert_eq!(e.kind, EntryKind::Other);
+            assert_eq!(e.size, Some(0));
+        }
+    }
+
+    #[test]
+    fn unix_big_sizes_months_days() {
+        let e = list("-rw-r--r-- 1 o g 5368709120 Nov 27 21:23 big.iso");
+        assert_eq!(e.size, Some(5_368_709_120));
+        let e = list("-rw-r--r-- 1 o g 18446744073709551615 Nov 27 21:23 max");
+        assert_eq!(e.size, Some(u64::MAX));
+        let e = list("-rw-r--r-- 1 o g 18446744073709551616 Nov 27 21:23 over");
+        assert_eq!(e.size, None);
+        let e = list("-rw-r--r-- 1 o g 1 NOV 7 09:05 upper");
+        assert_eq!(e.modified, Some(at(2026, 11, 7, 9, 5, 0)));
+        let e = list("-rw-r--r-- 1 o g 1 sep 09 2019 lower");
+        assert_eq!(e.modified, Some(at(2019, 9, 9, 0, 0, 0)));
+        let months = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        for (i, m) in (1..).zip(months) {
+            let e = list(&format!("-rw-r--r-- 1 o g 1 {m} 1 2020 f"));
+            assert_eq!(e.modified, Some(at(2020, i, 1, 0, 0, 0)), "{m}");
+        }
+    }
+
+    #[test]
+    fn unix_other_date_styles() {
+        let e = list("-rw-r--r-- 1 o g 12 2023-01-05 12:34 iso name");
+        assert_eq!(e.modified, Some(at(2023, 1, 5, 12, 34, 0)));
+        assert_eq!(e.name, "iso name");
+        let e = list("-rw-r--r-- 1 o g 12 27 Nov 21:23 dayfirst");
+        assert_eq!(e.modified, Some(at(2026, 11, 27, 21, 23, 0)));
+        assert_eq!(e.size, Some(12));
+        let e = list("-rw-r--r-- 1 o g 12 Nov 27 21:23:45 seconds");
+        assert_eq!(e.modified, Some(at(2026, 11, 27, 21, 23, 45)));
+        // An owner named like a month does not confuse the date search.
+        let e = list("-rw-r--r-- 1 may jun 12 Nov 27 21:23 months");
+        assert_eq!(e.size, Some(12));
+        assert_eq!(e.name, "months");
+    }
+
+    #[test]
+    fn unix_year_inference() {
+        let n = at(2026, 3, 1, 12, 0, 0);
+        let date = |line: &str| parse_list_line(line, "", n).and_then(|e| e.modified);
+        // Earlier this year.
+        assert_eq!(
+            date("-rw-r--r-- 1 o g 1 Feb 15 10:00 f"),
+            Some(at(2026, 2, 15, 10, 0, 0))
+        );
+        // Later this year but within 180 days: kept in this year (clock skew, future files).
+        assert_eq!(
+            date("-rw-r--r-- 1 o g 1 Jun 1 10:00 f"),
+            Some(at(2026, 6, 1, 10, 0, 0))
+        );
+        // More than 180 days ahead: last year.
+        assert_eq!(
+            date("-rw-r--r-- 1 o g 1 Dec 24 10:00 f"),
+            Some(at(2025, 12, 24, 10, 0, 0))
+        );
+        // Around new year.
+        let jan = at(2027, 1, 2, 0, 0, 0);
+        assert_eq!(
+            parse_list_line("-rw-r--r-- 1 o g 1 Dec 31 23:00 f", "", jan).and_then(|e| e.modified),
+            Some(at(2026, 12, 31, 23, 0, 0))
+        );
+        // Feb 29: the nearest leap year that fits.
+        let leap = |n| parse_list_line("-rw-r--r-- 1 o g 1 Feb 29 10:00 f", "", n);
+        assert_eq!(
+            leap(at(2028, 3, 10, 0, 0, 0)).and_then(|e| e.modified),
+            Some(at(2028, 2, 29, 10, 0, 0))
+        );
+        assert_eq!(
+            leap(at(2025, 1, 10, 0, 0, 0)).and_then(|e| e.modified),
+            Some(at(2024, 2, 29, 10, 0, 0))
+        );
+        assert_eq!(
+            leap(at(2027, 10, 1, 0, 0, 0)).and_then(|e| e.modified),
+            Some(at(2028, 2, 29, 10, 0, 0))
+        );
+        let e = leap(at(2026, 1, 10, 0, 0, 0)).expect("entry kept");
+        assert_eq!(e.modified, None);
+    }
+
+    #[test]
+    fn unix_extreme_now() {
+        for n in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC] {
+            let e = parse_list_line("-rw-r--r-- 1 o g 1 Dec 31 23:59 f", "", n);
+            assert!(e.is_some());
+        }
+    }
+
+    #[test]
+    fn unix_invalid_dates_keep_entry() {
+        for line in [
+            "-rw-r--r-- 1 o g 1 Feb 30 10:00 f",
+            "-rw-r--r-- 1 o g 1 Nov 27 25:61 f",
+            "-rw-r--r-- 1 o g 1 Nov 0 2020 f",
+            "-rw-r--r-- 1 o g 1 Nov 99 2020 f",
+            "-rw-r--r-- 1 o g 1 2023-13-45 10:00 f",
+        ] {
+            let e = list(line);
+            assert_eq!(e.modified, None, "{line}");
+            assert_eq!(e.name, "f");
+        }
+    }
+
+    #[test]
+    fn unix_skipped_lines() {
+        for line in [
+            "total 12",
+            "total 0",
+            "drwxr-xr-x   2 root root 4096 Nov 27 21:23 .",
+            "drwxr-xr-x   2 root root 4096 Nov 27 21:23 ..",
+            "",
+            "      ",
+            "\t",
+            "\r\n",
+            "-rw-r--r-- 1 o g 1 Nov 27 21:23",
+            "-rw-r--r-- 1 o g 1 Nov 27 21:23 ",
+            "-rw-r--r-- 1 o g 1 Nov 27 21:23    ",
+            "-rw-r--r-- 1 o g 1 Nov 27",
+            "-rw-r--r--",
+            "-rw-r--r-- 1 o g big Nov 27 21:23 f",
+            "-rw-r--r-- 1 o g 1 Foo 27 21:23 f",
+            "-rw-r--r-- 1 o g 1 Nov 123 21:23 f",
+            "-rw-r--r-- 1 o g 1 Nov 27 2:3 f",
+            "xrw-r--r-- 1 o g 1 Nov 27 21:23 f",
+            "-rw-r--r-Z 1 o g 1 Nov 27 21:23 f",
+            "-rw-r--r 1 o g 1 Nov 27 21:23 f",
+            "ls: cannot open directory .: Permission denied",
+        ] {
+            assert!(parse_list_line(line, "/", now()).is_none(), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn unix_unicode_names() {
+        let e = list("-rw-r--r-- 1 o g 1 Nov 27 21:23 naïve 日本語 😀.txt");
+        assert_eq!(e.name, "naïve 日本語 😀.txt");
+        let e = list("-rw-r--r-- 1 jürgen grüppe 1 Nov 27 21:23 x");
+        assert_eq!(e.name, "x");
+    }
+
+    // ----- DOS / IIS LIST ---------------------------------------------------------------------
+
+    #[test]
+    fn dos_iis() {
+        let line = "11-27-26  09:23PM       <DIR>          Some Dir";
+        let e = list(line);
+        assert_eq!(e.kind, EntryKind::Dir);
+        assert_eq!(e.name, "Some Dir");
+        assert_eq!(e.path, "/pub/Some Dir");
+        assert_eq!(e.size, None);
+        assert_eq!(e.modified, Some(at(2026, 11, 27, 21, 23, 0)));
+        assert_eq!(e.permissions, None);
+        assert_eq!(e.raw, line);
+
+        let e = list("11-27-2026  09:23PM              1234 file name.txt");
+        assert_eq!(e.kind, EntryKind::File);
+        assert_eq!(e.size, Some(1234));
+        assert_eq!(e.name, "file name.txt");
+        assert_eq!(e.modified, Some(at(2026, 11, 27, 21, 23, 0)));
+    }
+
+    #[test]
+    fn dos_am_pm_and_years() {
+        let date = |line: &str| list(line).modified;
+        assert_eq!(
+            date("01-05-23  12:00AM  1 f"),
+            Some(at(2023, 1, 5, 0, 0, 0))
+        );
+        assert_eq!(
+            date("01-05-23  12:30PM  1 f"),
+            Some(at(2023, 1, 5, 12, 30, 0))
+        );
+        assert_eq!(
+            date("01-05-23  01:15pm  1 f"),
+            Some(at(2023, 1, 5, 13, 15, 0))
+        );
+        assert_eq!(
+            date("01-05-23  11:59AM  1 f"),
+            Some(at(2023, 1, 5, 11, 59, 0))
+        );
+        assert_eq!(
+            date("01-05-70  11:59AM  1 f"),
+            Some(at(1970, 1, 5, 11, 59, 0))
+        );
+        assert_eq!(
+            date("01-05-99  11:59AM  1 f"),
+            Some(at(1999, 1, 5, 11, 59, 0))
+        );
+        assert_eq!(
+            date("01-05-00  11:59AM  1 f"),
+            Some(at(2000, 1, 5, 11, 59, 0))
+        );
+        assert_eq!(
+            date("01-05-69  11:59AM  1 f"),
+            Some(at(2069, 1, 5, 11, 59, 0))
+        );
+        assert_eq!(
+            date("01-05-23  09:23 PM  1 f"),
+            Some(at(2023, 1, 5, 21, 23, 0))
+        );
+        assert_eq!(
+            date("1/5/2023  9:23PM  1 f"),
+            Some(at(2023, 1, 5, 21, 23, 0))
+        );
+    }
+
+    #[test]
+    fn dos_24_hour_and_iso() {
+        let e = list("2026-11-27  21:23  <DIR>  x");
+        assert_eq!(e.kind, EntryKind::Dir);
+        assert_eq!(e.name, "x");
+        assert_eq!(e.modified, Some(at(2026, 11, 27, 21, 23, 0)));
+        let e = list("11-27-2026  21:23       5368709120 big.bin");
+        assert_eq!(e.size, Some(5_368_709_120));
+        assert_eq!(e.modified, Some(at(2026, 11, 27, 21, 23, 0)));
+        let e = list("11-27-2026  21:23  1,234,567 commas.bin");
+        assert_eq!(e.size, Some(1_234_567));
+    }
+
+    #[test]
+    fn dos_links_and_invalid() {
+        let e = list("11-27-2026  09:23PM    <JUNCTION>     Docs [C:\\Users\\me\\Documents]");
+        assert_eq!(e.kind, EntryKind::Link);
+        assert_eq!(e.name, "Docs");
+        assert_eq!(e.target.as_deref(), Some("C:\\Users\\me\\Documents"));
+        for line in [
+            "02-30-26  09:23PM  1 f",
+            "11-27-26  25:61  1 f",
+            "11-27-26  13:00PM  1 f",
+            "11-27-26  00:10AM  1 f",
+            "13-01-26  09:23PM  1 f",
+        ] {
+            let e = list(line);
+            assert_eq!(e.modified, None, "{line}");
+            assert_eq!(e.name, "f");
+        }
+        for line in [
+            "11-27-26  09:23PM       <DIR>",
+            "11-27-26  09:23PM       <DIR>          ",
+            "11-27-26  09:23PM",
+            "11-27-26  09:23PM  <FOO>  x",
+            "11-27-26  09:23PM  12ab  x",
+            "11-27-26  9PM  1  x",
+            "11-27  09:23PM  1  x",
+            "11-27-2  09:23PM  1  x",
+            "11-27-26-1  09:23PM  1  x",
+            "11-27-26  09:23PM  <DIR>  .",
+            "11-27-26  09:23PM  <DIR>  ..",
+        ] {
+            assert!(parse_list_line(line, "/", now()).is_none(), "{line:?}");
+        }
+    }
+
+    // ----- whole listings ---------------------------------------------------------------------
+
+    #[test]
+    fn listing_unix_crlf() {
+        let data = b"total 12\r\n\
+            drwxr-xr-x   2 root     root         4096 Nov 27 21:23 .\r\n\
+            drwxr-xr-x   3 root     root         4096 Nov 27 21:23 ..\r\n\
+            -rw-r--r--   1 root     root         1024 Nov 27 21:23 hello.txt\r\n\
+            drwxr-xr-x   2 root     root         4096 Jan  5  2023 sub dir\r\n\
+            lrwxrwxrwx   1 root     root            9 Nov 27 21:23 link -> hello.txt\r\n\
+            \r\n";
+        let entries = parse_listing(data, "/", ListingFormat::List, now());
+        let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["hello.txt", "sub dir", "link"]);
+        let paths: Vec<_> = entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/hello.txt", "/sub dir", "/link"]);
+        assert!(entries.iter().all(|e| !e.raw.ends_with('\r')));
+    }
+
+    #[test]
+    fn listing_mlsd_lf_and_lossy_utf8() {
+        let mut data = b"type=cdir;modify=20261127212300; .\n\
+            type=pdir;modify=20261127212300; ..\n\
+            type=file;size=3;modify=20261127212300; a.txt\n\
+            garbage line\n\
+            type=file;size=4;modify=20261127212300; caf"
+            .to_vec();
+        data.extend_from_slice(&[0xE9, b'\r', b'\n']);
+        data.extend_from_slice(b"type=dir;modify=20261127212300; last");
+        let entries = parse_listing(&data, "", ListingFormat::Mlsd, now());
+        let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["a.txt", "caf\u{FFFD}", "last"]);
+        assert_eq!(entries.first().map(|e| e.path.as_str()), Some("a.txt"));
+    }
+
+    #[test]
+    fn listing_dos_and_mixed() {
+        let data = b"11-27-26  09:23PM       <DIR>          Some Dir\r\n\
+            11-27-2026  09:23PM              1234 file name.txt\r\n";
+        let entries = parse_listing(data, "/win", ListingFormat::List, now());
+        assert_eq!(entries.len(), 2);
+        assert_eq!(
+            entries.get(1).map(|e| e.path.as_str()),
+            Some("/win/file name.txt")
+        );
+        assert!(parse_listing(b"", "/", ListingFormat::List, now()).is_empty());
+        assert!(parse_listing(b"\n\n\r\n", "/", ListingFormat::Mlsd, now()).is_empty());
+    }
+
+    #[test]
+    fn long_lines() {
+        let long = "a".repeat(1_000_000);
+        assert!(parse_list_line(&long, "/", now()).is_none());
+        assert!(parse_mlsd_line(&long, "/").is_none());
+        let spaces = " ".repeat(1_000_000);
+        assert!(parse_list_line(&spaces, "/", now()).is_none());
+        assert!(parse_mlsd_line(&spaces, "/").is_none());
+        let many = "1 ".repeat(500_000);
+        assert!(parse_list_line(&many, "/", now()).is_none());
+        let name = "n ".repeat(100_000);
+        let e = list(&format!("-rw-r--r-- 1 o g 1 Nov 27 21:23 {name}"));
+        assert_eq!(e.name, name);
+        let e = mlsd(&format!("type=file; {name}"));
+        assert_eq!(e.name, name);
+    }
+
+    // ----- robustness -------------------------------------------------------------------------
+
+    /// A tiny xorshift64 generator, so the test needs no extra crate.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            usize::try_from(self.next() % n as u64).unwrap_or(0)
+        }
+    }
+
+    const TOKENS: &[&str] = &[
+        "-rw-r--r--",
+        "drwxr-xr-x",
+        "lrwxrwxrwx",
+        "crw-rw-rw-",
+        "-rw-r--r--+",
+        "total",
+        "1",
+        "12",
+        "1,",
+        "4096",
+        "18446744073709551616",
+        "root",
+        "Nov",
+        "feb",
+        "27",
+        "29",
+        "30",
+        "0",
+        "21:23",
+        "25:61",
+        "2023",
+        "2023-01-05",
+        "->",
+        "<DIR>",
+        "<JUNCTION>",
+        "11-27-26",
+        "02-30-2026",
+        "09:23PM",
+        "12:00AM",
+        "PM",
+        "type=file;",
+        "type=dir;",
+        "type=cdir;",
+        "type=OS.unix=slink:",
+        "size=",
+        "sizd=",
+        "modify=20240101123456.789;",
+        "modify=2024;",
+        "unix.mode=0644;",
+        "perm=r;",
+        ";",
+        "=",
+        ":",
+        "-",
+        "/",
+        ".",
+        "..",
+        "[",
+        "]",
+        "é",
+        "日本",
+        "😀",
+        "\u{0}",
+        "\r",
+        "\n",
+    ];
+
+    const SEPARATORS: &[&str] = &["", " ", "  ", "\t", " \t "];
+
+    #[test]
+    fn random_token_soup_never_panics() {
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let times = [
+            now(),
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::<Utc>::MIN_UTC,
+            at(2028, 2, 29, 0, 0, 0),
+        ];
+        let mut parsed = 0usize;
+        for round in 0..5000 {
+            let mut line = String::new();
+            for _ in 0..rng.below(14) {
+                line.push_str(TOKENS.get(rng.below(TOKENS.len())).copied().unwrap_or(""));
+                line.push_str(
+                    SEPARATORS
+                        .get(rng.below(SEPARATORS.len()))
+                        .copied()
+                        .unwrap_or(""),
+                );
+            }
+            let n = times.get(round % times.len()).copied().unwrap_or_else(now);
+            let dir = ["", "/", ".", "/a/b/"]
+                .get(round % 4)
+                .copied()
+                .unwrap_or("");
+            for entry in parse_list_line(&line, dir, n)
+                .into_iter()
+                .chain(parse_mlsd_line(&line, dir))
+            {
+                parsed += 1;
+                assert!(!entry.name.is_empty());
+                assert!(!entry.name.contains('/'));
+                assert!(!entry.path.contains("//"), "{:?}", entry.path);
+                assert_eq!(entry.raw, line.trim_end_matches(['\r', '\n']));
+            }
+            let _ = parse_listing(line.as_bytes(), dir, ListingFormat::List, n);
+            let _ = parse_listing(line.as_bytes(), dir, ListingFormat::Mlsd, n);
+        }
+        // The soup is listing-like enough that some lines do parse.
+        assert!(parsed > 0);
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut rng = XorShift(0xDEAD_BEEF_CAFE_F00D);
+        for _ in 0..2000 {
+            let len = rng.below(300);
+            let data: Vec<u8> = (0..len).map(|_| rng.next().to_le_bytes()[0]).collect();
+            let _ = parse_listing(&data, "/", ListingFormat::List, now());
+            let _ = parse_listing(&data, "/", ListingFormat::Mlsd, now());
+        }
+    }
+}
