@@ -143,6 +143,34 @@ enum Repeat {
     Never,
 }
 
+/// Runs `$body` (an expression using the connection `$c`, evaluating to a future) under the
+/// session's lock, retrying on a fresh connection when the connection failed and the operation
+/// is safe to repeat.
+///
+/// A macro rather than a function taking an async closure: the futures stay concrete, so the
+/// compiler can see that they are `Send` (needed by every binding that spawns them).
+macro_rules! run {
+    ($session:expr, $repeat:expr, |$c:ident| $body:expr) => {{
+        let mut op = Op::begin(&$session.shared).await?;
+        let retries = $session.shared.config.retries;
+        let mut attempt = 0;
+        loop {
+            let result = match op.conn().await {
+                Ok($c) => $body.await,
+                Err(e) => Err(e),
+            };
+            match op.end(result) {
+                Err(e) if retry_helps(&e, $repeat) && attempt < retries => {
+                    attempt += 1;
+                    log::debug!("retrying after: {e} (attempt {attempt} of {retries})");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
 impl Session {
     /// Connects and logs in to the server of `url` (`ftp://user:pass@host:port/dir`).
     ///
@@ -169,7 +197,10 @@ impl Session {
                 })),
             }),
         };
-        session.run(Repeat::Safe, async |_| Ok(())).await?;
+        run!(session, Repeat::Safe, |_c| std::future::ready(Ok::<
+            (),
+            Error,
+        >(())))?;
         Ok(session)
     }
 
@@ -178,42 +209,16 @@ impl Session {
         &self.shared.config
     }
 
-    /// Runs `f` on the connection under the lock, retrying on a fresh connection when the
-    /// connection failed and the operation is safe to repeat.
-    async fn run<T, F>(&self, repeat: Repeat, mut f: F) -> Result<T>
-    where
-        F: AsyncFnMut(&mut Connection) -> Result<T>,
-    {
-        let mut op = Op::begin(&self.shared).await?;
-        let retries = self.shared.config.retries;
-        let mut attempt = 0;
-        loop {
-            let result = match op.conn().await {
-                Ok(conn) => f(conn).await,
-                Err(e) => Err(e),
-            };
-            let result = op.end(result);
-            match result {
-                Err(e) if retry_helps(&e, repeat) && attempt < retries => {
-                    attempt += 1;
-                    log::debug!("retrying after: {e} (attempt {attempt} of {retries})");
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
     /// Lists a directory: MLSD when the server offers it, else LIST parsed.
     ///
     /// Entry paths are absolute. An empty `path` lists the working directory.
     pub async fn list(&self, path: &str) -> Result<Vec<Entry>> {
-        self.run(Repeat::Safe, async |c| c.list(path).await).await
+        run!(self, Repeat::Safe, |c| c.list(path))
     }
 
     /// The names in a directory (NLST), without their directory part.
     pub async fn names(&self, path: &str) -> Result<Vec<String>> {
-        self.run(Repeat::Safe, async |c| c.names(path).await).await
+        run!(self, Repeat::Safe, |c| c.names(path))
     }
 
     /// Downloads `remote` to the local file `local`, returning the byte count.
@@ -228,10 +233,9 @@ impl Session {
         options: DownloadOptions,
     ) -> Result<u64> {
         let local = local.as_ref();
-        self.run(Repeat::Safe, async |c| {
+        run!(self, Repeat::Safe, |c| async {
             transfer::download_to_path(c, remote, local, options.progress.as_ref()).await
         })
-        .await
     }
 
     /// Uploads the local file `local` to `remote`, returning the byte count; done means the
@@ -243,30 +247,27 @@ impl Session {
         options: UploadOptions,
     ) -> Result<u64> {
         let local = local.as_ref();
-        self.run(Repeat::Never, async |c| {
+        run!(self, Repeat::Never, |c| async {
             transfer::upload_from_path(c, local, remote, options.progress.as_ref()).await
         })
-        .await
     }
 
     /// Downloads `remote` into memory.
     pub async fn read_bytes(&self, remote: &str) -> Result<Vec<u8>> {
-        self.run(Repeat::Safe, async |c| {
+        run!(self, Repeat::Safe, |c| async {
             let mut data = Vec::new();
             c.retrieve(remote, &mut data, None).await?;
             Ok(data)
         })
-        .await
     }
 
     /// Uploads `data` to `remote` (STOR), returning when the server confirmed it.
     pub async fn write_bytes(&self, remote: &str, data: &[u8]) -> Result<u64> {
-        self.run(Repeat::Never, async |c| {
+        run!(self, Repeat::Never, |c| async {
             let mut source = data;
             c.store(remote, &mut source, Some(data.len() as u64), false, None)
                 .await
         })
-        .await
     }
 
     /// Downloads `remote` into any writer (not retried: the writer may hold partial data).
@@ -274,10 +275,7 @@ impl Session {
     where
         W: tokio::io::AsyncWrite + Unpin + Send,
     {
-        self.run(Repeat::Never, async |c| {
-            c.retrieve(remote, sink, None).await
-        })
-        .await
+        run!(self, Repeat::Never, |c| c.retrieve(remote, sink, None))
     }
 
     /// Uploads from any reader to `remote`.
@@ -285,10 +283,8 @@ impl Session {
     where
         R: tokio::io::AsyncRead + Unpin + Send,
     {
-        self.run(Repeat::Never, async |c| {
-            c.store(remote, source, None, false, None).await
-        })
-        .await
+        run!(self, Repeat::Never, |c| c
+            .store(remote, source, None, false, None))
     }
 
     /// Opens `remote` for streaming reads. The reader holds the session's lock until it is
@@ -322,59 +318,54 @@ impl Session {
 
     /// The size of a remote file in bytes (SIZE).
     pub async fn size(&self, path: &str) -> Result<u64> {
-        self.run(Repeat::Safe, async |c| c.size(path).await).await
+        run!(self, Repeat::Safe, |c| c.size(path))
     }
 
     /// The modification time of a remote file (MDTM), in UTC.
     pub async fn modified(&self, path: &str) -> Result<DateTime<Utc>> {
-        self.run(Repeat::Safe, async |c| c.modified(path).await)
-            .await
+        run!(self, Repeat::Safe, |c| c.modified(path))
     }
 
     /// Whether a remote file or directory exists.
     pub async fn exists(&self, path: &str) -> Result<bool> {
-        self.run(Repeat::Safe, async |c| c.exists(path).await).await
+        run!(self, Repeat::Safe, |c| c.exists(path))
     }
 
     /// Creates a directory; with `parents`, also its missing parents (an existing directory is
     /// then not an error).
     pub async fn mkdir(&self, path: &str, parents: bool) -> Result<()> {
         let repeat = if parents { Repeat::Safe } else { Repeat::Never };
-        self.run(repeat, async |c| c.mkdir(path, parents).await)
-            .await
+        run!(self, repeat, |c| c.mkdir(path, parents))
     }
 
     /// Removes a directory; with `recursive`, everything in it first.
     pub async fn rmdir(&self, path: &str, recursive: bool) -> Result<()> {
-        self.run(Repeat::Never, async |c| c.rmdir(path, recursive).await)
-            .await
+        run!(self, Repeat::Never, |c| c.rmdir(path, recursive))
     }
 
     /// Removes a file (DELE).
     pub async fn remove(&self, path: &str) -> Result<()> {
-        self.run(Repeat::Never, async |c| c.remove(path).await)
-            .await
+        run!(self, Repeat::Never, |c| c.remove(path))
     }
 
     /// Renames (moves) a remote file or directory.
     pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
-        self.run(Repeat::Never, async |c| c.rename(from, to).await)
-            .await
+        run!(self, Repeat::Never, |c| c.rename(from, to))
     }
 
     /// Changes the working directory; it is restored after any reconnect.
     pub async fn cwd(&self, path: &str) -> Result<()> {
-        self.run(Repeat::Safe, async |c| c.cwd(path).await).await
+        run!(self, Repeat::Safe, |c| c.cwd(path))
     }
 
     /// The working directory.
     pub async fn pwd(&self) -> Result<String> {
-        self.run(Repeat::Safe, async |c| c.pwd().await).await
+        run!(self, Repeat::Safe, |c| c.pwd())
     }
 
     /// NOOP: checks that the connection is alive (reopening it if needed).
     pub async fn noop(&self) -> Result<()> {
-        self.run(Repeat::Safe, async |c| c.noop().await).await
+        run!(self, Repeat::Safe, |c| c.noop())
     }
 
     /// Sends a raw command line and returns the reply's code and text, whatever the code.

@@ -54,7 +54,7 @@ struct PartFile {
 }
 
 impl PartFile {
-    async fn create(target: &Path) -> Result<Self> {
+    fn create(target: &Path) -> Result<Self> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let name = target
             .file_name()
@@ -67,11 +67,12 @@ impl PartFile {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        let file = tokio::fs::File::create(&part)
-            .await
-            .map_err(|e| local_error(e, &part, "cannot create"))?;
+        // Created synchronously (a quick syscall), so that a cancelled download can never leave
+        // a part file behind that no guard knows about.
+        let file =
+            std::fs::File::create(&part).map_err(|e| local_error(e, &part, "cannot create"))?;
         Ok(Self {
-            file,
+            file: tokio::fs::File::from_std(file),
             part,
             target: target.to_path_buf(),
             committed: false,
@@ -84,8 +85,7 @@ impl PartFile {
             .flush()
             .await
             .map_err(|e| local_error(e, &self.part, "cannot write"))?;
-        tokio::fs::rename(&self.part, &self.target)
-            .await
+        std::fs::rename(&self.part, &self.target)
             .map_err(|e| local_error(e, &self.target, "cannot move the download into"))?;
         self.committed = true;
         Ok(())
@@ -137,7 +137,7 @@ pub(crate) async fn download_to_path(
         }
         _ => {}
     }
-    let mut part = PartFile::create(local).await?;
+    let mut part = PartFile::create(local)?;
     let n = c.retrieve(remote, &mut part.file, progress).await?;
     part.commit().await?;
     Ok(n)
