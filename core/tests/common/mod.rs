@@ -159,16 +159,47 @@ impl Server {
         std::os::unix::fs::chown(p, Some(self.uid), Some(self.gid)).expect("chown fixture");
     }
 
-    /// Stops the server abruptly (SIGKILL to the server and its launcher).
+    /// Stops the server abruptly: SIGKILL to the server, every process it started, and its
+    /// launcher.
     pub fn kill(&self) {
-        let _ = Command::new("kill")
-            .args(["-9", &self.pid.to_string()])
-            .status();
+        // vsftpd's session processes start sessions of their own (setsid): find them by parent.
+        let mut victims = vec![self.pid];
+        let mut i = 0;
+        while i < victims.len() {
+            victims.extend(children(victims[i]));
+            i += 1;
+        }
+        let pids: Vec<String> = victims.iter().map(u32::to_string).collect();
+        let _ = Command::new("kill").arg("-9").args(&pids).status();
         if let Some((mut child, _)) = self.child.lock().unwrap().take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
+}
+
+/// The pids whose parent is `pid` (from /proc).
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces, so read after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let ppid = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            if let Ok(child) = entry.file_name().to_string_lossy().parse() {
+                out.push(child);
+            }
+        }
+    }
+    out
 }
 
 impl Drop for Server {
