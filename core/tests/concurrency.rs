@@ -52,7 +52,7 @@ async fn round(
         return Err(ctx("removed file still there"));
     }
     let mut ops = 9;
-    if (id + r) % 16 == 0 {
+    if (id + r).is_multiple_of(16) {
         // now and then a large download, hashed
         let target =
             std::env::temp_dir().join(format!("ferroftp-conc-{}-{id}-{r}", std::process::id()));
@@ -113,7 +113,7 @@ fn shared_session(server: &'static Server) {
                     }
                     s.rename(&name, &format!("{name}.m")).map_err(e)?;
                     s.remove(&format!("{name}.m")).map_err(e)?;
-                    if (t + r) % 8 == 0 {
+                    if (t + r).is_multiple_of(8) {
                         let got = s.read_bytes(&big.0).map_err(e)?;
                         if sha256(&got) != big.1 {
                             return Err(format!("thread {t} round {r}: large read differs"));

@@ -193,10 +193,10 @@ fn children(pid: u32) -> Vec<u32> {
             .split_whitespace()
             .nth(1)
             .and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(pid) {
-            if let Ok(child) = entry.file_name().to_string_lossy().parse() {
-                out.push(child);
-            }
+        if ppid == Some(pid)
+            && let Ok(child) = entry.file_name().to_string_lossy().parse()
+        {
+            out.push(child);
         }
     }
     out
