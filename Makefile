@@ -5,20 +5,27 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: setup demo test test-rust lint fmt
+.PHONY: setup demo test test-rust test-python test-c lint fmt
+
+# Each binding owns a fragment defining test-python / test-c (and more); empty until it exists.
+-include bindings-python/python.mk
+-include bindings-c/c.mk
 
 setup:
 	@bash scripts/setup.sh
 
-demo: setup
+demo:: setup
 	$(CARGO) run --quiet --example demo
 
-test: setup test-rust
+test: setup test-rust test-python test-c
 
 test-rust:
 	$(CARGO) test --workspace --all-targets
 
-lint:
+test-python::
+test-c::
+
+lint::
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 

@@ -34,4 +34,8 @@ if ! cmp -s requirements-dev.txt "$stamp" 2>/dev/null; then
   .venv/bin/python -m pip install -q -r requirements-dev.txt
   cp requirements-dev.txt "$stamp"
 fi
+# Each binding may add its own setup steps (tools it alone needs).
+for extra in bindings-*/setup.sh; do
+  [ -f "$extra" ] && bash "$extra"
+done
 echo "setup: ok"

@@ -1,0 +1,1 @@
+//! Python bindings of ferroftp (work in progress).

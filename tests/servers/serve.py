@@ -1,0 +1,1107 @@
+#!/usr/bin/env python3
+"""Start a real FTP server on loopback for the ferroftp test suites.
+
+Usage::
+
+    python tests/servers/serve.py {pyftpdlib|vsftpd} [--root DIR] [--max-cons N]
+        [--tls {none,explicit,implicit}] [--host 127.0.0.1|::1]
+        [--passive-ports LO-HI] [--anonymous] [--stop-after SECONDS]
+
+The launcher picks a free loopback port, starts the server, waits until the
+server really greets with ``220`` and then prints exactly one line of JSON on
+stdout, e.g.::
+
+    {"kind": "pyftpdlib", "host": "127.0.0.1", "port": 40123, "user": "ferro",
+     "password": "s3cret", "root": "/tmp/ferroftp-root-x", "uid": 0, "gid": 0,
+     "pid": 4242, "tls": "none", "anonymous": false}
+
+(plus ``"cafile"`` when TLS is on).  It then serves until its stdin reaches
+EOF (the parent closed the pipe or died), it receives SIGTERM/SIGINT/SIGHUP,
+or ``--stop-after`` seconds have passed.  At exit it stops the server, kills
+every process it started and removes the temporary files it created; it exits
+0.  Any failure to start prints a message on stderr and exits 2.
+
+Environment: ``FERROFTP_SERVER_LOG=1`` makes the servers log the FTP protocol
+on stderr.
+
+Only the Python standard library is needed, plus pyftpdlib (and pyopenssl for
+TLS) in pyftpdlib mode; certificates are made with the ``cryptography``
+package when available, else with the ``openssl`` command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import fcntl
+import ipaddress
+import json
+import logging
+import os
+import pwd
+import random
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PY_USER = "ferro"
+VSFTPD_USER = "ferroftp-test"
+# The user anonymous vsftpd sessions run as.  It must NOT be able to write
+# the root: vsftpd refuses a writable chroot root for anonymous sessions even
+# with allow_writeable_chroot=YES (that option is for local users only).
+VSFTPD_ANON_USER = "ferroftp-anon"
+# The home must exist: vsftpd chdir()s there before it goes to local_root.
+VSFTPD_HOME = "/"
+PASSWORD = "s3cret"
+PYFTPDLIB_PERMS = "elradfmwMT"
+PAM_SERVICE = "ferroftp-test"
+PAM_FILE = Path("/etc/pam.d") / PAM_SERVICE
+PAM_CONTENT = (
+    "# Written by ferroftp tests/servers/serve.py: plain pam_unix for the\n"
+    "# ferroftp-test user (Debian's vsftpd service requires a shell in /etc/shells).\n"
+    "auth\trequired\tpam_unix.so nodelay\n"
+    "account\trequired\tpam_unix.so\n"
+)
+SETUP_LOCK = Path("/run/lock/ferroftp-test-setup.lock")
+SECURE_CHROOT_DIR = Path("/var/run/vsftpd/empty")
+VSFTPD_CANDIDATES = ("/usr/sbin/vsftpd", "/usr/local/sbin/vsftpd")
+
+STARTUP_TIMEOUT = 15.0
+DEFAULT_STOP_AFTER = 3600.0
+DEFAULT_VSFTPD_MAX_CONS = 200
+PASV_WINDOW = 1000
+PASV_LOW, PASV_HIGH = 20000, 60000
+PORT_ATTEMPTS = 5
+
+LOG_ENABLED = os.environ.get("FERROFTP_SERVER_LOG", "") not in {"", "0"}
+
+
+class LaunchError(Exception):
+    """A problem that prevents the server from starting (exit code 2)."""
+
+
+class PortInUse(LaunchError):
+    """The chosen port was taken before the server could bind it (retry)."""
+
+
+class Stopped(Exception):
+    """A stop was requested (stdin EOF or a signal) before the server was ready."""
+
+
+def log(msg: str) -> None:
+    """Print a diagnostic line on stderr."""
+    sys.stderr.write(f"serve.py: {msg}\n")
+    sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------
+# Stop conditions
+# --------------------------------------------------------------------------
+
+
+class StopSignal:
+    """Collects every reason to stop: stdin EOF, signals, the deadline."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reason = ""
+
+    def set(self, reason: str) -> None:
+        if not self.event.is_set():
+            self.reason = reason
+            self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        return self.event.wait(timeout)
+
+    def install(self) -> None:
+        """Install signal handlers and start the stdin watcher thread."""
+
+        def on_signal(signum: int, _frame: object) -> None:
+            self.set(signal.Signals(signum).name)
+
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, on_signal)
+
+        def watch_stdin() -> None:
+            try:
+                while os.read(0, 65536):
+                    pass
+            except OSError:
+                pass
+            self.set("stdin EOF")
+
+        threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+
+def family_of(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def free_port(host: str) -> int:
+    """Return a TCP port that was free on ``host`` a moment ago."""
+    with socket.socket(family_of(host), socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    try:
+        lo_s, hi_s = text.split("-", 1)
+        lo, hi = int(lo_s), int(hi_s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO-HI, got {text!r}") from None
+    if not (1024 <= lo <= hi <= 65535):
+        raise argparse.ArgumentTypeError(f"bad passive port range {text!r}")
+    return lo, hi
+
+
+def loopback_host(text: str) -> str:
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
+    if not addr.is_loopback:
+        raise argparse.ArgumentTypeError(
+            f"only loopback addresses are allowed: {text!r}"
+        )
+    return str(addr)
+
+
+def make_ssl_client_context(cafile: Path | None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+    return ctx
+
+
+def probe_banner(
+    host: str,
+    port: int,
+    *,
+    implicit_tls_cafile: Path | None,
+    deadline: float,
+    alive: Callable[[], bool],
+    stop: StopSignal,
+) -> str:
+    """Connect until the server greets with 220; QUIT; return the banner line."""
+    last_error = "no attempt"
+    while time.monotonic() < deadline:
+        if stop.is_set():
+            raise Stopped(stop.reason)
+        if not alive():
+            raise LaunchError("the server process exited during startup")
+        try:
+            sock = socket.create_connection((host, port), timeout=2.0)
+        except OSError as exc:
+            last_error = str(exc)
+            time.sleep(0.02)
+            continue
+        try:
+            if implicit_tls_cafile is not None:
+                ctx = make_ssl_client_context(implicit_tls_cafile)
+                sock = ctx.wrap_socket(sock, server_hostname=host)
+            f = sock.makefile("rb")
+            line = f.readline(4096).decode("utf-8", "replace").rstrip("\r\n")
+            if not line.startswith("220"):
+                raise LaunchError(f"unexpected greeting from the server: {line!r}")
+            # Multi-line 220 replies ("220-...") end with "220 ...".
+            while line.startswith("220-"):
+                line = f.readline(4096).decode("utf-8", "replace").rstrip("\r\n")
+            sock.sendall(b"QUIT\r\n")
+            with contextlib.suppress(OSError):
+                while f.readline(4096):
+                    pass
+            f.close()
+            return line
+        except (OSError, ssl.SSLError) as exc:
+            last_error = str(exc)
+            time.sleep(0.05)
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+    raise LaunchError(
+        f"the server did not greet on {host} port {port} within "
+        f"{STARTUP_TIMEOUT:.0f} s (last error: {last_error})"
+    )
+
+
+def wait_until(cond: Callable[[], bool], timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.005)
+    return cond()
+
+
+# --------------------------------------------------------------------------
+# Certificates
+# --------------------------------------------------------------------------
+
+
+def make_certs(workdir: Path) -> tuple[Path, Path, Path]:
+    """Create a throw-away CA and a server certificate signed by it.
+
+    Returns ``(cafile, certfile, keyfile)``.  The server certificate is valid
+    for ``localhost``, ``127.0.0.1`` and ``::1``.
+    """
+    try:
+        return _make_certs_cryptography(workdir)
+    except ImportError:
+        pass
+    if shutil.which("openssl") is None:
+        raise LaunchError(
+            "TLS needs the 'cryptography' Python package or the 'openssl' command"
+        )
+    return _make_certs_openssl(workdir)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _make_certs_cryptography(workdir: Path) -> tuple[Path, Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone(datetime.timedelta(0)))  # UTC
+    start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=30)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ferroftp test CA")])
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ca_ski, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1")),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    cafile, certfile, keyfile = (
+        workdir / "ca.pem",
+        workdir / "cert.pem",
+        workdir / "key.pem",
+    )
+    cafile.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(
+        keyfile,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ),
+    )
+    return cafile, certfile, keyfile
+
+
+def _make_certs_openssl(workdir: Path) -> tuple[Path, Path, Path]:
+    cnf = workdir / "openssl.cnf"
+    cnf.write_text(
+        "[req]\ndistinguished_name = dn\nprompt = no\n"
+        "[dn]\nCN = ferroftp test CA\n"
+        "[v3_ca]\nbasicConstraints = critical, CA:TRUE, pathlen:0\n"
+        "keyUsage = critical, keyCertSign, cRLSign\n"
+        "subjectKeyIdentifier = hash\n"
+        "[v3_leaf]\nbasicConstraints = critical, CA:FALSE\n"
+        "keyUsage = critical, digitalSignature, keyEncipherment\n"
+        "extendedKeyUsage = serverAuth\n"
+        "subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1\n"
+        "subjectKeyIdentifier = hash\n"
+        "authorityKeyIdentifier = keyid\n"
+    )
+    cafile, cakey = workdir / "ca.pem", workdir / "ca.key"
+    certfile, keyfile, csr = (
+        workdir / "cert.pem",
+        workdir / "key.pem",
+        workdir / "leaf.csr",
+    )
+
+    def run(*argv: str) -> None:
+        res = subprocess.run(
+            ["openssl", *argv],
+            check=False,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if res.returncode != 0:
+            raise LaunchError(f"openssl {argv[0]} failed: {res.stderr.strip()}")
+
+    run(
+        "req", "-x509", "-config", str(cnf), "-extensions", "v3_ca",
+        "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", str(cakey), "-out", str(cafile), "-days", "30",
+    )  # fmt: skip
+    run(
+        "req", "-new", "-config", str(cnf), "-subj", "/CN=localhost",
+        "-newkey", "rsa:2048", "-nodes", "-keyout", str(keyfile), "-out", str(csr),
+    )  # fmt: skip
+    run(
+        "x509", "-req", "-in", str(csr), "-CA", str(cafile), "-CAkey", str(cakey),
+        "-set_serial", str(random.getrandbits(63)), "-days", "30",
+        "-extfile", str(cnf), "-extensions", "v3_leaf", "-out", str(certfile),
+    )  # fmt: skip
+    os.chmod(keyfile, 0o600)
+    return cafile, certfile, keyfile
+
+
+# --------------------------------------------------------------------------
+# Servers
+# --------------------------------------------------------------------------
+
+
+class Server:
+    """Common interface of the two server kinds."""
+
+    kind = ""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path, root: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.root = root
+        self.cafile: Path | None = None
+        self.info: dict[str, Any] = {}
+
+    def start(self, stop: StopSignal) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def alive(self) -> bool:
+        raise NotImplementedError
+
+    def failure(self) -> str:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class PyftpdlibServer(Server):
+    """pyftpdlib's async FTPServer running in a thread of this process."""
+
+    kind = "pyftpdlib"
+
+    def __init__(self, args: argparse.Namespace, workdir: Path, root: Path) -> None:
+        super().__init__(args, workdir, root)
+        self.server: Any = None
+        self.thread: threading.Thread | None = None
+        self._quit = threading.Event()
+        self._crashed: BaseException | None = None
+
+    def start(self, stop: StopSignal) -> dict[str, Any]:
+        args = self.args
+        if args.tls == "implicit":
+            raise LaunchError(
+                "implicit TLS is not supported by pyftpdlib (use --tls explicit, "
+                "or the vsftpd server for implicit TLS)"
+            )
+        try:
+            from pyftpdlib.authorizers import DummyAuthorizer
+            from pyftpdlib.handlers import FTPHandler
+            from pyftpdlib.servers import FTPServer
+        except ImportError as exc:
+            raise LaunchError(
+                f"pyftpdlib is not importable by {sys.executable} ({exc}); "
+                "install it with: pip install pyftpdlib pyopenssl"
+            ) from None
+
+        from pyftpdlib.log import config_logging
+
+        # Configure pyftpdlib's logger ourselves: its IO loop would otherwise
+        # install an INFO handler that logs every command on stderr.
+        if os.environ.get("FERROFTP_SERVER_LOG", "").lower() == "debug":
+            config_logging(level=logging.DEBUG)
+        else:
+            config_logging(level=logging.INFO if LOG_ENABLED else logging.WARNING)
+
+        authorizer = DummyAuthorizer()
+        authorizer.add_user(PY_USER, PASSWORD, str(self.root), perm=PYFTPDLIB_PERMS)
+        if args.anonymous:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "write permissions assigned to anon"
+                authorizer.add_anonymous(str(self.root), perm=PYFTPDLIB_PERMS)
+
+        base: type = FTPHandler
+        # auth_failed_timeout: answer a wrong password at once, not after 3 s.
+        attrs: dict[str, Any] = {"authorizer": authorizer, "auth_failed_timeout": 0}
+        if args.tls == "explicit":
+            try:
+                from pyftpdlib.handlers import TLS_FTPHandler
+            except ImportError:
+                raise LaunchError(
+                    "TLS with pyftpdlib needs pyopenssl: pip install pyopenssl"
+                ) from None
+            self.cafile, certfile, keyfile = make_certs(self.workdir)
+            base = TLS_FTPHandler
+            attrs.update(
+                certfile=str(certfile),
+                keyfile=str(keyfile),
+                ssl_context=None,
+                tls_control_required=True,
+                tls_data_required=True,
+            )
+        if args.passive_ports:
+            lo, hi = args.passive_ports
+            attrs["passive_ports"] = list(range(lo, hi + 1))
+        handler = type("FerroftpHandler", (base,), attrs)
+
+        try:
+            server = FTPServer((args.host, 0), handler)
+        except OSError as exc:
+            raise LaunchError(f"cannot listen on {args.host}: {exc}") from None
+        if args.max_cons:
+            # pyftpdlib's max_cons counts every socket of its IO loop (the
+            # listening socket and data channels too), so it gets headroom;
+            # max_cons_per_ip counts control connections only and makes the
+            # (N+1)th connection get "421 Too many connections from the same
+            # IP address." -- on loopback every client has the same IP.
+            server.max_cons = 3 * args.max_cons + 1
+            server.max_cons_per_ip = args.max_cons
+        self.server = server
+        port = int(server.address[1])
+
+        def run() -> None:
+            try:
+                while not self._quit.is_set():
+                    server.ioloop.loop(timeout=0.1, blocking=False)
+            except BaseException as exc:  # noqa: BLE001 - reported by alive()
+                self._crashed = exc
+            finally:
+                with contextlib.suppress(Exception):
+                    server.close_all()
+
+        self.thread = threading.Thread(target=run, name="pyftpdlib", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        probe_banner(
+            args.host,
+            port,
+            implicit_tls_cafile=None,
+            deadline=deadline,
+            alive=self.alive,
+            stop=stop,
+        )
+        # Make sure the probe connection is forgotten before anyone counts.
+        wait_until(lambda: not server.ip_map, 2.0)
+        return {
+            "kind": self.kind,
+            "host": args.host,
+            "port": port,
+            "user": PY_USER,
+            "password": PASSWORD,
+            "root": str(self.root),
+            "uid": os.getuid(),
+            "gid": os.getgid(),
+            "pid": os.getpid(),
+            **(
+                {"anon_uid": os.getuid(), "anon_gid": os.getgid()}
+                if args.anonymous
+                else {}
+            ),
+        }
+
+    def alive(self) -> bool:
+        if self._crashed is not None:
+            return False
+        return self.thread is not None and self.thread.is_alive()
+
+    def failure(self) -> str:
+        return f"pyftpdlib crashed: {self._crashed!r}"
+
+    def stop(self) -> None:
+        self._quit.set()
+        if self.thread is not None:
+            self.thread.join(5.0)
+
+
+def _proc_table() -> dict[int, int]:
+    """Map pid -> ppid for every process visible in /proc."""
+    table: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(b")", 1)[-1].split()
+        with contextlib.suppress(IndexError, ValueError):
+            table[int(entry)] = int(fields[1])
+    return table
+
+
+def descendants(pid: int) -> set[int]:
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for p, pp in table.items():
+        children.setdefault(pp, []).append(p)
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in found:
+                found.add(c)
+                todo.append(c)
+    return found
+
+
+def _vsftpd_binary() -> str:
+    for cand in VSFTPD_CANDIDATES:
+        if os.access(cand, os.X_OK):
+            return cand
+    found = shutil.which("vsftpd")
+    if found:
+        return found
+    raise LaunchError("vsftpd is not installed (apt-get install vsftpd)")
+
+
+def _set_password(user: str, password: str) -> None:
+    res = subprocess.run(
+        ["chpasswd"],
+        check=False,
+        input=f"{user}:{password}\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if res.returncode != 0:
+        raise LaunchError(f"chpasswd failed: {res.stderr.strip()}")
+
+
+def _password_ok(user: str, password: str) -> bool:
+    """True if /etc/shadow already holds ``password`` for ``user``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt  # removed in Python 3.13: then always re-set
+    except ImportError:
+        return False
+    try:
+        with open("/etc/shadow", encoding="utf-8") as f:
+            for line in f:
+                name, _, rest = line.partition(":")
+                if name == user:
+                    hashed = rest.split(":", 1)[0]
+                    return bool(hashed) and crypt.crypt(password, hashed) == hashed
+    except OSError:
+        pass
+    return False
+
+
+def _run_admin(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(argv), check=False, capture_output=True, text=True, timeout=30
+    )
+
+
+def _ensure_user(name: str) -> tuple[pwd.struct_passwd, bool]:
+    """Create system user ``name`` if missing; return (entry, created)."""
+    created = False
+    try:
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        res = _run_admin(
+            "useradd", "-M", "-d", VSFTPD_HOME, "-s", "/usr/sbin/nologin", name
+        )
+        try:
+            pw = pwd.getpwnam(name)
+        except KeyError:
+            raise LaunchError(f"useradd {name} failed: {res.stderr.strip()}") from None
+        created = True
+    if not os.path.isdir(pw.pw_dir):
+        # vsftpd chdir()s to the home directory before local_root/anon_root
+        # and fails with "500 OOPS: cannot change directory" if it is
+        # missing (e.g. a user made earlier with -d /nonexistent).
+        res = _run_admin("usermod", "-d", VSFTPD_HOME, name)
+        if res.returncode != 0:
+            raise LaunchError(f"usermod {name} failed: {res.stderr.strip()}")
+        pw = pwd.getpwnam(name)
+    return pw, created
+
+
+def ensure_system_setup(
+    anonymous: bool,
+) -> tuple[pwd.struct_passwd, pwd.struct_passwd | None]:
+    """Create the vsftpd test users and PAM service (idempotent, locked).
+
+    Returns the entries of the login user and (if ``anonymous``) of the user
+    that anonymous sessions run as.
+    """
+    SETUP_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(SETUP_LOCK, "a", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pw, created = _ensure_user(VSFTPD_USER)
+            if created or not _password_ok(VSFTPD_USER, PASSWORD):
+                _set_password(VSFTPD_USER, PASSWORD)
+            anon_pw = _ensure_user(VSFTPD_ANON_USER)[0] if anonymous else None
+            try:
+                current: str | None = PAM_FILE.read_text(encoding="utf-8")
+            except OSError:
+                current = None
+            if current != PAM_CONTENT:
+                tmp = PAM_FILE.with_name(f".{PAM_FILE.name}.{os.getpid()}")
+                tmp.write_text(PAM_CONTENT, encoding="utf-8")
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, PAM_FILE)
+            SECURE_CHROOT_DIR.mkdir(parents=True, exist_ok=True)
+            os.chmod(SECURE_CHROOT_DIR, 0o755)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return pw, anon_pw
+
+
+class VsftpdServer(Server):
+    """vsftpd run in the foreground from a generated config file."""
+
+    kind = "vsftpd"
+
+    def __init__(self, args: argparse.Namespace, workdir: Path, root: Path) -> None:
+        super().__init__(args, workdir, root)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.binary = ""
+        self.logfile = workdir / "vsftpd.log"
+        self.outfile = workdir / "vsftpd.out"
+        self._tail_stop = threading.Event()
+        self._tail_pos = 0
+
+    def _supports(self, option: str) -> bool:
+        try:
+            data = Path(self.binary).read_bytes()
+        except OSError:
+            return False
+        return b"\0" + option.encode() + b"\0" in data
+
+    def _config(self, port: int) -> str:
+        args = self.args
+        ipv6 = ":" in args.host
+        if args.passive_ports:
+            pasv_lo, pasv_hi = args.passive_ports
+        else:
+            pasv_lo = random.randrange(PASV_LOW, PASV_HIGH - PASV_WINDOW)
+            pasv_hi = pasv_lo + PASV_WINDOW - 1
+        max_cons = args.max_cons or DEFAULT_VSFTPD_MAX_CONS
+        opts: list[tuple[str, str]] = [
+            ("background", "NO"),
+            ("listen", "NO" if ipv6 else "YES"),
+            ("listen_ipv6", "YES" if ipv6 else "NO"),
+            ("listen_address6" if ipv6 else "listen_address", args.host),
+            ("listen_port", str(port)),
+            ("local_enable", "YES"),
+            ("write_enable", "YES"),
+            ("local_umask", "022"),
+            ("chroot_local_user", "YES"),
+            ("allow_writeable_chroot", "YES"),
+            ("local_root", str(self.root)),
+            ("pam_service_name", PAM_SERVICE),
+            ("pasv_enable", "YES"),
+            ("pasv_min_port", str(pasv_lo)),
+            ("pasv_max_port", str(pasv_hi)),
+            ("port_enable", "YES"),
+            ("connect_from_port_20", "NO"),
+            ("max_clients", str(max_cons)),
+            ("max_per_ip", str(max_cons)),
+            ("dual_log_enable", "NO"),
+            ("vsftpd_log_file", str(self.logfile)),
+            ("secure_chroot_dir", str(SECURE_CHROOT_DIR)),
+            ("use_localtime", "NO"),
+            ("ls_recurse_enable", "NO"),
+            ("idle_session_timeout", "600"),
+            ("data_connection_timeout", "300"),
+            ("hide_ids", "NO"),
+            # Fail wrong logins at once (the defaults add 1 s + PAM's 2 s).
+            ("delay_failed_login", "0"),
+        ]
+        if LOG_ENABLED:
+            opts += [
+                ("xferlog_enable", "YES"),
+                ("xferlog_std_format", "NO"),
+                ("log_ftp_protocol", "YES"),
+            ]
+        else:
+            opts += [("xferlog_enable", "NO"), ("log_ftp_protocol", "NO")]
+        if not ipv6:
+            opts.append(("pasv_address", "127.0.0.1"))
+        if self._supports("seccomp_sandbox"):
+            opts.append(("seccomp_sandbox", "NO"))
+        if self._supports("utf8_filesystem"):
+            opts.append(("utf8_filesystem", "YES"))
+        if args.anonymous:
+            opts += [
+                ("anonymous_enable", "YES"),
+                ("anon_root", str(self.root)),
+                # vsftpd never lets anonymous sessions write to their root
+                # directory itself; they can write where ferroftp-anon may.
+                ("ftp_username", VSFTPD_ANON_USER),
+                ("no_anon_password", "YES"),
+                ("anon_upload_enable", "YES"),
+                ("anon_mkdir_write_enable", "YES"),
+                ("anon_other_write_enable", "YES"),
+                ("anon_world_readable_only", "NO"),
+                ("anon_umask", "022"),
+            ]
+        else:
+            opts.append(("anonymous_enable", "NO"))
+        if args.tls != "none":
+            assert self.cafile is not None
+            opts += [
+                ("ssl_enable", "YES"),
+                ("rsa_cert_file", str(self.workdir / "cert.pem")),
+                ("rsa_private_key_file", str(self.workdir / "key.pem")),
+                ("force_local_logins_ssl", "YES"),
+                ("force_local_data_ssl", "YES"),
+                ("require_ssl_reuse", "YES"),
+                ("ssl_ciphers", "HIGH"),
+                ("ssl_sslv2", "NO"),
+                ("ssl_sslv3", "NO"),
+            ]
+            if self._supports("ssl_tlsv1_2"):
+                opts += [
+                    ("ssl_tlsv1", "NO"),
+                    ("ssl_tlsv1_1", "NO"),
+                    ("ssl_tlsv1_2", "YES"),
+                ]
+                if self._supports("ssl_tlsv1_3"):
+                    opts.append(("ssl_tlsv1_3", "YES"))
+            else:
+                # vsftpd 3.0.3 (Debian 12) only knows ssl_tlsv1; with it on,
+                # OpenSSL negotiates up to TLS 1.3.
+                opts.append(("ssl_tlsv1", "YES"))
+            if args.anonymous:
+                opts += [
+                    ("allow_anon_ssl", "YES"),
+                    ("force_anon_logins_ssl", "YES"),
+                    ("force_anon_data_ssl", "YES"),
+                ]
+            if args.tls == "implicit":
+                opts.append(("implicit_ssl", "YES"))
+        return "".join(f"{k}={v}\n" for k, v in opts)
+
+    def start(self, stop: StopSignal) -> dict[str, Any]:
+        args = self.args
+        self.binary = _vsftpd_binary()
+        if os.geteuid() != 0:
+            raise LaunchError("the vsftpd server needs root (run the tests as root)")
+        pw, anon_pw = ensure_system_setup(bool(args.anonymous))
+        os.chown(self.root, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.root, 0o755)
+        if args.tls != "none":
+            self.cafile, _, _ = make_certs(self.workdir)
+
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        for attempt in range(PORT_ATTEMPTS):
+            port = free_port(args.host)
+            try:
+                self._launch(port, deadline, stop)
+                break
+            except PortInUse:
+                if attempt == PORT_ATTEMPTS - 1:
+                    raise
+        # Wait until vsftpd has reaped the probe session, so that it does not
+        # count against max_clients/max_per_ip of the caller.
+        assert self.proc is not None
+        pid = self.proc.pid
+        wait_until(lambda: not descendants(pid), 2.0)
+        if LOG_ENABLED:
+            log(f"vsftpd log file: {self.logfile}")
+            threading.Thread(
+                target=self._tail_log, name="vsftpd-log", daemon=True
+            ).start()
+        info: dict[str, Any] = {
+            "kind": self.kind,
+            "host": args.host,
+            "port": port,
+            "user": VSFTPD_USER,
+            "password": PASSWORD,
+            "root": str(self.root),
+            "uid": pw.pw_uid,
+            "gid": pw.pw_gid,
+            "pid": pid,
+        }
+        if anon_pw is not None:
+            info["anon_uid"], info["anon_gid"] = anon_pw.pw_uid, anon_pw.pw_gid
+        return info
+
+    def _launch(self, port: int, deadline: float, stop: StopSignal) -> None:
+        conf = self.workdir / "vsftpd.conf"
+        fd = os.open(str(conf), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self._config(port))
+        argv = [self.binary, str(conf)]
+        setpriv = shutil.which("setpriv")
+        if setpriv:
+            # Kill vsftpd's listener if this launcher is SIGKILLed itself.
+            argv = [setpriv, "--pdeathsig", "KILL", "--", *argv]
+        with open(self.outfile, "wb") as out:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group: killpg at exit
+                close_fds=True,
+            )
+        proc = self.proc
+        implicit = self.cafile if self.args.tls == "implicit" else None
+        try:
+            probe_banner(
+                self.args.host,
+                port,
+                implicit_tls_cafile=implicit,
+                deadline=deadline,
+                alive=self.alive,
+                stop=stop,
+            )
+        except LaunchError:
+            time.sleep(0.05)
+            output = self._output()
+            if proc.poll() is not None:
+                self.proc = None
+                if "bind" in output and "listening" in output:
+                    raise PortInUse(output) from None
+                output = output or "(no output)"
+                raise LaunchError(
+                    f"vsftpd exited with code {proc.returncode}: {output}"
+                ) from None
+            raise
+
+    def _output(self) -> str:
+        try:
+            return self.outfile.read_text(errors="replace").strip()
+        except OSError:
+            return ""
+
+    def _tail_log(self) -> None:
+        while not self._tail_stop.wait(0.2):
+            self._tail_pos = self._copy_log(self._tail_pos)
+
+    def _copy_log(self, pos: int) -> int:
+        try:
+            with open(self.logfile, "rb") as f:
+                f.seek(pos)
+                data = f.read()
+        except OSError:
+            return pos
+        if data:
+            sys.stderr.write(data.decode("utf-8", "replace"))
+            sys.stderr.flush()
+        return pos + len(data)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def failure(self) -> str:
+        code = self.proc.returncode if self.proc else None
+        return f"vsftpd exited unexpectedly (code {code}): {self._output()}"
+
+    def stop(self) -> None:
+        self._tail_stop.set()
+        proc = self.proc
+        if proc is not None:
+            # Snapshot the tree first: once the listener dies, its session
+            # processes are re-parented and can no longer be found from it.
+            victims = descendants(proc.pid)
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, sig)  # start_new_session: pgid == pid
+                for pid in victims:  # in case a session left the group
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, sig)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(0.5 if sig == signal.SIGTERM else 5.0)
+        if LOG_ENABLED:
+            self._tail_pos = self._copy_log(self._tail_pos)
+
+
+# --------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Start a loopback FTP server for the ferroftp tests and "
+        "print one line of JSON describing it.",
+    )
+    p.add_argument("kind", choices=("pyftpdlib", "vsftpd"))
+    p.add_argument(
+        "--root", type=Path, help="directory served as / (default: a temp dir)"
+    )
+    p.add_argument(
+        "--max-cons", type=int, default=0, metavar="N",
+        help="maximum concurrent control connections (default: pyftpdlib's own "
+        f"limit; vsftpd {DEFAULT_VSFTPD_MAX_CONS})",
+    )  # fmt: skip
+    p.add_argument("--tls", choices=("none", "explicit", "implicit"), default="none")
+    p.add_argument("--host", type=loopback_host, default="127.0.0.1")
+    p.add_argument("--passive-ports", type=parse_port_range, metavar="LO-HI")
+    p.add_argument(
+        "--anonymous", action="store_true", help="also allow anonymous login"
+    )
+    p.add_argument(
+        "--stop-after", type=float, default=DEFAULT_STOP_AFTER, metavar="SECONDS",
+        help=f"exit by itself after this long (default {DEFAULT_STOP_AFTER:.0f})",
+    )  # fmt: skip
+    args = p.parse_args(argv)
+    if args.max_cons < 0:
+        p.error("--max-cons must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stop = StopSignal()
+    stop.install()
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"ferroftp-{args.kind}-"))
+    owned_root = args.root is None
+    server: Server | None = None
+    root: Path | None = None
+    try:
+        if owned_root:
+            root = Path(tempfile.mkdtemp(prefix="ferroftp-root-")).resolve()
+            os.chmod(root, 0o755)
+        else:
+            root = args.root.resolve()
+            root.mkdir(parents=True, exist_ok=True)
+        cls = PyftpdlibServer if args.kind == "pyftpdlib" else VsftpdServer
+        server = cls(args, workdir, root)
+        info = server.start(stop)
+        info["tls"] = args.tls
+        info["anonymous"] = bool(args.anonymous)
+        if server.cafile is not None:
+            info["cafile"] = str(server.cafile)
+        try:
+            sys.stdout.write(json.dumps(info) + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            stop.set("stdout closed")
+        # Nothing else may go to the caller's pipe; let it see EOF.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.close(devnull)
+
+        deadline = time.monotonic() + args.stop_after
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                stop.set(f"--stop-after {args.stop_after:g} s elapsed")
+                break
+            stop.wait(min(left, 0.5))
+            if not server.alive():
+                log(server.failure())
+                return 2
+        if LOG_ENABLED:
+            log(f"stopping ({stop.reason})")
+        return 0
+    except Stopped as exc:
+        log(f"stopped before the server was ready ({exc}); spawn with stdin=PIPE")
+        return 2
+    except LaunchError as exc:
+        log(f"cannot start {args.kind}: {exc}")
+        return 2
+    finally:
+        if server is not None:
+            try:
+                server.stop()
+            except Exception as exc:  # noqa: BLE001 - keep cleaning up
+                log(f"error while stopping the server: {exc!r}")
+        shutil.rmtree(workdir, ignore_errors=True)
+        if owned_root and root is not None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
