@@ -536,7 +536,11 @@ class PyftpdlibServer(Server):
         handler = type("FerroftpHandler", (base,), attrs)
 
         try:
-            server = FTPServer((args.host, 0), handler)
+            # poll(2), not epoll: under load pyftpdlib's epoll loop was seen to miss a
+            # re-registered socket (a delayed 530, a passive accept) for 20-30 s.
+            from pyftpdlib.ioloop import Poll
+
+            server = FTPServer((args.host, 0), handler, ioloop=Poll())
         except OSError as exc:
             raise LaunchError(f"cannot listen on {args.host}: {exc}") from None
         if args.max_cons:
@@ -634,6 +638,89 @@ def descendants(pid: int) -> set[int]:
                 found.add(c)
                 todo.append(c)
     return found
+
+
+def kill_marked(marker: str, timeout: float = 3.0) -> None:
+    """SIGKILL every process whose command line contains ``marker``.
+
+    vsftpd's processes all carry the path of their (unique, temporary) config
+    file on their command line, whatever their parent or session is.
+    """
+    needle = marker.encode()
+    me = os.getpid()
+    end = time.monotonic() + timeout
+    while True:
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == me:
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if needle in cmdline:  # zombies have an empty cmdline
+                found = True
+                with contextlib.suppress(OSError):
+                    os.kill(int(entry), signal.SIGKILL)
+        if not found or time.monotonic() > end:
+            return
+        time.sleep(0.02)
+
+
+def start_reaper(paths: list[Path], marker: str | None) -> int:
+    """Fork a detached process that cleans up if this launcher is SIGKILLed.
+
+    The reaper (a grandchild in a session of its own, so that neither a
+    process-group kill nor a "kill the launcher's children" sweep reaches it)
+    waits for EOF on a pipe whose only writer is this process.  If the
+    launcher wrote ``done`` first, it exits; otherwise the launcher died
+    abruptly and the reaper kills the processes carrying ``marker`` and
+    removes ``paths``.  Must be called before any thread is started.
+    Returns the pipe's write end.
+    """
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                os.close(w)
+                _reaper_main(r, paths, marker)
+        finally:
+            os._exit(0)
+    os.close(r)
+    os.waitpid(pid, 0)
+    return w
+
+
+def _reaper_main(r: int, paths: list[Path], marker: str | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    # Hold nothing of the launcher's (pipes the test reads, sockets...).
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd != r:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    data = b""
+    while True:
+        try:
+            chunk = os.read(r, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    if b"done" in data:
+        return
+    if marker:
+        kill_marked(marker)
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _vsftpd_binary() -> str:
@@ -753,6 +840,7 @@ class VsftpdServer(Server):
         self.binary = ""
         self.logfile = workdir / "vsftpd.log"
         self.outfile = workdir / "vsftpd.out"
+        self.conf = workdir / "vsftpd.conf"
         self._tail_stop = threading.Event()
         self._tail_pos = 0
 
@@ -914,7 +1002,7 @@ class VsftpdServer(Server):
         return info
 
     def _launch(self, port: int, deadline: float, stop: StopSignal) -> None:
-        conf = self.workdir / "vsftpd.conf"
+        conf = self.conf
         fd = os.open(str(conf), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(self._config(port))
@@ -1000,6 +1088,7 @@ class VsftpdServer(Server):
                         os.kill(pid, sig)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(0.5 if sig == signal.SIGTERM else 5.0)
+        kill_marked(str(self.conf))  # anything that escaped the tree
         if LOG_ENABLED:
             self._tail_pos = self._copy_log(self._tail_pos)
 
@@ -1042,12 +1131,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stop = StopSignal()
-    stop.install()
 
-    workdir = Path(tempfile.mkdtemp(prefix=f"ferroftp-{args.kind}-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"ferroftp-{args.kind}-")).resolve()
     owned_root = args.root is None
     server: Server | None = None
     root: Path | None = None
+    reaper_fd = -1
     try:
         if owned_root:
             root = Path(tempfile.mkdtemp(prefix="ferroftp-root-")).resolve()
@@ -1055,6 +1144,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             root = args.root.resolve()
             root.mkdir(parents=True, exist_ok=True)
+        reaper_fd = start_reaper(
+            [workdir, root] if owned_root else [workdir],
+            str(workdir / "vsftpd.conf") if args.kind == "vsftpd" else None,
+        )
+        stop.install()  # starts a thread: only after the fork above
         cls = PyftpdlibServer if args.kind == "pyftpdlib" else VsftpdServer
         server = cls(args, workdir, root)
         info = server.start(stop)
@@ -1078,6 +1172,7 @@ def main(argv: list[str] | None = None) -> int:
             left = deadline - time.monotonic()
             if left <= 0:
                 stop.set(f"--stop-after {args.stop_after:g} s elapsed")
+                log(f"stopping the {args.kind} server: {stop.reason}")
                 break
             stop.wait(min(left, 0.5))
             if not server.alive():
@@ -1101,6 +1196,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
         if owned_root and root is not None:
             shutil.rmtree(root, ignore_errors=True)
+        if reaper_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.write(reaper_fd, b"done\n")
+                os.close(reaper_fd)
 
 
 if __name__ == "__main__":
