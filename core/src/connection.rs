@@ -5,6 +5,7 @@
 //! the connection in an unknown state, and the caller (the session) then throws it away.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -17,6 +18,7 @@ use tokio::net::TcpStream;
 use crate::config::{Config, DataMode, TlsMode};
 use crate::error::{Error, ErrorKind, Result, reply_code};
 use crate::listing::{self, Entry, ListingFormat};
+use crate::tls;
 
 type Ftp = AsyncRustlsFtpStream;
 /// An open data connection of a transfer.
@@ -76,42 +78,71 @@ impl Connection {
     /// config's initial directory).
     pub(crate) async fn open(config: &Config, cwd: Option<&str>) -> Result<Self> {
         config.validate()?;
-        if config.tls != TlsMode::None {
-            return Err(Error::invalid_input(
-                "TLS (ftps/ftpes) is not available in this version of ferroftp",
-            ));
-        }
+        let tls = match config.tls {
+            TlsMode::None => None,
+            _ => Some((tls::connector(config)?, tls::server_name(config)?)),
+        };
         let address = config.address();
         let ctx = format!("connect to {address}");
-        let tcp = bounded_io(config.connect_timeout, &ctx, async {
-            let mut last = None;
-            for addr in tokio::net::lookup_host(&address).await? {
-                match TcpStream::connect(addr).await {
-                    Ok(s) => return Ok(s),
-                    Err(e) => last = Some(e),
-                }
-            }
-            Err(last.unwrap_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::NotFound, "host name has no address")
-            }))
+        let limit = config.connect_timeout;
+        let addrs: Vec<SocketAddr> = bounded_io(limit, &ctx, async {
+            Ok(tokio::net::lookup_host(&address).await?.collect())
         })
         .await
-        .map_err(|e| match e.kind() {
-            ErrorKind::Timeout => e,
-            _ => e.with_kind(ErrorKind::Connect),
-        })?;
-        let _ = tcp.set_nodelay(true);
-        let mut ftp = bounded(
-            config.connect_timeout,
-            &format!("greeting of {address}"),
-            false,
-            Ftp::connect_with_stream(tcp),
-        )
-        .await
-        .map_err(|e| match e.kind() {
-            ErrorKind::Io | ErrorKind::Protocol => e.with_kind(ErrorKind::Connect),
-            _ => e,
-        })?;
+        .map_err(connect_kind)?;
+        let greeting = format!("greeting of {address}");
+        let mut ftp = match tls {
+            Some((connector, name)) if config.tls == TlsMode::Implicit => {
+                let addr = *addrs.first().ok_or_else(|| no_address(&ctx))?;
+                let ftp = bounded(
+                    limit,
+                    &greeting,
+                    false,
+                    Ftp::connect_secure_implicit(addr, connector, &name),
+                )
+                .await
+                .map_err(|e| tls::explain(connect_kind(e)))?;
+                let _ = ftp.get_ref().await.set_nodelay(true);
+                ftp
+            }
+            tls => {
+                let tcp = bounded_io(limit, &ctx, async {
+                    let mut last = None;
+                    for addr in &addrs {
+                        match TcpStream::connect(addr).await {
+                            Ok(s) => return Ok(s),
+                            Err(e) => last = Some(e),
+                        }
+                    }
+                    Err(last.unwrap_or_else(|| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "host name has no address",
+                        )
+                    }))
+                })
+                .await
+                .map_err(connect_kind)?;
+                let _ = tcp.set_nodelay(true);
+                let ftp = bounded(limit, &greeting, false, Ftp::connect_with_stream(tcp))
+                    .await
+                    .map_err(connect_kind)?;
+                match tls {
+                    Some((connector, name)) => bounded(
+                        config.timeout,
+                        "AUTH TLS",
+                        false,
+                        ftp.into_secure(connector, &name),
+                    )
+                    .await
+                    .map_err(|e| match e.kind() {
+                        ErrorKind::Timeout => e,
+                        _ => tls::explain(e.with_kind(ErrorKind::Tls)),
+                    })?,
+                    None => ftp,
+                }
+            }
+        };
         ftp.set_passive_nat_workaround(true);
         let t = config.timeout;
         bounded(
@@ -125,6 +156,19 @@ impl Connection {
             Some(c) if (500..600).contains(&c) => e.with_kind(ErrorKind::Auth),
             _ => e,
         })?;
+        if config.tls == TlsMode::Implicit {
+            // suppaftp's implicit connect leaves data protection to us (explicit TLS sets it).
+            for line in ["PBSZ 0", "PROT P"] {
+                bounded(
+                    t,
+                    line,
+                    false,
+                    ftp.custom_command(line, &[Status::CommandOk]),
+                )
+                .await
+                .map_err(|e| e.with_kind(ErrorKind::Tls))?;
+            }
+        }
         bounded(t, "TYPE I", false, ftp.transfer_type(FileType::Binary)).await?;
         let features = match bounded(t, "FEAT", false, ftp.feat()).await {
             Ok(map) => {
@@ -584,6 +628,21 @@ impl Connection {
     pub(crate) async fn quit(&mut self) {
         let _ = bounded(self.timeout, "QUIT", false, self.ftp.quit()).await;
     }
+}
+
+/// Errors while connecting are connect errors, unless they are timeouts or TLS failures.
+fn connect_kind(e: Error) -> Error {
+    match e.kind() {
+        ErrorKind::Io | ErrorKind::Protocol => e.with_kind(ErrorKind::Connect),
+        _ => e,
+    }
+}
+
+fn no_address(ctx: &str) -> Error {
+    Error::new(
+        ErrorKind::Connect,
+        format!("{ctx}: the host name has no address"),
+    )
 }
 
 /// The command part of `line` for messages (never a password).

@@ -22,6 +22,7 @@ mod error;
 pub mod listing;
 pub mod runtime;
 mod session;
+mod tls;
 pub mod transfer;
 
 pub use config::{Config, DataMode, Password, TlsMode};

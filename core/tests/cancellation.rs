@@ -135,7 +135,10 @@ fn random_cancellations(server: &'static Server) {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains("ferroftp-part"))
         .collect();
-    assert!(left.is_empty(), "part files left: {left:?}");
+    assert!(
+        left.is_empty(),
+        "part files left: {left:?} (cancelled {cancelled}, completed {completed})"
+    );
     let _ = std::fs::remove_dir_all(&tmp);
     eprintln!(
         "{}: {cancelled} cancellations, {completed} completed operations, {checks} checked operations",
@@ -143,3 +146,4 @@ fn random_cancellations(server: &'static Server) {
     );
 }
 on_servers!(cancel_at_random_points, random_cancellations);
+on_servers!(cancel_over_tls, random_cancellations, tls);

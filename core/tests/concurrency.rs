@@ -157,3 +157,4 @@ fn shared_session(server: &'static Server) {
     assert_eq!(names, ["big.bin"]);
 }
 on_servers!(tasks_and_threads_share_one_session, shared_session);
+on_servers!(tasks_and_threads_over_tls, shared_session, tls);

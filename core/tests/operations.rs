@@ -160,7 +160,7 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 fn every_operation_blocking_body(server: &'static Server) {
     use std::io::{Read, Write};
     let (dir, local) = server.dir("ops_blocking");
-    let s = ferroftp::blocking::Session::connect(&server.url()).unwrap();
+    let s = ferroftp::blocking::Session::connect_with(server.config()).unwrap();
     let payload = data(300_000, 2);
     let file = format!("{dir}/a.bin");
     assert_eq!(s.write_bytes(&file, &payload).unwrap(), 300_000);
@@ -213,7 +213,7 @@ on_servers!(every_operation_blocking, every_operation_blocking_body);
 
 fn errors_body(server: &'static Server) {
     let (dir, _) = server.dir("errors");
-    let s = ferroftp::blocking::Session::connect(&server.url()).unwrap();
+    let s = ferroftp::blocking::Session::connect_with(server.config()).unwrap();
     let missing = format!("{dir}/missing.txt");
     for e in [
         s.size(&missing).unwrap_err(),
@@ -291,7 +291,7 @@ fn bad_urls_are_invalid_input() {
 #[test]
 fn blocking_call_inside_a_runtime_is_refused() {
     let server = Server::shared(common::Kind::Pyftpdlib);
-    let s = ferroftp::blocking::Session::connect(&server.url()).unwrap();
+    let s = ferroftp::blocking::Session::connect_with(server.config()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -324,3 +324,10 @@ fn data_modes_pasv_and_active() {
         }
     }
 }
+on_servers!(every_operation_over_tls, every_operation_async, tls);
+on_servers!(
+    every_operation_blocking_over_tls,
+    every_operation_blocking_body,
+    tls
+);
+on_servers!(errors_over_tls, errors_body, tls);

@@ -39,6 +39,10 @@ pub struct Server {
     pub gid: u32,
     /// The FTP server's own pid (for pyftpdlib, the launcher's).
     pub pid: u32,
+    /// `"none"`, `"explicit"` or `"implicit"`.
+    pub tls: String,
+    /// The self-signed certificate to trust, for TLS servers.
+    pub cafile: Option<PathBuf>,
     child: Mutex<Option<(Child, ChildStdin)>>,
 }
 
@@ -99,6 +103,8 @@ impl Server {
             uid: n("uid") as u32,
             gid: n("gid") as u32,
             pid: n("pid") as u32,
+            tls: v["tls"].as_str().unwrap_or("none").to_string(),
+            cafile: v["cafile"].as_str().map(PathBuf::from),
             child: Mutex::new(Some((child, stdin))),
         }
     }
@@ -114,6 +120,17 @@ impl Server {
         cell.get_or_init(|| Server::start(kind, &[]))
     }
 
+    /// The explicit-TLS server shared by all tests of this binary.
+    pub fn shared_tls(kind: Kind) -> &'static Server {
+        static PY: OnceLock<Server> = OnceLock::new();
+        static VS: OnceLock<Server> = OnceLock::new();
+        let cell = match kind {
+            Kind::Pyftpdlib => &PY,
+            Kind::Vsftpd => &VS,
+        };
+        cell.get_or_init(|| Server::start(kind, &["--tls", "explicit"]))
+    }
+
     /// `ftp://user:pass@host:port` (plus `/dir` when given).
     pub fn url(&self) -> String {
         let host = if self.host.contains(':') {
@@ -121,8 +138,13 @@ impl Server {
         } else {
             self.host.clone()
         };
+        let scheme = match self.tls.as_str() {
+            "explicit" => "ftpes",
+            "implicit" => "ftps",
+            _ => "ftp",
+        };
         format!(
-            "ftp://{}:{}@{}:{}",
+            "{scheme}://{}:{}@{}:{}",
             self.user, self.password, host, self.port
         )
     }
@@ -132,6 +154,7 @@ impl Server {
         let mut c = ferroftp::Config::from_url(&self.url()).expect("url");
         c.timeout = std::time::Duration::from_secs(20);
         c.connect_timeout = std::time::Duration::from_secs(10);
+        c.ca_file = self.cafile.clone();
         c
     }
 
@@ -246,6 +269,19 @@ macro_rules! on_servers {
             #[test]
             fn vsftpd() {
                 $body(common::Server::shared(common::Kind::Vsftpd));
+            }
+        }
+    };
+    ($name:ident, $body:path, tls) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn pyftpdlib_tls() {
+                $body(common::Server::shared_tls(common::Kind::Pyftpdlib));
+            }
+            #[test]
+            fn vsftpd_tls() {
+                $body(common::Server::shared_tls(common::Kind::Vsftpd));
             }
         }
     };
