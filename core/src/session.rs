@@ -185,8 +185,29 @@ impl Session {
     /// # Errors
     /// Invalid settings, connection refused, bad credentials, timeouts (see [`ErrorKind`]).
     pub async fn connect_with(config: Config) -> Result<Self> {
+        let session = Self::unconnected(config)?;
+        run!(session, Repeat::Safe, |_c| std::future::ready(Ok::<
+            (),
+            Error,
+        >(())))?;
+        Ok(session)
+    }
+
+    /// Connects with `config`, trying once: a pool decides itself what a refusal means.
+    pub(crate) async fn connect_once(config: Config) -> Result<Self> {
+        let session = Self::unconnected(config)?;
+        run!(session, Repeat::Never, |_c| std::future::ready(Ok::<
+            (),
+            Error,
+        >(
+            ()
+        )))?;
+        Ok(session)
+    }
+
+    fn unconnected(config: Config) -> Result<Self> {
         config.validate()?;
-        let session = Self {
+        Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 slot: Arc::new(Mutex::new(Slot {
@@ -196,12 +217,14 @@ impl Session {
                     closed: false,
                 })),
             }),
-        };
-        run!(session, Repeat::Safe, |_c| std::future::ready(Ok::<
-            (),
-            Error,
-        >(())))?;
-        Ok(session)
+        })
+    }
+
+    /// `Some(true)` when the connection is open and in step, `Some(false)` when it is gone,
+    /// broken or closed, `None` when an operation holds it right now.
+    pub(crate) fn connection_state(&self) -> Option<bool> {
+        let slot = self.shared.slot.try_lock().ok()?;
+        Some(slot.conn.is_some() && !slot.in_flight && !slot.closed)
     }
 
     /// The configuration this session was opened with.

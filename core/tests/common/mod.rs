@@ -201,6 +201,29 @@ impl Server {
     }
 }
 
+impl Server {
+    /// vsftpd only: kills one client session (its processes), as a dropped connection would.
+    /// Returns whether there was one to kill.
+    pub fn kill_one_session(&self) -> bool {
+        assert_eq!(
+            self.kind,
+            Kind::Vsftpd,
+            "only vsftpd runs a process per session"
+        );
+        let Some(&session) = children(self.pid).first() else {
+            return false;
+        };
+        let mut victims = vec![session];
+        victims.extend(children(session));
+        let pids: Vec<String> = victims.iter().map(u32::to_string).collect();
+        Command::new("kill")
+            .arg("-9")
+            .args(&pids)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
 /// The pids whose parent is `pid` (from /proc).
 fn children(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
