@@ -1,1 +1,42 @@
-//! The C ABI of ferroftp (work in progress).
+//! # libferroftp — the C API of ferroftp
+//!
+//! `include/ferroftp.h` (generated from this crate by `bindings-c/gen_header.sh` with cbindgen)
+//! declares everything here. The library exposes every operation of the core session twice: as a
+//! blocking call (`ferroftp_session_list`) and as a `_start` call returning a `ferroftp_future`
+//! (`ferroftp_session_list_start`) that runs on the library's one runtime
+//! (`ferroftp::runtime::handle()`) and can be waited on, polled, watched through a file
+//! descriptor, given a completion callback, or cancelled.
+//!
+//! The conventions (ownership, statuses, threads) are in `bindings-c/README.md`. Module map:
+//! [`ffi`] (pointer glue), [`panic`] (the panic boundary), [`error`] (statuses and the per-thread
+//! last error), [`options`], [`session`], [`future`], [`entries`], [`values`] (strings, string
+//! lists, byte buffers).
+#![deny(unsafe_op_in_unsafe_fn)]
+// The exported functions take raw pointers from C and check them (NULL) through the `try_*!`
+// macros; as in rustls-ffi they are `extern "C" fn`, and the header documents what the pointers
+// must be.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+// C names (`ferroftp_session`, `FERROFTP_STATUS_OK`) are the point of this crate.
+#![allow(non_camel_case_types)]
+
+pub mod entries;
+pub mod error;
+pub(crate) mod ffi;
+pub mod future;
+pub mod options;
+pub(crate) mod panic;
+pub mod session;
+pub mod values;
+
+use std::ffi::c_char;
+
+use crate::panic::ffi_panic_boundary;
+
+/// The library's version as a static string (`"0.1.0"`): do not free it. Compare it with the
+/// header's `FERROFTP_VERSION` to check that the library matches the header you compiled with.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_version() -> *const c_char {
+    ffi_panic_boundary! {
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    }
+}

@@ -1,0 +1,337 @@
+//! Status codes and the per-thread last error.
+//!
+//! Every fallible function returns a [`ferroftp_status`]; when it is neither
+//! `FERROFTP_STATUS_OK` nor `FERROFTP_STATUS_PENDING`, the calling thread's last error holds the
+//! status, the FTP reply code (when the server refused something) and a message. Successful calls
+//! leave the last error unchanged (like `errno`).
+
+use std::cell::RefCell;
+use std::ffi::{CStr, c_char, c_int};
+
+use ferroftp::ErrorKind;
+
+use crate::panic::ffi_panic_boundary;
+
+/// The result of a ferroftp call. The numbers are stable: they never change and are never reused.
+///
+/// `FERROFTP_STATUS_OK` (0) is success and `FERROFTP_STATUS_PENDING` (1) says that a future has
+/// not finished. 10..=99 mirror the core library's error kinds; 100..=199 are misuses of the C
+/// API; 200 is an internal error (a Rust panic caught at the boundary — please report it).
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ferroftp_status {
+    /// Success.
+    FERROFTP_STATUS_OK = 0,
+    /// The future has not finished yet (a wait timed out, or a result was asked for too early).
+    FERROFTP_STATUS_PENDING = 1,
+    /// The TCP connection or the server's greeting could not be established.
+    FERROFTP_STATUS_CONNECT = 10,
+    /// The TLS handshake or a certificate check failed.
+    FERROFTP_STATUS_TLS = 11,
+    /// The server refused the credentials.
+    FERROFTP_STATUS_AUTH = 12,
+    /// The remote file or directory does not exist (or a local file, for download/upload).
+    FERROFTP_STATUS_NOT_FOUND = 13,
+    /// Another permanent refusal (5xx): repeating the command will not help.
+    FERROFTP_STATUS_PERMANENT = 14,
+    /// A transient refusal (4xx): the same command may succeed later.
+    FERROFTP_STATUS_TRANSIENT = 15,
+    /// A connect, reply or data timeout fired.
+    FERROFTP_STATUS_TIMEOUT = 16,
+    /// The operation was cancelled (`ferroftp_future_cancel`).
+    FERROFTP_STATUS_CANCELLED = 17,
+    /// The server said something that is not valid FTP, or not what the command expects.
+    FERROFTP_STATUS_PROTOCOL = 18,
+    /// A local or network I/O error.
+    FERROFTP_STATUS_IO = 19,
+    /// The session was closed (`ferroftp_session_close`).
+    FERROFTP_STATUS_CLOSED = 20,
+    /// A bad argument value: a malformed URL, an unknown option value, a bad path.
+    FERROFTP_STATUS_INVALID_INPUT = 21,
+    /// An error kind this version of the C API does not know (a newer core); see the message.
+    FERROFTP_STATUS_OTHER = 99,
+    /// A required pointer argument was NULL.
+    FERROFTP_STATUS_NULL_ARGUMENT = 100,
+    /// A string argument was not valid UTF-8.
+    FERROFTP_STATUS_INVALID_UTF8 = 101,
+    /// The future's result is of another type than the `ferroftp_future_take_*` function asked for.
+    FERROFTP_STATUS_WRONG_RESULT_TYPE = 102,
+    /// The future's result was already taken.
+    FERROFTP_STATUS_ALREADY_TAKEN = 103,
+    /// A blocking call was made from inside a completion callback (it would deadlock).
+    FERROFTP_STATUS_IN_CALLBACK = 104,
+    /// An index was not below the count of an entries or string list.
+    FERROFTP_STATUS_OUT_OF_RANGE = 105,
+    /// The future already has a completion callback.
+    FERROFTP_STATUS_CALLBACK_ALREADY_SET = 106,
+    /// A string from the server holds a NUL byte and cannot be passed as a C string.
+    FERROFTP_STATUS_NUL_IN_STRING = 107,
+    /// Internal error: a Rust panic was caught at the C boundary.
+    FERROFTP_STATUS_PANIC = 200,
+}
+
+use ferroftp_status as S;
+
+impl ferroftp_status {
+    /// The status for an error of the core library.
+    pub(crate) fn from_kind(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Connect => S::FERROFTP_STATUS_CONNECT,
+            ErrorKind::Tls => S::FERROFTP_STATUS_TLS,
+            ErrorKind::Auth => S::FERROFTP_STATUS_AUTH,
+            ErrorKind::NotFound => S::FERROFTP_STATUS_NOT_FOUND,
+            ErrorKind::Permanent => S::FERROFTP_STATUS_PERMANENT,
+            ErrorKind::Transient => S::FERROFTP_STATUS_TRANSIENT,
+            ErrorKind::Timeout => S::FERROFTP_STATUS_TIMEOUT,
+            ErrorKind::Cancelled => S::FERROFTP_STATUS_CANCELLED,
+            ErrorKind::Protocol => S::FERROFTP_STATUS_PROTOCOL,
+            ErrorKind::Io => S::FERROFTP_STATUS_IO,
+            ErrorKind::Closed => S::FERROFTP_STATUS_CLOSED,
+            ErrorKind::InvalidInput => S::FERROFTP_STATUS_INVALID_INPUT,
+            _ => S::FERROFTP_STATUS_OTHER,
+        }
+    }
+
+    /// The enumerator's name as a static C string.
+    fn name(self) -> &'static CStr {
+        match self {
+            S::FERROFTP_STATUS_OK => c"FERROFTP_STATUS_OK",
+            S::FERROFTP_STATUS_PENDING => c"FERROFTP_STATUS_PENDING",
+            S::FERROFTP_STATUS_CONNECT => c"FERROFTP_STATUS_CONNECT",
+            S::FERROFTP_STATUS_TLS => c"FERROFTP_STATUS_TLS",
+            S::FERROFTP_STATUS_AUTH => c"FERROFTP_STATUS_AUTH",
+            S::FERROFTP_STATUS_NOT_FOUND => c"FERROFTP_STATUS_NOT_FOUND",
+            S::FERROFTP_STATUS_PERMANENT => c"FERROFTP_STATUS_PERMANENT",
+            S::FERROFTP_STATUS_TRANSIENT => c"FERROFTP_STATUS_TRANSIENT",
+            S::FERROFTP_STATUS_TIMEOUT => c"FERROFTP_STATUS_TIMEOUT",
+            S::FERROFTP_STATUS_CANCELLED => c"FERROFTP_STATUS_CANCELLED",
+            S::FERROFTP_STATUS_PROTOCOL => c"FERROFTP_STATUS_PROTOCOL",
+            S::FERROFTP_STATUS_IO => c"FERROFTP_STATUS_IO",
+            S::FERROFTP_STATUS_CLOSED => c"FERROFTP_STATUS_CLOSED",
+            S::FERROFTP_STATUS_INVALID_INPUT => c"FERROFTP_STATUS_INVALID_INPUT",
+            S::FERROFTP_STATUS_OTHER => c"FERROFTP_STATUS_OTHER",
+            S::FERROFTP_STATUS_NULL_ARGUMENT => c"FERROFTP_STATUS_NULL_ARGUMENT",
+            S::FERROFTP_STATUS_INVALID_UTF8 => c"FERROFTP_STATUS_INVALID_UTF8",
+            S::FERROFTP_STATUS_WRONG_RESULT_TYPE => c"FERROFTP_STATUS_WRONG_RESULT_TYPE",
+            S::FERROFTP_STATUS_ALREADY_TAKEN => c"FERROFTP_STATUS_ALREADY_TAKEN",
+            S::FERROFTP_STATUS_IN_CALLBACK => c"FERROFTP_STATUS_IN_CALLBACK",
+            S::FERROFTP_STATUS_OUT_OF_RANGE => c"FERROFTP_STATUS_OUT_OF_RANGE",
+            S::FERROFTP_STATUS_CALLBACK_ALREADY_SET => c"FERROFTP_STATUS_CALLBACK_ALREADY_SET",
+            S::FERROFTP_STATUS_NUL_IN_STRING => c"FERROFTP_STATUS_NUL_IN_STRING",
+            S::FERROFTP_STATUS_PANIC => c"FERROFTP_STATUS_PANIC",
+        }
+    }
+
+    /// Every status, for [`ferroftp_status_name`] lookups by number.
+    const ALL: [Self; 24] = [
+        S::FERROFTP_STATUS_OK,
+        S::FERROFTP_STATUS_PENDING,
+        S::FERROFTP_STATUS_CONNECT,
+        S::FERROFTP_STATUS_TLS,
+        S::FERROFTP_STATUS_AUTH,
+        S::FERROFTP_STATUS_NOT_FOUND,
+        S::FERROFTP_STATUS_PERMANENT,
+        S::FERROFTP_STATUS_TRANSIENT,
+        S::FERROFTP_STATUS_TIMEOUT,
+        S::FERROFTP_STATUS_CANCELLED,
+        S::FERROFTP_STATUS_PROTOCOL,
+        S::FERROFTP_STATUS_IO,
+        S::FERROFTP_STATUS_CLOSED,
+        S::FERROFTP_STATUS_INVALID_INPUT,
+        S::FERROFTP_STATUS_OTHER,
+        S::FERROFTP_STATUS_NULL_ARGUMENT,
+        S::FERROFTP_STATUS_INVALID_UTF8,
+        S::FERROFTP_STATUS_WRONG_RESULT_TYPE,
+        S::FERROFTP_STATUS_ALREADY_TAKEN,
+        S::FERROFTP_STATUS_IN_CALLBACK,
+        S::FERROFTP_STATUS_OUT_OF_RANGE,
+        S::FERROFTP_STATUS_CALLBACK_ALREADY_SET,
+        S::FERROFTP_STATUS_NUL_IN_STRING,
+        S::FERROFTP_STATUS_PANIC,
+    ];
+}
+
+/// An error as the C side sees it: status, optional FTP reply code, message.
+#[derive(Debug, Clone)]
+pub(crate) struct CError {
+    pub(crate) status: ferroftp_status,
+    pub(crate) code: Option<u16>,
+    pub(crate) message: String,
+}
+
+impl CError {
+    pub(crate) fn new(status: ferroftp_status, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: None,
+            message: message.into(),
+        }
+    }
+
+    /// Makes this the calling thread's last error and returns its status.
+    pub(crate) fn raise(self) -> ferroftp_status {
+        let status = self.status;
+        LAST_ERROR.with(|slot| *slot.borrow_mut() = Some(self));
+        status
+    }
+}
+
+impl From<ferroftp::Error> for CError {
+    fn from(e: ferroftp::Error) -> Self {
+        Self {
+            status: ferroftp_status::from_kind(e.kind()),
+            code: e.code(),
+            message: e.message().to_string(),
+        }
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<CError>> = const { RefCell::new(None) };
+}
+
+/// Sets the calling thread's last error; returns `status`.
+pub(crate) fn set_error(
+    status: ferroftp_status,
+    code: Option<u16>,
+    message: impl Into<String>,
+) -> ferroftp_status {
+    CError {
+        status,
+        code,
+        message: message.into(),
+    }
+    .raise()
+}
+
+/// Sets the last error from a core error; returns its status.
+pub(crate) fn raise(e: ferroftp::Error) -> ferroftp_status {
+    CError::from(e).raise()
+}
+
+/// Copies the calling thread's last error message into `buf` (UTF-8, NUL-terminated).
+///
+/// `buf` is owned by the caller and holds `len` bytes. A message longer than `len - 1` bytes is
+/// cut at a UTF-8 character boundary so that it fits; `ferroftp_last_error_length` gives the
+/// full length. When no call on this thread has failed yet, the message is empty. The number of
+/// bytes written, without the NUL, goes to `*written` unless `written` is NULL.
+///
+/// Returns `FERROFTP_STATUS_OK`, or `FERROFTP_STATUS_NULL_ARGUMENT` when `buf` is NULL or `len` is 0
+/// (this function never changes the last error itself).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_last_error_message(
+    buf: *mut c_char,
+    len: usize,
+    written: *mut usize,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        if buf.is_null() || len == 0 {
+            return S::FERROFTP_STATUS_NULL_ARGUMENT;
+        }
+        LAST_ERROR.with(|slot| {
+            let slot = slot.borrow();
+            let message = slot.as_ref().map(|e| e.message.as_str()).unwrap_or("");
+            let mut n = message.len().min(len - 1);
+            while !message.is_char_boundary(n) {
+                n -= 1;
+            }
+            // SAFETY: the caller promises `buf` points to `len` writable bytes, and n < len.
+            unsafe {
+                std::ptr::copy_nonoverlapping(message.as_ptr(), buf.cast::<u8>(), n);
+                *buf.add(n) = 0;
+            }
+            if !written.is_null() {
+                // SAFETY: non-NULL out-pointer provided by the caller.
+                unsafe { *written = n };
+            }
+        });
+        S::FERROFTP_STATUS_OK
+    }
+}
+
+/// The length in bytes (without the terminating NUL) of the calling thread's last error
+/// message; 0 when there is none.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_last_error_length() -> usize {
+    ffi_panic_boundary! {
+        LAST_ERROR.with(|slot| slot.borrow().as_ref().map_or(0, |e| e.message.len()))
+    }
+}
+
+/// The FTP reply code of the calling thread's last error (e.g. 550), or 0 when that error was
+/// not a server reply (or no call on this thread has failed yet).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_last_error_code() -> c_int {
+    ffi_panic_boundary! {
+        LAST_ERROR.with(|slot| {
+            slot.borrow()
+                .as_ref()
+                .and_then(|e| e.code)
+                .map_or(0, c_int::from)
+        })
+    }
+}
+
+/// The status of the calling thread's last error, or `FERROFTP_STATUS_OK` when no call on this
+/// thread has failed yet.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_last_error_status() -> ferroftp_status {
+    ffi_panic_boundary! {
+        LAST_ERROR.with(|slot| {
+            slot.borrow()
+                .as_ref()
+                .map_or(S::FERROFTP_STATUS_OK, |e| e.status)
+        })
+    }
+}
+
+/// The name of a status number (`"FERROFTP_STATUS_NOT_FOUND"`), or `"FERROFTP_STATUS_UNKNOWN"`
+/// for a number that is not a status. The string is static: do not free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_status_name(status: u32) -> *const c_char {
+    ffi_panic_boundary! {
+        ferroftp_status::ALL
+            .iter()
+            .find(|s| **s as u32 == status)
+            .map_or(c"FERROFTP_STATUS_UNKNOWN", |s| s.name())
+            .as_ptr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_has_a_unique_number_and_name() {
+        let mut numbers: Vec<u32> = ferroftp_status::ALL.iter().map(|s| *s as u32).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        assert_eq!(numbers.len(), ferroftp_status::ALL.len());
+        for s in ferroftp_status::ALL {
+            let name = unsafe { CStr::from_ptr(ferroftp_status_name(s as u32)) };
+            assert_eq!(name, s.name());
+            assert!(name.to_str().unwrap().starts_with("FERROFTP_STATUS_"));
+        }
+        let unknown = unsafe { CStr::from_ptr(ferroftp_status_name(4242)) };
+        assert_eq!(unknown, c"FERROFTP_STATUS_UNKNOWN");
+    }
+
+    #[test]
+    fn message_is_cut_at_a_char_boundary() {
+        set_error(S::FERROFTP_STATUS_IO, Some(451), "héllo");
+        let mut buf = [0x55 as c_char; 3];
+        let mut n = 99;
+        assert_eq!(
+            ferroftp_last_error_message(buf.as_mut_ptr(), buf.len(), &mut n),
+            S::FERROFTP_STATUS_OK
+        );
+        // "h" + the 2-byte "é" does not fit into 2 bytes: only "h" is copied.
+        assert_eq!(n, 1);
+        assert_eq!(buf[..2], [b'h' as c_char, 0]);
+        assert_eq!(ferroftp_last_error_length(), "héllo".len());
+        assert_eq!(ferroftp_last_error_code(), 451);
+        assert_eq!(ferroftp_last_error_status(), S::FERROFTP_STATUS_IO);
+    }
+}

@@ -1,0 +1,853 @@
+//! `ferroftp_session`: every operation of the core session, as a blocking call and as a
+//! `_start` call returning a `ferroftp_future`. Both forms of an operation sit side by side and
+//! share one definition of the work (the `op_*` functions); the blocking form runs it on the
+//! library's runtime with `ferroftp::runtime::block_on`, the `_start` form spawns it there.
+
+use std::ffi::c_char;
+use std::future::Future;
+
+use ferroftp::{DownloadOptions, Session, UploadOptions};
+
+use crate::entries::{self, ferroftp_entries};
+use crate::error::{CError, ferroftp_status};
+use crate::ffi::{Castable, Out, free_box, to_boxed_mut_ptr, try_out, try_ref, try_slice, try_str};
+use crate::future::{Outcome, Value, ferroftp_future, in_callback, in_callback_error, spawn};
+use crate::options::{self, ferroftp_options};
+use crate::panic::ffi_panic_boundary;
+use crate::values::{self, ferroftp_bytes, ferroftp_strings};
+
+use ferroftp_status as S;
+
+/// An FTP session: one control connection, shared safely by any number of threads.
+///
+/// Behind the pointer: a Rust `Box<ferroftp::Session>`. Made by `ferroftp_session_connect` or
+/// `ferroftp_future_take_session`; to avoid a leak it must eventually be freed with
+/// `ferroftp_session_free`. Every operation takes a `const ferroftp_session *` and may be called
+/// from any number of threads at once: calls are serialized in arrival order (a fair lock), each
+/// holding the connection from its first command to its last reply. Futures started on a session
+/// keep working after it is freed (they hold their own reference to the connection).
+pub struct ferroftp_session {
+    _private: [u8; 0],
+}
+
+impl Castable for ferroftp_session {
+    type RustType = Session;
+}
+
+/// Runs an operation to completion on the library's runtime, from a plain (non-callback) thread.
+fn block(op: impl Future<Output = Outcome> + Send + 'static) -> Outcome {
+    if in_callback() {
+        return Err(in_callback_error());
+    }
+    ferroftp::runtime::block_on(async move { Ok(op.await) })?
+}
+
+/// Finishes a blocking call: writes the value picked out of the outcome (when the caller wants
+/// it), or raises the outcome's error.
+fn finish<T>(
+    outcome: Outcome,
+    out: Option<Out<T>>,
+    pick: impl FnOnce(Value) -> Option<T>,
+) -> ferroftp_status {
+    match outcome {
+        Ok(value) => match (out, pick(value)) {
+            (Some(out), Some(v)) => {
+                out.write(v);
+                S::FERROFTP_STATUS_OK
+            }
+            (None, _) => S::FERROFTP_STATUS_OK,
+            (Some(_), None) => mismatch(),
+        },
+        Err(e) => e.raise(),
+    }
+}
+
+/// An operation produced another value than its C function expects (a bug in this crate).
+fn mismatch() -> ferroftp_status {
+    crate::error::set_error(
+        S::FERROFTP_STATUS_PANIC,
+        None,
+        "internal error: the operation produced an unexpected type of result",
+    )
+}
+
+fn unit(r: ferroftp::Result<()>) -> Outcome {
+    r.map(|()| Value::Unit).map_err(CError::from)
+}
+
+fn u64_(r: ferroftp::Result<u64>) -> Outcome {
+    r.map(Value::U64).map_err(CError::from)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The work of each operation, shared by both forms (owned arguments: the futures are 'static).
+
+async fn op_connect(config: Result<ferroftp::Config, CError>) -> Outcome {
+    Ok(Value::Session(Session::connect_with(config?).await?))
+}
+
+async fn op_close(s: Session) -> Outcome {
+    unit(s.close().await)
+}
+
+async fn op_list(s: Session, path: String) -> Outcome {
+    Ok(Value::Entries(entries::convert(s.list(&path).await?)?))
+}
+
+async fn op_names(s: Session, path: String) -> Outcome {
+    Ok(Value::Names(values::convert_strings(
+        s.names(&path).await?,
+    )?))
+}
+
+async fn op_download(s: Session, remote: String, local: String) -> Outcome {
+    u64_(s.download(&remote, local, DownloadOptions::default()).await)
+}
+
+async fn op_upload(s: Session, local: String, remote: String) -> Outcome {
+    u64_(s.upload(local, &remote, UploadOptions::default()).await)
+}
+
+async fn op_read(s: Session, remote: String) -> Outcome {
+    Ok(Value::Bytes(s.read_bytes(&remote).await?))
+}
+
+async fn op_write(s: Session, remote: String, data: Vec<u8>) -> Outcome {
+    u64_(s.write_bytes(&remote, &data).await)
+}
+
+async fn op_size(s: Session, path: String) -> Outcome {
+    u64_(s.size(&path).await)
+}
+
+async fn op_modified(s: Session, path: String) -> Outcome {
+    Ok(Value::Time(s.modified(&path).await?.timestamp()))
+}
+
+async fn op_exists(s: Session, path: String) -> Outcome {
+    Ok(Value::Bool(s.exists(&path).await?))
+}
+
+async fn op_mkdir(s: Session, path: String, parents: bool) -> Outcome {
+    unit(s.mkdir(&path, parents).await)
+}
+
+async fn op_rmdir(s: Session, path: String, recursive: bool) -> Outcome {
+    unit(s.rmdir(&path, recursive).await)
+}
+
+async fn op_remove(s: Session, path: String) -> Outcome {
+    unit(s.remove(&path).await)
+}
+
+async fn op_rename(s: Session, from: String, to: String) -> Outcome {
+    unit(s.rename(&from, &to).await)
+}
+
+async fn op_cwd(s: Session, path: String) -> Outcome {
+    unit(s.cwd(&path).await)
+}
+
+async fn op_pwd(s: Session) -> Outcome {
+    Ok(Value::String(entries::c_string(
+        s.pwd().await?,
+        "directory",
+    )?))
+}
+
+async fn op_noop(s: Session) -> Outcome {
+    unit(s.noop().await)
+}
+
+async fn op_quote(s: Session, line: String) -> Outcome {
+    let (code, text) = s.quote(&line).await?;
+    Ok(Value::Quote(code, entries::c_string(text, "reply")?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// connect / close / free
+
+/// Connects and logs in to the server of `url` (`ftp://user:password@host:port/dir`, UTF-8;
+/// user and password percent-encoded) with `options` (NULL for the defaults), blocking until
+/// done, and writes the new session to `*session_out`.
+///
+/// The caller owns the session and must free it with `ferroftp_session_free`. `url` and
+/// `options` are only borrowed for the call. Failures: `FERROFTP_STATUS_CONNECT`,
+/// `FERROFTP_STATUS_AUTH`, `FERROFTP_STATUS_TIMEOUT`, `FERROFTP_STATUS_TLS`,
+/// `FERROFTP_STATUS_INVALID_INPUT` (bad URL or option value; also TLS asked of a core built
+/// without it), ...
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_connect(
+    url: *const c_char,
+    options: *const ferroftp_options,
+    session_out: *mut *mut ferroftp_session,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let url = try_str!(url);
+        let out = try_out!(session_out);
+        // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
+        let config = unsafe { options::config(url, options) };
+        finish(block(op_connect(config)), Some(out), |v| match v {
+            Value::Session(s) => Some(to_boxed_mut_ptr::<ferroftp_session>(s)),
+            _ => None,
+        })
+    }
+}
+
+/// Starts `ferroftp_session_connect` and writes its future to `*future_out` (take the session
+/// with `ferroftp_future_take_session`). The caller owns the future and must free it with
+/// `ferroftp_future_free`. `url` and `options` are copied before this call returns.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_connect_start(
+    url: *const c_char,
+    options: *const ferroftp_options,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let url = try_str!(url);
+        let out = try_out!(future_out);
+        // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
+        let config = unsafe { options::config(url, options) };
+        spawn(op_connect(config), out)
+    }
+}
+
+/// Says goodbye (QUIT) and closes the connection, after the operations already queued; later
+/// operations on this session (and its futures not yet started) fail with
+/// `FERROFTP_STATUS_CLOSED`. Blocks until done. The session must still be freed with
+/// `ferroftp_session_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_close(session: *const ferroftp_session) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        finish::<()>(block(op_close(s.clone())), None, |_| None)
+    }
+}
+
+/// Starts `ferroftp_session_close`; writes its future (no value: its status is the result) to
+/// `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_close_start(
+    session: *const ferroftp_session,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let out = try_out!(future_out);
+        spawn(op_close(s.clone()), out)
+    }
+}
+
+/// Frees a session; NULL is a no-op. Does not block and sends nothing: call
+/// `ferroftp_session_close` first for a polite QUIT. The connection is dropped when the last
+/// future started on the session has finished too. `session` must not be used again; no other
+/// thread may be using it at the same time.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_free(session: *mut ferroftp_session) {
+    ffi_panic_boundary! {
+        // SAFETY: the caller hands back a pointer this library made, once.
+        unsafe { free_box(session) }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listings
+
+/// Lists the directory `path` (MLSD when the server offers it, else LIST parsed; an empty `path`
+/// lists the working directory), blocking, and writes the listing to `*entries_out`; the caller
+/// owns it and must free it with `ferroftp_entries_free`. Entry paths are absolute.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_list(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    entries_out: *mut *mut ferroftp_entries,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(entries_out);
+        finish(block(op_list(s.clone(), path.into())), Some(out), |v| match v {
+            Value::Entries(e) => Some(to_boxed_mut_ptr::<ferroftp_entries>(e)),
+            _ => None,
+        })
+    }
+}
+
+/// Starts `ferroftp_session_list`; writes its future to `*future_out`, owned by the caller
+/// (free it with `ferroftp_future_free`; take the result with `ferroftp_future_take_entries`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_list_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_list(s.clone(), path.into()), out)
+    }
+}
+
+/// Lists the names in the directory `path` (NLST, without their directory part), blocking, and
+/// writes them to `*names_out`; the caller owns the list and must free it with
+/// `ferroftp_strings_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_names(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    names_out: *mut *mut ferroftp_strings,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(names_out);
+        finish(block(op_names(s.clone(), path.into())), Some(out), |v| match v {
+            Value::Names(n) => Some(to_boxed_mut_ptr::<ferroftp_strings>(n)),
+            _ => None,
+        })
+    }
+}
+
+/// Starts `ferroftp_session_names`; writes its future to `*future_out`, owned by the caller
+/// (free it with `ferroftp_future_free`; take the result with `ferroftp_future_take_names`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_names_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_names(s.clone(), path.into()), out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transfers
+
+/// Downloads the remote file `remote` to the local file `local`, blocking, and writes the byte
+/// count to `*bytes_out` (unless `bytes_out` is NULL).
+///
+/// The data lands in a temporary file beside `local`, renamed into place only after the
+/// server's final reply; on failure no partial file is left (a `local` that is not a regular
+/// file, such as `/dev/null`, is written directly).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_download(
+    session: *const ferroftp_session,
+    remote: *const c_char,
+    local: *const c_char,
+    bytes_out: *mut u64,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let remote = try_str!(remote);
+        let local = try_str!(local);
+        let out = Out::optional(bytes_out);
+        finish(block(op_download(s.clone(), remote.into(), local.into())), out, |v| match v {
+            Value::U64(n) => Some(n),
+            _ => None,
+        })
+    }
+}
+
+/// Starts `ferroftp_session_download`; writes its future to `*future_out`, owned by the caller
+/// (free it with `ferroftp_future_free`; take the byte count with `ferroftp_future_take_u64`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_download_start(
+    session: *const ferroftp_session,
+    remote: *const c_char,
+    local: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let remote = try_str!(remote);
+        let local = try_str!(local);
+        let out = try_out!(future_out);
+        spawn(op_download(s.clone(), remote.into(), local.into()), out)
+    }
+}
+
+/// Uploads the local file `local` to the remote path `remote`, blocking until the server
+/// confirmed the transfer, and writes the byte count to `*bytes_out` (unless `bytes_out` is
+/// NULL).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_upload(
+    session: *const ferroftp_session,
+    local: *const c_char,
+    remote: *const c_char,
+    bytes_out: *mut u64,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let local = try_str!(local);
+        let remote = try_str!(remote);
+        let out = Out::optional(bytes_out);
+        finish(block(op_upload(s.clone(), local.into(), remote.into())), out, |v| match v {
+            Value::U64(n) => Some(n),
+            _ => None,
+        })
+    }
+}
+
+/// Starts `ferroftp_session_upload`; writes its future to `*future_out`, owned by the caller
+/// (free it with `ferroftp_future_free`; take the byte count with `ferroftp_future_take_u64`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_upload_start(
+    session: *const ferroftp_session,
+    local: *const c_char,
+    remote: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let local = try_str!(local);
+        let remote = try_str!(remote);
+        let out = try_out!(future_out);
+        spawn(op_upload(s.clone(), local.into(), remote.into()), out)
+    }
+}
+
+/// Reads the whole remote file `remote` into memory, blocking, and writes the buffer to
+/// `*bytes_out`; the caller owns it and must free it with `ferroftp_bytes_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_read(
+    session: *const ferroftp_session,
+    remote: *const c_char,
+    bytes_out: *mut *mut ferroftp_bytes,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let remote = try_str!(remote);
+        let out = try_out!(bytes_out);
+        finish(block(op_read(s.clone(), remote.into())), Some(out), |v| match v {
+            Value::Bytes(b) => Some(ferroftp_bytes::into_raw(b)),
+            _ => None,
+        })
+    }
+}
+
+/// Starts `ferroftp_session_read`; writes its future to `*future_out`, owned by the caller
+/// (free it with `ferroftp_future_free`; take the buffer with `ferroftp_future_take_bytes`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_read_start(
+    session: *const ferroftp_session,
+    remote: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let remote = try_str!(remote);
+        let out = try_out!(future_out);
+        spawn(op_read(s.clone(), remote.into()), out)
+    }
+}
+
+/// Writes `len` bytes from the caller's buffer `data` to the remote file `remote` (STOR),
+/// blocking until the server confirmed it, and writes the byte count to `*bytes_out` (unless
+/// `bytes_out` is NULL). `data` is borrowed for the call only; it may be NULL when `len` is 0.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_write(
+    session: *const ferroftp_session,
+    remote: *const c_char,
+    data: *const u8,
+    len: usize,
+    bytes_out: *mut u64,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let remote = try_str!(remote);
+        let data = try_slice!(data, len);
+        let out = Out::optional(bytes_out);
+        finish(block(op_write(s.clone(), remote.into(), data.to_vec())), out, |v| match v {
+            Value::U64(n) => Some(n),
+            _ => None,
+        })
+    }
+}
+
+/// Starts `ferroftp_session_write`; `data` is copied before this call returns, so the caller's
+/// buffer may be reused at once. Writes the future to `*future_out`, owned by the caller (free it
+/// with `ferroftp_future_free`; take the byte count with `ferroftp_future_take_u64`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_write_start(
+    session: *const ferroftp_session,
+    remote: *const c_char,
+    data: *const u8,
+    len: usize,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let remote = try_str!(remote);
+        let data = try_slice!(data, len);
+        let out = try_out!(future_out);
+        spawn(op_write(s.clone(), remote.into(), data.to_vec()), out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts about remote files
+
+/// Writes the size in bytes of the remote file `path` (SIZE) to `*size_out`, blocking.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_size(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    size_out: *mut u64,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(size_out);
+        finish(block(op_size(s.clone(), path.into())), Some(out), |v| match v {
+            Value::U64(n) => Some(n),
+            _ => None,
+        })
+    }
+}
+
+/// Starts `ferroftp_session_size`; writes its future to `*future_out`, owned by the caller
+/// (free it with `ferroftp_future_free`; take the size with `ferroftp_future_take_u64`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_size_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_size(s.clone(), path.into()), out)
+    }
+}
+
+/// Writes the modification time of the remote file `path` (MDTM), in seconds since the Unix
+/// epoch (UTC), to `*unix_seconds_out`, blocking.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_modified(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    unix_seconds_out: *mut i64,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(unix_seconds_out);
+        finish(block(op_modified(s.clone(), path.into())), Some(out), |v| match v {
+            Value::Time(t) => Some(t),
+            _ => None,
+        })
+    }
+}
+
+/// Starts `ferroftp_session_modified`; writes its future to `*future_out`, owned by the caller
+/// (free it with `ferroftp_future_free`; take the time with `ferroftp_future_take_time`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_modified_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_modified(s.clone(), path.into()), out)
+    }
+}
+
+/// Writes whether the remote file or directory `path` exists to `*exists_out`, blocking.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_exists(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    exists_out: *mut bool,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(exists_out);
+        finish(block(op_exists(s.clone(), path.into())), Some(out), |v| match v {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        })
+    }
+}
+
+/// Starts `ferroftp_session_exists`; writes its future to `*future_out`, owned by the caller
+/// (free it with `ferroftp_future_free`; take the answer with `ferroftp_future_take_bool`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_exists_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_exists(s.clone(), path.into()), out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directory and file management
+
+/// Creates the remote directory `path`, blocking; with `parents`, also its missing parents (an
+/// existing directory is then not an error).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_mkdir(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    parents: bool,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        finish::<()>(block(op_mkdir(s.clone(), path.into(), parents)), None, |_| None)
+    }
+}
+
+/// Starts `ferroftp_session_mkdir`; writes its future (no value: its status is the result) to
+/// `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_mkdir_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    parents: bool,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_mkdir(s.clone(), path.into(), parents), out)
+    }
+}
+
+/// Removes the remote directory `path`, blocking; with `recursive`, everything in it first.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_rmdir(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    recursive: bool,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        finish::<()>(block(op_rmdir(s.clone(), path.into(), recursive)), None, |_| None)
+    }
+}
+
+/// Starts `ferroftp_session_rmdir`; writes its future (no value: its status is the result) to
+/// `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_rmdir_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    recursive: bool,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_rmdir(s.clone(), path.into(), recursive), out)
+    }
+}
+
+/// Removes the remote file `path` (DELE), blocking.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_remove(
+    session: *const ferroftp_session,
+    path: *const c_char,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        finish::<()>(block(op_remove(s.clone(), path.into())), None, |_| None)
+    }
+}
+
+/// Starts `ferroftp_session_remove`; writes its future (no value: its status is the result) to
+/// `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_remove_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_remove(s.clone(), path.into()), out)
+    }
+}
+
+/// Renames (moves) the remote file or directory `from` to `to`, blocking.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_rename(
+    session: *const ferroftp_session,
+    from: *const c_char,
+    to: *const c_char,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let from = try_str!(from);
+        let to = try_str!(to);
+        finish::<()>(block(op_rename(s.clone(), from.into(), to.into())), None, |_| None)
+    }
+}
+
+/// Starts `ferroftp_session_rename`; writes its future (no value: its status is the result) to
+/// `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_rename_start(
+    session: *const ferroftp_session,
+    from: *const c_char,
+    to: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let from = try_str!(from);
+        let to = try_str!(to);
+        let out = try_out!(future_out);
+        spawn(op_rename(s.clone(), from.into(), to.into()), out)
+    }
+}
+
+/// Changes the session's working directory to `path`, blocking; it is restored after any
+/// reconnect. It is shared by every thread using the session.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_cwd(
+    session: *const ferroftp_session,
+    path: *const c_char,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        finish::<()>(block(op_cwd(s.clone(), path.into())), None, |_| None)
+    }
+}
+
+/// Starts `ferroftp_session_cwd`; writes its future (no value: its status is the result) to
+/// `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_cwd_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_cwd(s.clone(), path.into()), out)
+    }
+}
+
+/// Writes the working directory (PWD) to `*path_out`, blocking: a new UTF-8 string the caller
+/// owns and must free with `ferroftp_string_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_pwd(
+    session: *const ferroftp_session,
+    path_out: *mut *mut c_char,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let out = try_out!(path_out);
+        finish(block(op_pwd(s.clone())), Some(out), |v| match v {
+            Value::String(p) => Some(p.into_raw()),
+            _ => None,
+        })
+    }
+}
+
+/// Starts `ferroftp_session_pwd`; writes its future to `*future_out`, owned by the caller (free
+/// it with `ferroftp_future_free`; take the path with `ferroftp_future_take_string`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_pwd_start(
+    session: *const ferroftp_session,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let out = try_out!(future_out);
+        spawn(op_pwd(s.clone()), out)
+    }
+}
+
+/// Sends NOOP, blocking: checks that the connection is alive (reopening it if needed).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_noop(session: *const ferroftp_session) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        finish::<()>(block(op_noop(s.clone())), None, |_| None)
+    }
+}
+
+/// Starts `ferroftp_session_noop`; writes its future (no value: its status is the result) to
+/// `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_noop_start(
+    session: *const ferroftp_session,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let out = try_out!(future_out);
+        spawn(op_noop(s.clone()), out)
+    }
+}
+
+/// Sends the raw command `line` (without CR/LF), blocking, and writes the reply's code to
+/// `*code_out` and its text to `*text_out`, whatever the code (a refusal is a reply too, not an
+/// error); the text is a new string the caller owns and must free with `ferroftp_string_free`.
+/// Commands that change state the session relies on (TYPE, REST, PASV, ...) make it reopen its
+/// connection before the next operation.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_quote(
+    session: *const ferroftp_session,
+    line: *const c_char,
+    code_out: *mut u16,
+    text_out: *mut *mut c_char,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let line = try_str!(line);
+        let code = try_out!(code_out);
+        let text = try_out!(text_out);
+        match block(op_quote(s.clone(), line.into())) {
+            Ok(Value::Quote(c, t)) => {
+                code.write(c);
+                text.write(t.into_raw());
+                S::FERROFTP_STATUS_OK
+            }
+            Ok(_) => mismatch(),
+            Err(e) => e.raise(),
+        }
+    }
+}
+
+/// Starts `ferroftp_session_quote`; writes its future to `*future_out`, owned by the caller
+/// (free it with `ferroftp_future_free`; take the reply with `ferroftp_future_take_quote`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_quote_start(
+    session: *const ferroftp_session,
+    line: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let line = try_str!(line);
+        let out = try_out!(future_out);
+        spawn(op_quote(s.clone(), line.into()), out)
+    }
+}

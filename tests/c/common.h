@@ -1,0 +1,105 @@
+/* Shared helpers of the C tests: argument parsing, checks that explain themselves, and
+ * deterministic test data. Each test binary is run as
+ *     test_x URL ROOT SERVER
+ * by tests/c/run.py: URL = ftp://user:pass@127.0.0.1:port, ROOT = the server's local root
+ * directory (to check files on disk), SERVER = pyftpdlib | vsftpd. */
+#ifndef FERROFTP_TEST_COMMON_H
+#define FERROFTP_TEST_COMMON_H
+
+#include <ferroftp.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *T_URL;
+static const char *T_ROOT;
+static const char *T_SERVER;
+static int T_CHECKS;
+
+static void t_fail(const char *file, int line, const char *what, ferroftp_status st) {
+    char msg[1024];
+    size_t n = 0;
+    ferroftp_last_error_message(msg, sizeof msg, &n);
+    fprintf(stderr, "%s:%d: [%s] FAILED: %s\n    status %u (%s), reply code %d, last error: %s\n",
+            file, line, T_SERVER ? T_SERVER : "?", what, (unsigned)st,
+            ferroftp_status_name((uint32_t)st), ferroftp_last_error_code(), msg);
+    exit(1);
+}
+
+/* CHECK(cond): a plain assertion. */
+#define CHECK(cond)                                                                     \
+    do {                                                                                \
+        __sync_fetch_and_add(&T_CHECKS, 1);                                             \
+        if (!(cond)) t_fail(__FILE__, __LINE__, #cond, ferroftp_last_error_status());   \
+    } while (0)
+
+/* CHECK_ST(expected, call): the call returns the expected status. */
+#define CHECK_ST(expected, call)                                                        \
+    do {                                                                                \
+        ferroftp_status st_ = (call);                                                   \
+        __sync_fetch_and_add(&T_CHECKS, 1);                                             \
+        if (st_ != (ferroftp_status)(expected))                                         \
+            t_fail(__FILE__, __LINE__, #call " == " #expected, st_);                    \
+    } while (0)
+
+#define CHECK_OK(call) CHECK_ST(FERROFTP_STATUS_OK, call)
+
+static void t_init(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s URL ROOT SERVER\n", argv[0]);
+        exit(2);
+    }
+    T_URL = argv[1];
+    T_ROOT = argv[2];
+    T_SERVER = argv[3];
+}
+
+static void t_done(const char *name) {
+    printf("%s [%s]: %d checks passed\n", name, T_SERVER, T_CHECKS);
+}
+
+/* Deterministic pseudo-random bytes (xorshift64), the same for the same seed. */
+static void t_fill(uint8_t *buf, size_t len, uint64_t seed) {
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull | 1;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[i] = (uint8_t)(x >> 24);
+    }
+}
+
+static uint8_t *t_data(size_t len, uint64_t seed) {
+    uint8_t *buf = (uint8_t *)malloc(len ? len : 1);
+    if (!buf) abort();
+    t_fill(buf, len, seed);
+    return buf;
+}
+
+/* Makes "<prefix>-<pid>" as a fresh remote directory; returns it (malloc'd). */
+static char *t_dir(const ferroftp_session *s, const char *prefix) {
+    char *dir = (char *)malloc(256);
+    if (!dir) abort();
+    snprintf(dir, 256, "/%s-%ld", prefix, (long)getpid());
+    bool exists = false;
+    CHECK_OK(ferroftp_session_exists(s, dir, &exists));
+    if (exists) CHECK_OK(ferroftp_session_rmdir(s, dir, true));
+    CHECK_OK(ferroftp_session_mkdir(s, dir, true));
+    return dir;
+}
+
+static ferroftp_session *t_connect(void) {
+    ferroftp_options o;
+    CHECK_OK(ferroftp_options_init(&o));
+    o.timeout_ms = 60000; /* valgrind is slow; no test depends on a timeout firing */
+    o.connect_timeout_ms = 30000;
+    ferroftp_session *s = NULL;
+    CHECK_OK(ferroftp_session_connect(T_URL, &o, &s));
+    CHECK(s != NULL);
+    return s;
+}
+
+#endif
