@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Driver of the C tests (run by `make test-c` with the project's venv Python).
+
+    run.py --lib-dir DIR            build tests/c/*.c against include/ferroftp.h and DIR/libferroftp.so,
+                                    start pyftpdlib and vsftpd (tests/servers/serve.py), run every test
+                                    binary against each server under valgrind, then install into a
+                                    temporary prefix and build examples/c (pkg-config) and
+                                    examples/cpp (CMake find_package) against it and run both
+    run.py --lib-dir DIR --demo     build examples/c against the build tree and run it against a
+                                    loopback pyftpdlib server (the C part of `make demo`)
+
+A server that cannot start, or a missing tool, fails the run loudly: nothing is ever skipped.
+Valgrind: definitely, indirectly and possibly lost blocks are errors; tests/c/valgrind.supp lists
+(and explains) the few "possibly lost" blocks of the process-wide runtime that lives until exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+TESTS = ["test_api", "test_threads", "test_futures"]
+SERVERS = ["pyftpdlib", "vsftpd"]
+CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-O1"]
+VALGRIND = [
+    "valgrind",
+    "--error-exitcode=1",
+    "--leak-check=full",
+    "--errors-for-leak-kinds=definite,indirect,possible",
+    "--show-leak-kinds=definite,indirect,possible",
+    f"--suppressions={HERE / 'valgrind.supp'}",
+    "--quiet",
+]
+# A guard against hangs only; nothing asserts on time.
+HANG_GUARD = 1800
+
+
+def die(message: str) -> None:
+    print(f"run.py: FAILED: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def need(*tools: str) -> None:
+    for tool in tools:
+        if shutil.which(tool) is None:
+            die(f"{tool} is not installed; run `make setup`")
+
+
+def run(cmd: list[str], what: str, **kw) -> None:
+    print(f"+ {' '.join(str(c) for c in cmd)}", flush=True)
+    try:
+        r = subprocess.run(cmd, timeout=HANG_GUARD, **kw)
+    except subprocess.TimeoutExpired:
+        die(f"{what} hung for {HANG_GUARD} s")
+    if r.returncode != 0:
+        die(f"{what} (exit status {r.returncode})")
+
+
+class Server:
+    """One loopback FTP server started through tests/servers/serve.py; stopped by stop()."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests/servers/serve.py"), kind],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line.strip():
+            self.proc.wait()
+            die(f"the {kind} server did not start (see its message above); run `make setup`")
+        info = json.loads(line)
+        self.root = info["root"]
+        host = info["host"]
+        host = f"[{host}]" if ":" in host else host
+        self.url = f"ftp://{info['user']}:{info['password']}@{host}:{info['port']}"
+
+    def stop(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def check_header(build: Path) -> None:
+    """The header alone compiles as C11 and C++17 with warnings as errors."""
+    src = build / "header_only.c"
+    src.write_text('#include <ferroftp.h>\nint main(void) { return ferroftp_version() == 0; }\n')
+    inc = f"-I{ROOT / 'include'}"
+    run(["gcc", *CFLAGS, "-pedantic", inc, "-c", str(src), "-o", str(build / "h.o")], "header as C11")
+    cpp = build / "header_only.cpp"
+    cpp.write_text('#include <ferroftp.h>\nint main() { return ferroftp_version() == nullptr; }\n')
+    run(
+        ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic", inc, "-c", str(cpp),
+         "-o", str(build / "hpp.o")],
+        "header as C++17",
+    )
+
+
+def build_tests(build: Path, lib_dir: Path) -> dict[str, Path]:
+    out = {}
+    for name in TESTS:
+        exe = build / name
+        run(
+            ["gcc", *CFLAGS, f"-I{ROOT / 'include'}", f"-I{HERE}", str(HERE / f"{name}.c"),
+             "-o", str(exe), f"-L{lib_dir}", "-lferroftp", "-lpthread", f"-Wl,-rpath,{lib_dir}"],
+            f"building {name}",
+        )
+        out[name] = exe
+    return out
+
+
+def install_test(build: Path, server: Server) -> None:
+    """make install into a temporary prefix; examples/c through pkg-config only, examples/cpp
+    through CMake's find_package(ferroftp); both run against the loopback server."""
+    prefix = build / "prefix"
+    make = os.environ.get("MAKE", "make")
+    run([make, "-C", str(ROOT), "--no-print-directory", "install", f"PREFIX={prefix}",
+         "C_PROFILE=debug"], "make install")
+    for f in ["include/ferroftp.h", "lib/libferroftp.so", "lib/libferroftp.a",
+              "lib/pkgconfig/ferroftp.pc", "lib/cmake/ferroftp/ferroftpConfig.cmake",
+              "lib/cmake/ferroftp/ferroftpConfigVersion.cmake"]:
+        if not (prefix / f).is_file():
+            die(f"make install did not install {f}")
+    env = dict(os.environ, PKG_CONFIG_PATH=str(prefix / "lib/pkgconfig"))
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "ferroftp"], env=env,
+                           capture_output=True, text=True, check=False)
+    if flags.returncode != 0:
+        die(f"pkg-config cannot find ferroftp: {flags.stderr.strip()}")
+    version = subprocess.run(["pkg-config", "--modversion", "ferroftp"], env=env,
+                             capture_output=True, text=True, check=False).stdout.strip()
+    print(f"pkg-config: ferroftp {version}: {flags.stdout.strip()}", flush=True)
+    exe = build / "example_pkgconfig"
+    run(["gcc", *CFLAGS, str(ROOT / "examples/c/example.c"), "-o", str(exe),
+         *flags.stdout.split()], "building examples/c with pkg-config")
+    run_env = dict(os.environ, LD_LIBRARY_PATH=str(prefix / "lib"))
+    run([str(exe), server.url + "/"], "examples/c (installed, pkg-config)", env=run_env)
+
+    cmake_build = build / "cmake"
+    run(["cmake", "-S", str(ROOT / "examples/cpp"), "-B", str(cmake_build),
+         f"-DCMAKE_PREFIX_PATH={prefix}", "-DCMAKE_BUILD_TYPE=Debug"],
+        "configuring examples/cpp (find_package(ferroftp))")
+    run(["cmake", "--build", str(cmake_build)], "building examples/cpp")
+    run([str(cmake_build / "ferroftp_cpp_example"), server.url + "/"],
+        "examples/cpp (installed, CMake)", env=run_env)
+
+
+def demo(lib_dir: Path) -> None:
+    need("gcc")
+    with tempfile.TemporaryDirectory(prefix="ferroftp-c-demo-") as tmp:
+        exe = Path(tmp) / "example"
+        run(["gcc", *CFLAGS, f"-I{ROOT / 'include'}", str(ROOT / "examples/c/example.c"),
+             "-o", str(exe), f"-L{lib_dir}", "-lferroftp", f"-Wl,-rpath,{lib_dir}"],
+            "building examples/c")
+        server = Server("pyftpdlib")
+        try:
+            run([str(exe), server.url + "/"], "examples/c against pyftpdlib")
+        finally:
+            server.stop()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--lib-dir", required=True, type=Path, help="directory of libferroftp.so")
+    p.add_argument("--demo", action="store_true", help="build and run examples/c only")
+    p.add_argument("--no-valgrind", action="store_true", help="run the tests natively (debugging)")
+    args = p.parse_args()
+    lib_dir = args.lib_dir.resolve()
+    if not (lib_dir / "libferroftp.so").is_file():
+        die(f"{lib_dir}/libferroftp.so is missing; build it (cargo build -p ferroftp-c)")
+    if args.demo:
+        demo(lib_dir)
+        return
+    need("gcc", "g++", "cmake", "pkg-config", *([] if args.no_valgrind else ["valgrind"]))
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ferroftp-c-tests-") as tmp:
+        build = Path(tmp)
+        check_header(build)
+        exes = build_tests(build, lib_dir)
+        servers = [Server(kind) for kind in SERVERS]
+        try:
+            results = []
+            for server in servers:
+                for name, exe in exes.items():
+                    t0 = time.monotonic()
+                    prefix = [] if args.no_valgrind else VALGRIND
+                    run([*prefix, str(exe), server.url, server.root, server.kind],
+                        f"{name} against {server.kind}" + ("" if args.no_valgrind else " under valgrind"))
+                    results.append(f"{name} [{server.kind}] ok in {time.monotonic() - t0:.1f} s")
+            install_test(build, servers[0])
+            results.append("install + pkg-config (examples/c) + CMake find_package (examples/cpp) ok")
+        finally:
+            for server in servers:
+                server.stop()
+    print("\n".join(["", "C tests:", *("  " + r for r in results)]))
+    print(f"C tests: all passed in {time.monotonic() - start:.0f} s"
+          + ("" if args.no_valgrind else " (under valgrind, zero errors and leaks)"), flush=True)
+
+
+if __name__ == "__main__":
+    main()
