@@ -1,1 +1,63 @@
-//! Python bindings of ferroftp (work in progress).
+//! Python bindings of ferroftp: the private extension module `ferroftp._native`.
+//!
+//! The public package is `bindings-python/python/ferroftp/`; its `__init__.py` re-exports what
+//! is defined here. This crate holds no FTP logic: it converts arguments, results, errors and
+//! threads around the core crate `ferroftp`.
+//!
+//! * `session`: `connect`, `connect_async`, `Session`, `AsyncSession`.
+//! * `file`: `RemoteFile`, `AsyncRemoteFile` (what `open` returns).
+//! * `entry`: `Entry`.
+//! * `runtime`: blocking calls (GIL released, Ctrl-C aware) and awaitables on the one runtime.
+//! * `transfer`: local paths and file objects, progress callbacks.
+//! * `errors`: core errors → `ferroftp.exceptions`, panics → exceptions.
+#![deny(unsafe_code)]
+
+use pyo3::prelude::*;
+
+mod entry;
+mod errors;
+mod file;
+mod options;
+mod runtime;
+mod session;
+mod transfer;
+
+/// Panics inside a spawned operation, for the tests of the panic boundary.
+#[pyfunction]
+fn _panic_in_operation(py: Python<'_>) -> PyResult<()> {
+    runtime::wait(py, async {
+        let fail = std::hint::black_box(true);
+        if fail {
+            panic!("a test panic in a blocking operation");
+        }
+        Ok(())
+    })
+}
+
+/// The awaitable twin of `_panic_in_operation`.
+#[pyfunction]
+fn _panic_in_operation_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    runtime::spawn_async(py, async {
+        let fail = std::hint::black_box(true);
+        if fail {
+            panic!("a test panic in an async operation");
+        }
+        Ok(())
+    })
+}
+
+/// The extension module `ferroftp._native`.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(session::connect, m)?)?;
+    m.add_function(wrap_pyfunction!(session::connect_async, m)?)?;
+    m.add_class::<session::PySession>()?;
+    m.add_class::<session::PyAsyncSession>()?;
+    m.add_class::<entry::PyEntry>()?;
+    m.add_class::<file::PyRemoteFile>()?;
+    m.add_class::<file::PyAsyncRemoteFile>()?;
+    m.add_function(wrap_pyfunction!(_panic_in_operation, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_in_operation_async, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,76 @@
+"""ferroftp: FTP/FTPS sessions that are safe to share between threads and asyncio tasks.
+
+::
+
+    import ferroftp
+
+    with ferroftp.connect("ftp://user:pw@127.0.0.1:2121", timeout=30.0) as s:
+        for entry in s.list("/pub"):
+            print(entry.name, entry.size, entry.modified)
+        s.download("/pub/big.iso", "big.iso", progress=lambda done, total: ...)
+
+    async with await ferroftp.connect_async("ftp://user:pw@127.0.0.1:2121") as s:
+        sizes = await asyncio.gather(*(s.size(p) for p in paths))
+
+Every operation of a session holds the session's fair lock for its whole exchange, so any number
+of threads (``Session``) or tasks (``AsyncSession``) may share one session and get correct,
+serialized results. The GIL is released while operations run; Ctrl-C interrupts a blocking call
+(and cancelling an awaitable cancels the operation) without leaving the session out of step.
+
+Errors are :mod:`ferroftp.exceptions` classes, which also inherit the ``ftplib``, ``OSError``
+and ``ValueError`` classes that existing code catches.
+"""
+
+from __future__ import annotations
+
+from ferroftp import exceptions
+from ferroftp._native import (
+    AsyncRemoteFile,
+    AsyncSession,
+    Entry,
+    RemoteFile,
+    Session,
+    __version__,
+    connect,
+    connect_async,
+)
+from ferroftp.exceptions import (
+    AuthenticationError,
+    CancelledError,
+    ClosedError,
+    ConnectionError,
+    Error,
+    InvalidInputError,
+    IoError,
+    NotFoundError,
+    PermanentError,
+    ProtocolError,
+    TimeoutError,
+    TlsError,
+    TransientError,
+)
+
+__all__ = [
+    "AsyncRemoteFile",
+    "AsyncSession",
+    "AuthenticationError",
+    "CancelledError",
+    "ClosedError",
+    "ConnectionError",
+    "Entry",
+    "Error",
+    "InvalidInputError",
+    "IoError",
+    "NotFoundError",
+    "PermanentError",
+    "ProtocolError",
+    "RemoteFile",
+    "Session",
+    "TimeoutError",
+    "TlsError",
+    "TransientError",
+    "__version__",
+    "connect",
+    "connect_async",
+    "exceptions",
+]

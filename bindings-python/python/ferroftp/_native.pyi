@@ -1,0 +1,364 @@
+# Hand-written stubs of the extension module ferroftp._native (checked by mypy.stubtest).
+import builtins
+import datetime
+import os
+import types
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Literal, Protocol, final
+
+from typing_extensions import Self, TypeAlias
+
+__version__: str
+__all__ = [
+    "AsyncRemoteFile",
+    "AsyncSession",
+    "Entry",
+    "RemoteFile",
+    "Session",
+    "__version__",
+    "_panic_in_operation",
+    "_panic_in_operation_async",
+    "connect",
+    "connect_async",
+]
+
+_Progress: TypeAlias = Callable[[int, int | None], object]
+"""``progress(done, total)``: bytes done so far and the total when known (else ``None``)."""
+
+_Buffer: TypeAlias = bytes | bytearray | memoryview
+_StrPath: TypeAlias = str | os.PathLike[str]
+
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes | bytearray | memoryview: ...
+
+def connect(
+    url: str,
+    *,
+    timeout: float = 30.0,
+    connect_timeout: float = 10.0,
+    tls: Literal["explicit", "implicit"] | None = None,
+    verify: bool = True,
+    ca_file: _StrPath | None = None,
+    data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
+    retries: int = 3,
+) -> Session:
+    """Connects and logs in to the server of ``url``.
+
+    ``url`` is ``ftp://user:password@host:port/dir`` (``ftpes://`` = explicit TLS,
+    ``ftps://`` = implicit TLS on port 990); without a user the login is anonymous.
+
+    Options: ``timeout`` (seconds, for each reply and each data read/write),
+    ``connect_timeout``, ``tls`` (overrides the URL's scheme), ``verify`` (check the server's
+    certificate), ``ca_file`` (extra CA certificates, PEM), ``data_mode`` (``"auto"`` = EPSV
+    falling back to PASV), ``retries`` (operations safe to repeat are retried on a fresh
+    connection after a connection failure).
+
+    Raises ``ferroftp.Error`` subclasses (``ConnectionError``, ``AuthenticationError``,
+    ``TimeoutError``, ``InvalidInputError`` for a bad URL, ...); ``ValueError``/``TypeError``
+    for bad options.
+    """
+
+def connect_async(
+    url: str,
+    *,
+    timeout: float = 30.0,
+    connect_timeout: float = 10.0,
+    tls: Literal["explicit", "implicit"] | None = None,
+    verify: bool = True,
+    ca_file: _StrPath | None = None,
+    data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
+    retries: int = 3,
+) -> Awaitable[AsyncSession]:
+    """The awaitable twin of :func:`connect` (call it with an event loop running)."""
+
+@final
+class Entry:
+    """One entry of a directory listing."""
+
+    @property
+    def name(self) -> str:
+        """The file name, without any directory part."""
+    @property
+    def path(self) -> str:
+        """The listed directory joined with the name."""
+    @property
+    def kind(self) -> Literal["file", "dir", "link", "other"]:
+        """What the entry is."""
+    @property
+    def size(self) -> int | None:
+        """The size in bytes, when the listing gives one."""
+    @property
+    def modified(self) -> datetime.datetime | None:
+        """The modification time (an aware UTC datetime), when the listing gives one."""
+    @property
+    def permissions(self) -> str | None:
+        """Permissions as the server gave them (``"rwxr-xr-x"``, ``"0755"``, MLSD ``perm``)."""
+    @property
+    def target(self) -> str | None:
+        """The target of a symbolic link, when the listing gives it."""
+    @property
+    def raw(self) -> str:
+        """The listing line, unchanged."""
+    def is_dir(self) -> bool:
+        """Whether the entry is a directory."""
+    def is_file(self) -> bool:
+        """Whether the entry is a regular file."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Session:
+    """A blocking FTP session; one object may be used by any number of threads at once.
+
+    Operations run one at a time in arrival order, each holding the connection for its whole
+    exchange. The GIL is released while an operation runs; Ctrl-C raises ``KeyboardInterrupt``
+    and cancels the operation, and the session stays usable (it reconnects if it must).
+    Made by :func:`connect`.
+    """
+
+    def list(self, path: str = "") -> builtins.list[Entry]:
+        """Lists a directory (MLSD when the server offers it, else LIST parsed); ``""`` is the
+        working directory."""
+    def names(self, path: str = "") -> builtins.list[str]:
+        """The names in a directory (NLST)."""
+    def download(
+        self,
+        remote: str,
+        local: _StrPath | _Writable,
+        *,
+        resume: bool = False,
+        progress: _Progress | None = None,
+    ) -> int:
+        """Downloads ``remote`` to a local path, or into a binary file object (chunk by chunk
+        through its ``write``); returns the byte count.
+
+        A path receives the data under a temporary name, renamed into place only after the
+        server's final reply. ``resume=True`` is not supported yet (``NotImplementedError``).
+        ``progress(done, total)`` is called on this thread as data arrives (coalesced when it is
+        slower than the transfer); an exception in it cancels the download and is raised.
+        """
+    def upload(
+        self,
+        local: _StrPath | _Readable,
+        remote: str,
+        *,
+        resume: bool = False,
+        atomic: bool = False,
+        progress: _Progress | None = None,
+    ) -> int:
+        """Uploads a local path, or a binary file object (chunk by chunk through its ``read``),
+        to ``remote``; returns the byte count once the server confirmed the transfer.
+
+        ``resume=True`` and ``atomic=True`` are not supported yet (``NotImplementedError``).
+        """
+    def read_bytes(self, remote: str) -> bytes:
+        """Downloads ``remote`` into memory."""
+    def write_bytes(self, remote: str, data: _Buffer) -> int:
+        """Uploads ``data`` to ``remote``; returns the byte count."""
+    def size(self, path: str) -> int:
+        """The size of a remote file in bytes (SIZE)."""
+    def modified(self, path: str) -> datetime.datetime:
+        """The modification time of a remote file (MDTM): an aware UTC datetime."""
+    def exists(self, path: str) -> bool:
+        """Whether a remote file or directory exists."""
+    def mkdir(self, path: str, *, parents: bool = False) -> None:
+        """Creates a directory; with ``parents=True`` also its missing parents (and an existing
+        directory is not an error)."""
+    def rmdir(self, path: str, *, recursive: bool = False) -> None:
+        """Removes a directory; with ``recursive=True`` everything in it first."""
+    def remove(self, path: str) -> None:
+        """Removes a file (DELE)."""
+    def rename(self, src: str, dst: str) -> None:
+        """Renames (moves) a remote file or directory."""
+    def cwd(self, path: str) -> None:
+        """Changes the working directory (restored after any reconnect)."""
+    def pwd(self) -> str:
+        """The working directory."""
+    def noop(self) -> None:
+        """NOOP: checks the connection (reopening it if needed)."""
+    def quote(self, line: str) -> tuple[int, str]:
+        """Sends a raw command line; returns the reply's ``(code, text)`` whatever the code."""
+    def open(self, path: str, mode: Literal["rb", "wb"] = "rb") -> RemoteFile:
+        """Opens a remote file for streaming reads (``"rb"``) or writes (``"wb"``).
+
+        The file holds the session until it is closed: other operations on the session (from
+        any thread) wait meanwhile — use it in a ``with`` block.
+        """
+    def walk(self, top: str) -> Iterator[tuple[str, builtins.list[str], builtins.list[str]]]:
+        """Walks the tree under ``top`` like ``os.walk`` (top-down; prune ``dirnames`` in
+        place): yields ``(dirpath, dirnames, filenames)``. Links are listed in ``filenames``
+        and not followed."""
+    def close(self) -> None:
+        """Says goodbye (QUIT); later calls raise ``ferroftp.ClosedError``."""
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+        /,
+    ) -> bool: ...
+
+@final
+class AsyncSession:
+    """An asyncio FTP session; one object may be used by any number of tasks at once.
+
+    The same methods as :class:`Session`, returning awaitables (asyncio futures, already
+    running: use ``await``, ``asyncio.gather``, ``asyncio.wait_for`` or ``asyncio.ensure_future``).
+    Cancelling one cancels the operation; the session stays usable. Made by
+    :func:`connect_async`.
+    """
+
+    def list(self, path: str = "") -> Awaitable[builtins.list[Entry]]:
+        """See :meth:`Session.list`."""
+    def names(self, path: str = "") -> Awaitable[builtins.list[str]]:
+        """See :meth:`Session.names`."""
+    def download(
+        self,
+        remote: str,
+        local: _StrPath | _Writable,
+        *,
+        resume: bool = False,
+        progress: _Progress | None = None,
+    ) -> Awaitable[int]:
+        """See :meth:`Session.download`; ``progress`` and a file object's ``write`` are called
+        on the event loop's thread."""
+    def upload(
+        self,
+        local: _StrPath | _Readable,
+        remote: str,
+        *,
+        resume: bool = False,
+        atomic: bool = False,
+        progress: _Progress | None = None,
+    ) -> Awaitable[int]:
+        """See :meth:`Session.upload`; ``progress`` and a file object's ``read`` are called on
+        the event loop's thread."""
+    def read_bytes(self, remote: str) -> Awaitable[bytes]:
+        """See :meth:`Session.read_bytes`."""
+    def write_bytes(self, remote: str, data: _Buffer) -> Awaitable[int]:
+        """See :meth:`Session.write_bytes`."""
+    def size(self, path: str) -> Awaitable[int]:
+        """See :meth:`Session.size`."""
+    def modified(self, path: str) -> Awaitable[datetime.datetime]:
+        """See :meth:`Session.modified`."""
+    def exists(self, path: str) -> Awaitable[bool]:
+        """See :meth:`Session.exists`."""
+    def mkdir(self, path: str, *, parents: bool = False) -> Awaitable[None]:
+        """See :meth:`Session.mkdir`."""
+    def rmdir(self, path: str, *, recursive: bool = False) -> Awaitable[None]:
+        """See :meth:`Session.rmdir`."""
+    def remove(self, path: str) -> Awaitable[None]:
+        """See :meth:`Session.remove`."""
+    def rename(self, src: str, dst: str) -> Awaitable[None]:
+        """See :meth:`Session.rename`."""
+    def cwd(self, path: str) -> Awaitable[None]:
+        """See :meth:`Session.cwd`."""
+    def pwd(self) -> Awaitable[str]:
+        """See :meth:`Session.pwd`."""
+    def noop(self) -> Awaitable[None]:
+        """See :meth:`Session.noop`."""
+    def quote(self, line: str) -> Awaitable[tuple[int, str]]:
+        """See :meth:`Session.quote`."""
+    def open(self, path: str, mode: Literal["rb", "wb"] = "rb") -> Awaitable[AsyncRemoteFile]:
+        """See :meth:`Session.open`: ``async with await s.open(path) as f: await f.read()``."""
+    def walk(self, top: str) -> AsyncIterator[tuple[str, builtins.list[str], builtins.list[str]]]:
+        """See :meth:`Session.walk`: ``async for dirpath, dirnames, filenames in s.walk(top)``."""
+    def close(self) -> Awaitable[None]:
+        """See :meth:`Session.close`."""
+    def __aenter__(self) -> Awaitable[Self]: ...
+    def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+        /,
+    ) -> Awaitable[bool]: ...
+
+@final
+class RemoteFile:
+    """A remote file open for reading (``"rb"``) or writing (``"wb"``); see :meth:`Session.open`.
+
+    It holds its session until closed. An operation interrupted by Ctrl-C abandons the transfer
+    (the file can no longer be used; the session stays usable).
+    """
+
+    @property
+    def name(self) -> str:
+        """The remote path."""
+    @property
+    def mode(self) -> Literal["rb", "wb"]:
+        """The mode the file was opened in."""
+    @property
+    def closed(self) -> bool:
+        """Whether the file was closed."""
+    def read(self, size: int | None = -1, /) -> bytes:
+        """Reads up to ``size`` bytes (fewer only at the end); all of the rest when ``size`` is
+        negative or omitted; ``b""`` at the end."""
+    def readall(self) -> bytes:
+        """Reads all of the rest."""
+    def readinto(self, buffer: bytearray | memoryview, /) -> int:
+        """Reads into ``buffer``; returns the byte count (0 at the end)."""
+    def write(self, data: _Buffer, /) -> int:
+        """Writes all of ``data``; returns its length."""
+    def flush(self) -> None:
+        """Flushes written data to the data connection."""
+    def close(self) -> None:
+        """Ends the transfer and releases the session: an upload waits for the server's
+        confirmation (errors are raised); a download read to its end reads the final reply; a
+        download closed before its end is abandoned. Closing twice does nothing."""
+    def readable(self) -> bool: ...
+    def writable(self) -> bool: ...
+    def seekable(self) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+        /,
+    ) -> bool:
+        """Closes the file; after an exception an upload is abandoned, not confirmed."""
+
+@final
+class AsyncRemoteFile:
+    """The awaitable twin of :class:`RemoteFile`; see :meth:`AsyncSession.open`."""
+
+    @property
+    def name(self) -> str:
+        """The remote path."""
+    @property
+    def mode(self) -> Literal["rb", "wb"]:
+        """The mode the file was opened in."""
+    @property
+    def closed(self) -> bool:
+        """Whether the file was closed."""
+    def read(self, size: int | None = -1, /) -> Awaitable[bytes]:
+        """See :meth:`RemoteFile.read`."""
+    def write(self, data: _Buffer, /) -> Awaitable[int]:
+        """See :meth:`RemoteFile.write`."""
+    def flush(self) -> Awaitable[None]:
+        """See :meth:`RemoteFile.flush`."""
+    def close(self) -> Awaitable[None]:
+        """See :meth:`RemoteFile.close`."""
+    def readable(self) -> bool: ...
+    def writable(self) -> bool: ...
+    def __aenter__(self) -> Awaitable[Self]: ...
+    def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+        /,
+    ) -> Awaitable[bool]:
+        """Closes the file; after an exception an upload is abandoned, not confirmed."""
+
+def _panic_in_operation() -> None:
+    """Test hook: panics inside a spawned blocking operation."""
+
+def _panic_in_operation_async() -> Awaitable[None]:
+    """Test hook: panics inside an awaitable operation."""

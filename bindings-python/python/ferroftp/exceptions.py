@@ -1,0 +1,132 @@
+"""The exceptions ferroftp raises.
+
+Every error is a :class:`ferroftp.Error` (itself an :class:`ftplib.Error`), with the FTP reply
+``code`` when the server refused something (else ``None``), a ``kind`` (the core's name for it:
+``"not-found"``, ``"timeout"``, ...) and the ``message`` (``str(e)``), which includes the
+server's text. The subclasses also inherit what Python code already catches::
+
+    Error (ftplib.Error)
+    ├── PermanentError (ftplib.error_perm)            5xx refusals
+    │   ├── NotFoundError (FileNotFoundError)         no such file or directory
+    │   └── AuthenticationError                       login refused (530)
+    ├── TransientError (ftplib.error_temp)            4xx refusals: may work later
+    ├── ProtocolError (ftplib.error_proto)            not valid FTP
+    ├── ConnectionError (builtins.ConnectionError)    cannot connect
+    ├── TimeoutError (builtins.TimeoutError)          no answer in time
+    ├── TlsError (OSError)                            TLS handshake or certificate
+    ├── IoError (OSError)                             local or network I/O
+    ├── ClosedError                                   the session was closed
+    ├── CancelledError                                the operation was interrupted
+    └── InvalidInputError (ValueError)                bad URL, option or path
+
+So ``except ftplib.error_perm:`` around a failing call keeps working, and so do
+``except FileNotFoundError``, ``except TimeoutError`` and ``except OSError``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ftplib
+
+__all__ = [
+    "AuthenticationError",
+    "CancelledError",
+    "ClosedError",
+    "ConnectionError",
+    "Error",
+    "InvalidInputError",
+    "IoError",
+    "NotFoundError",
+    "PermanentError",
+    "ProtocolError",
+    "TimeoutError",
+    "TlsError",
+    "TransientError",
+]
+
+
+class Error(ftplib.Error):
+    """Base class of every ferroftp error."""
+
+    #: The FTP reply code when the server refused something, else ``None``.
+    code: int | None = None
+    #: What went wrong, in the core's words (``"not-found"``, ``"timeout"``, ...).
+    kind: str = "error"
+
+    @property
+    def message(self) -> str:
+        """The message, with the server's text when there is one (same as ``str(e)``)."""
+        return str(self.args[0]) if self.args else ""
+
+
+class PermanentError(Error, ftplib.error_perm):
+    """The server refused the command for good (a 5xx reply)."""
+
+    kind = "permanent"
+
+
+class NotFoundError(PermanentError, FileNotFoundError):
+    """The remote (or local) file or directory does not exist."""
+
+    kind = "not-found"
+
+
+class AuthenticationError(PermanentError):
+    """The server refused the credentials."""
+
+    kind = "auth"
+
+
+class TransientError(Error, ftplib.error_temp):
+    """The server refused the command for now (a 4xx reply); it may work later."""
+
+    kind = "transient"
+
+
+class ProtocolError(Error, ftplib.error_proto):
+    """The server said something that is not valid FTP, or not what the command expects."""
+
+    kind = "protocol"
+
+
+class ConnectionError(Error, builtins.ConnectionError):
+    """The connection (or the server's greeting) could not be established."""
+
+    kind = "connect"
+
+
+class TimeoutError(Error, builtins.TimeoutError):
+    """A connect, reply or data timeout fired."""
+
+    kind = "timeout"
+
+
+class TlsError(Error, OSError):
+    """The TLS handshake or a certificate check failed."""
+
+    kind = "tls"
+
+
+class IoError(Error, OSError):
+    """A local or network I/O error (disk full, connection reset, ...)."""
+
+    kind = "io"
+
+
+class ClosedError(Error):
+    """The session was closed (``close()``, or the end of its ``with`` block)."""
+
+    kind = "closed"
+
+
+class CancelledError(Error):
+    """The operation was interrupted before it finished (e.g. a remote file whose transfer
+    was interrupted by Ctrl-C or a cancelled await can no longer be used)."""
+
+    kind = "cancelled"
+
+
+class InvalidInputError(Error, ValueError):
+    """A bad argument: a malformed URL, option or path."""
+
+    kind = "invalid-input"

@@ -1,0 +1,145 @@
+//! Errors: core [`ferroftp::Error`] → the exception classes of `ferroftp.exceptions`, and Rust
+//! panics → Python exceptions.
+//!
+//! The exception classes are plain Python classes (they need several bases: `ftplib.error_perm`,
+//! `FileNotFoundError`, ...), so an error is raised lazily: the [`PyErr`] made here holds only the
+//! kind, code and message, and builds the instance of the right class when Python needs it.
+//! That makes errors cheap to create on runtime threads that do not hold the GIL.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use ferroftp::ErrorKind;
+use pyo3::exceptions::{PyException, PyRuntimeError};
+use pyo3::panic::PanicException;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyModule;
+use pyo3::{PyErrArguments, intern};
+
+/// The Python class name (in `ferroftp.exceptions`) for a core error kind.
+fn class_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Connect => "ConnectionError",
+        ErrorKind::Tls => "TlsError",
+        ErrorKind::Auth => "AuthenticationError",
+        ErrorKind::NotFound => "NotFoundError",
+        ErrorKind::Permanent => "PermanentError",
+        ErrorKind::Transient => "TransientError",
+        ErrorKind::Timeout => "TimeoutError",
+        ErrorKind::Cancelled => "CancelledError",
+        ErrorKind::Protocol => "ProtocolError",
+        ErrorKind::Io => "IoError",
+        ErrorKind::Closed => "ClosedError",
+        ErrorKind::InvalidInput => "InvalidInputError",
+        _ => "Error",
+    }
+}
+
+/// What a raised `ferroftp.Error` carries; turned into the exception instance when raised.
+struct FtpErrorArgs {
+    class: &'static str,
+    kind: &'static str,
+    code: Option<u16>,
+    message: String,
+}
+
+impl PyErrArguments for FtpErrorArgs {
+    fn arguments(self, py: Python<'_>) -> Py<PyAny> {
+        // `PyErr_SetObject(Exception, instance)` keeps the instance and its own class.
+        match self.instance(py) {
+            Ok(exc) => exc.unbind(),
+            Err(e) => e.into_value(py).into_any(),
+        }
+    }
+}
+
+impl FtpErrorArgs {
+    fn instance<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+        let module = MODULE
+            .get_or_try_init(py, || {
+                PyResult::Ok(py.import("ferroftp.exceptions")?.unbind())
+            })?
+            .bind(py);
+        let class = module.getattr(self.class)?;
+        // Built from the message alone: some classes are OSError subclasses, whose constructor
+        // gives a meaning to a second and third argument.
+        let exc = class.call1((self.message.as_str(),))?;
+        exc.setattr(intern!(py, "code"), self.code)?;
+        exc.setattr(intern!(py, "kind"), self.kind)?;
+        Ok(exc)
+    }
+}
+
+/// The Python exception for a core error (no GIL needed; built when raised).
+pub(crate) fn ftp_err(e: ferroftp::Error) -> PyErr {
+    let kind = e.kind();
+    PyErr::new::<PyException, _>(FtpErrorArgs {
+        class: class_name(kind),
+        kind: kind.as_str(),
+        code: e.code(),
+        message: e.message().to_string(),
+    })
+}
+
+/// The Python exception for an error of `kind` with `message`.
+pub(crate) fn err(kind: ErrorKind, message: impl Into<String>) -> PyErr {
+    ftp_err(ferroftp::Error::new(kind, message))
+}
+
+/// The Python exception for an I/O error of a streaming read or write, during `context`.
+pub(crate) fn io_err(e: &std::io::Error, context: &str) -> PyErr {
+    let kind = match e.kind() {
+        std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
+        _ => ErrorKind::Io,
+    };
+    err(kind, format!("{context}: {e}"))
+}
+
+/// The exception for a Rust panic that was caught at the boundary.
+pub(crate) fn panic_err(payload: &(dyn Any + Send)) -> PyErr {
+    let what = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("panic from Rust code");
+    PanicException::new_err((format!("ferroftp: internal error (a Rust panic): {what}"),))
+}
+
+/// A `RuntimeError` for misuse that Python callers should see as such.
+pub(crate) fn runtime_err(message: impl Into<String>) -> PyErr {
+    PyRuntimeError::new_err(message.into())
+}
+
+/// A future that turns a panic while polling `F` into [`PanicException`], so that no panic of a
+/// spawned operation ever goes unreported (the task would otherwise end with a `JoinError`).
+pub(crate) struct CatchPanic<F> {
+    inner: Pin<Box<F>>,
+}
+
+impl<F> CatchPanic<F> {
+    pub(crate) fn new(fut: F) -> Self {
+        Self {
+            inner: Box::pin(fut),
+        }
+    }
+}
+
+impl<F, T> Future for CatchPanic<F>
+where
+    F: Future<Output = PyResult<T>>,
+{
+    type Output = PyResult<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.inner.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => Poll::Ready(Err(panic_err(payload.as_ref()))),
+        }
+    }
+}

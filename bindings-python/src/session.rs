@@ -1,0 +1,609 @@
+//! `Session` and `AsyncSession`: each operation's blocking and awaitable faces side by side.
+//!
+//! Both wrap one `ferroftp::Session` (cheap to clone; clones share the connection and its fair
+//! lock), so one object may be used by any number of threads or tasks. Every method only
+//! converts arguments, results, errors and threads; the FTP work is the core's.
+
+use std::sync::Arc;
+
+use ferroftp::{Config, DownloadOptions, UploadOptions};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyModule, PyType};
+
+use crate::entry::{PyEntry, entries};
+use crate::errors::ftp_err;
+use crate::file::{Bytes, FileCore, PyAsyncRemoteFile, PyRemoteFile};
+use crate::options::Options;
+use crate::runtime::{FerroRuntime, spawn_async, wait, wait_with};
+use crate::transfer::{
+    FromFile, Local, LoopProgress, ProgressFeed, ProgressPump, ToFile, bytes_arg, callback, not_yet,
+};
+
+/// A function of the pure-Python helper module `ferroftp._helpers`.
+fn helper<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    MODULE
+        .get_or_try_init(py, || {
+            PyResult::Ok(py.import("ferroftp._helpers")?.unbind())
+        })?
+        .bind(py)
+        .getattr(name)
+}
+
+fn describe(config: &Config) -> String {
+    let host = if config.host.contains(':') {
+        format!("[{}]", config.host)
+    } else {
+        config.host.clone()
+    };
+    format!("ftp://{}@{host}:{}", config.user, config.port)
+}
+
+fn open_mode(mode: &str) -> PyResult<bool> {
+    match mode {
+        "rb" | "br" => Ok(false),
+        "wb" | "bw" => Ok(true),
+        _ => Err(PyValueError::new_err(format!(
+            "mode must be \"rb\" or \"wb\" (remote files are binary), not {mode:?}"
+        ))),
+    }
+}
+
+/// Connects and logs in; returns a `Session`.
+#[pyfunction]
+#[pyo3(signature = (url, *, timeout = 30.0, connect_timeout = 10.0, tls = None, verify = true,
+                    ca_file = None, data_mode = "auto", retries = 3))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn connect(
+    py: Python<'_>,
+    url: &str,
+    timeout: f64,
+    connect_timeout: f64,
+    tls: Option<String>,
+    verify: bool,
+    ca_file: Option<std::path::PathBuf>,
+    data_mode: &str,
+    retries: i64,
+) -> PyResult<PySession> {
+    let config = Options {
+        timeout,
+        connect_timeout,
+        tls,
+        verify,
+        ca_file,
+        data_mode: data_mode.to_owned(),
+        retries,
+    }
+    .config(url)?;
+    let inner = wait(py, async move {
+        ferroftp::Session::connect_with(config)
+            .await
+            .map_err(ftp_err)
+    })?;
+    Ok(PySession { inner })
+}
+
+/// Connects and logs in; returns an awaitable of an `AsyncSession`.
+#[pyfunction]
+#[pyo3(signature = (url, *, timeout = 30.0, connect_timeout = 10.0, tls = None, verify = true,
+                    ca_file = None, data_mode = "auto", retries = 3))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn connect_async<'py>(
+    py: Python<'py>,
+    url: &str,
+    timeout: f64,
+    connect_timeout: f64,
+    tls: Option<String>,
+    verify: bool,
+    ca_file: Option<std::path::PathBuf>,
+    data_mode: &str,
+    retries: i64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let config = Options {
+        timeout,
+        connect_timeout,
+        tls,
+        verify,
+        ca_file,
+        data_mode: data_mode.to_owned(),
+        retries,
+    }
+    .config(url)?;
+    spawn_async(py, async move {
+        let inner = ferroftp::Session::connect_with(config)
+            .await
+            .map_err(ftp_err)?;
+        Ok(PyAsyncSession { inner })
+    })
+}
+
+/// A blocking FTP session, safe to share between threads.
+#[pyclass(frozen, module = "ferroftp", name = "Session")]
+pub(crate) struct PySession {
+    inner: ferroftp::Session,
+}
+
+/// An asyncio FTP session, safe to share between tasks (and threads).
+#[pyclass(frozen, module = "ferroftp", name = "AsyncSession")]
+pub(crate) struct PyAsyncSession {
+    inner: ferroftp::Session,
+}
+
+/// Runs `$body` (using the cloned core session `$s`) as a blocking call.
+macro_rules! blocking {
+    ($self:ident, $py:ident, |$s:ident| $body:expr) => {{
+        let $s = $self.inner.clone();
+        wait($py, async move { $body.await.map_err(ftp_err) })
+    }};
+}
+
+/// Runs `$body` (using the cloned core session `$s`) as an awaitable.
+macro_rules! awaitable {
+    ($self:ident, $py:ident, |$s:ident| $body:expr) => {{
+        let $s = $self.inner.clone();
+        spawn_async($py, async move { $body.await.map_err(ftp_err) })
+    }};
+}
+
+#[pymethods]
+impl PySession {
+    /// Lists a directory (MLSD when the server offers it, else LIST parsed).
+    #[pyo3(signature = (path = ""))]
+    fn list(&self, py: Python<'_>, path: &str) -> PyResult<Vec<PyEntry>> {
+        let path = path.to_owned();
+        blocking!(
+            self,
+            py,
+            |s| async move { s.list(&path).await.map(entries) }
+        )
+    }
+
+    /// The names in a directory (NLST).
+    #[pyo3(signature = (path = ""))]
+    fn names(&self, py: Python<'_>, path: &str) -> PyResult<Vec<String>> {
+        let path = path.to_owned();
+        blocking!(self, py, |s| s.names(&path))
+    }
+
+    /// Downloads `remote` to a local path or into a binary file object; returns the byte count.
+    #[pyo3(signature = (remote, local, *, resume = false, progress = None))]
+    fn download(
+        &self,
+        py: Python<'_>,
+        remote: String,
+        local: &Bound<'_, PyAny>,
+        resume: bool,
+        progress: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        not_yet("resume", resume)?;
+        let progress = callback(progress)?;
+        let s = self.inner.clone();
+        match (crate::transfer::local(local, "write")?, progress) {
+            (Local::Path(path), None) => wait(py, async move {
+                s.download(&remote, &path, DownloadOptions::default())
+                    .await
+                    .map_err(ftp_err)
+            }),
+            (Local::Path(path), Some(cb)) => {
+                let feed = ProgressFeed::new();
+                let mut options = DownloadOptions::default();
+                options.progress = Some(feed.core_callback());
+                let op = async move { s.download(&remote, &path, options).await.map_err(ftp_err) };
+                wait_with(py, op, &mut ProgressPump::new(feed, cb))
+            }
+            (Local::File(file), cb) => {
+                let (mut pump, mut pipe) = ToFile::new(file, cb);
+                let op = async move {
+                    let r = s.download_to(&remote, &mut pipe).await;
+                    drop(pipe); // end of data for the file object
+                    r.map_err(ftp_err)
+                };
+                wait_with(py, op, &mut pump)
+            }
+        }
+    }
+
+    /// Uploads a local path or a binary file object to `remote`; returns the byte count.
+    #[pyo3(signature = (local, remote, *, resume = false, atomic = false, progress = None))]
+    fn upload(
+        &self,
+        py: Python<'_>,
+        local: &Bound<'_, PyAny>,
+        remote: String,
+        resume: bool,
+        atomic: bool,
+        progress: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        not_yet("resume", resume)?;
+        not_yet("atomic", atomic)?;
+        let progress = callback(progress)?;
+        let s = self.inner.clone();
+        match (crate::transfer::local(local, "read")?, progress) {
+            (Local::Path(path), None) => wait(py, async move {
+                s.upload(&path, &remote, UploadOptions::default())
+                    .await
+                    .map_err(ftp_err)
+            }),
+            (Local::Path(path), Some(cb)) => {
+                let feed = ProgressFeed::new();
+                let mut options = UploadOptions::default();
+                options.progress = Some(feed.core_callback());
+                let op = async move { s.upload(&path, &remote, options).await.map_err(ftp_err) };
+                wait_with(py, op, &mut ProgressPump::new(feed, cb))
+            }
+            (Local::File(file), cb) => {
+                let (mut pump, mut pipe) = FromFile::new(py, file, cb)?;
+                let op = async move { s.upload_from(&mut pipe, &remote).await.map_err(ftp_err) };
+                wait_with(py, op, &mut pump)
+            }
+        }
+    }
+
+    /// Downloads `remote` into memory.
+    fn read_bytes(&self, py: Python<'_>, remote: String) -> PyResult<Bytes> {
+        blocking!(self, py, |s| async move {
+            s.read_bytes(&remote).await.map(Bytes)
+        })
+    }
+
+    /// Uploads `data` (bytes-like) to `remote`; returns the byte count.
+    fn write_bytes(
+        &self,
+        py: Python<'_>,
+        remote: String,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<u64> {
+        let data: PyBackedBytes = bytes_arg(data, "data")?;
+        blocking!(
+            self,
+            py,
+            |s| async move { s.write_bytes(&remote, &data).await }
+        )
+    }
+
+    /// The size of a remote file in bytes (SIZE).
+    fn size(&self, py: Python<'_>, path: String) -> PyResult<u64> {
+        blocking!(self, py, |s| s.size(&path))
+    }
+
+    /// The modification time of a remote file (MDTM), an aware UTC datetime.
+    fn modified(&self, py: Python<'_>, path: String) -> PyResult<chrono::DateTime<chrono::Utc>> {
+        blocking!(self, py, |s| s.modified(&path))
+    }
+
+    /// Whether a remote file or directory exists.
+    fn exists(&self, py: Python<'_>, path: String) -> PyResult<bool> {
+        blocking!(self, py, |s| s.exists(&path))
+    }
+
+    /// Creates a directory (and its missing parents with `parents=True`).
+    #[pyo3(signature = (path, *, parents = false))]
+    fn mkdir(&self, py: Python<'_>, path: String, parents: bool) -> PyResult<()> {
+        blocking!(self, py, |s| s.mkdir(&path, parents))
+    }
+
+    /// Removes a directory (and everything in it with `recursive=True`).
+    #[pyo3(signature = (path, *, recursive = false))]
+    fn rmdir(&self, py: Python<'_>, path: String, recursive: bool) -> PyResult<()> {
+        blocking!(self, py, |s| s.rmdir(&path, recursive))
+    }
+
+    /// Removes a file.
+    fn remove(&self, py: Python<'_>, path: String) -> PyResult<()> {
+        blocking!(self, py, |s| s.remove(&path))
+    }
+
+    /// Renames (moves) a remote file or directory.
+    fn rename(&self, py: Python<'_>, src: String, dst: String) -> PyResult<()> {
+        blocking!(self, py, |s| s.rename(&src, &dst))
+    }
+
+    /// Changes the working directory (restored after any reconnect).
+    fn cwd(&self, py: Python<'_>, path: String) -> PyResult<()> {
+        blocking!(self, py, |s| s.cwd(&path))
+    }
+
+    /// The working directory.
+    fn pwd(&self, py: Python<'_>) -> PyResult<String> {
+        blocking!(self, py, |s| s.pwd())
+    }
+
+    /// NOOP: checks the connection (reopening it if needed).
+    fn noop(&self, py: Python<'_>) -> PyResult<()> {
+        blocking!(self, py, |s| s.noop())
+    }
+
+    /// Sends a raw command line; returns the reply's `(code, text)` whatever the code.
+    fn quote(&self, py: Python<'_>, line: String) -> PyResult<(u16, String)> {
+        blocking!(self, py, |s| s.quote(&line))
+    }
+
+    /// Opens `path` for streaming (`"rb"` or `"wb"`); the file holds the session until closed.
+    #[pyo3(signature = (path, mode = "rb"))]
+    fn open(&self, py: Python<'_>, path: String, mode: &str) -> PyResult<PyRemoteFile> {
+        let write = open_mode(mode)?;
+        let s = self.inner.clone();
+        let core = wait(py, async move {
+            if write {
+                let w = s.open_write(&path).await.map_err(ftp_err)?;
+                Ok(FileCore::writer(path, w))
+            } else {
+                let r = s.open_read(&path).await.map_err(ftp_err)?;
+                Ok(FileCore::reader(path, r))
+            }
+        })?;
+        Ok(PyRemoteFile::new(core))
+    }
+
+    /// Walks the tree under `top` like `os.walk`: yields `(dirpath, dirnames, filenames)`.
+    fn walk<'py>(slf: Bound<'py, Self>, top: String) -> PyResult<Bound<'py, PyAny>> {
+        helper(slf.py(), "walk")?.call1((slf, top))
+    }
+
+    /// Says goodbye (QUIT); later calls raise `ferroftp.ClosedError`.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        blocking!(self, py, |s| s.close())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<&Bound<'_, PyType>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<ferroftp.Session {}>", describe(self.inner.config()))
+    }
+}
+
+#[pymethods]
+impl PyAsyncSession {
+    /// See `Session.list`.
+    #[pyo3(signature = (path = ""))]
+    fn list<'py>(&self, py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
+        let path = path.to_owned();
+        awaitable!(
+            self,
+            py,
+            |s| async move { s.list(&path).await.map(entries) }
+        )
+    }
+
+    /// See `Session.names`.
+    #[pyo3(signature = (path = ""))]
+    fn names<'py>(&self, py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
+        let path = path.to_owned();
+        awaitable!(self, py, |s| s.names(&path))
+    }
+
+    /// See `Session.download`; a file object is written on the event loop's thread.
+    #[pyo3(signature = (remote, local, *, resume = false, progress = None))]
+    fn download<'py>(
+        slf: &Bound<'py, Self>,
+        remote: String,
+        local: &Bound<'py, PyAny>,
+        resume: bool,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        not_yet("resume", resume)?;
+        let progress = callback(progress)?;
+        let s = slf.get().inner.clone();
+        match crate::transfer::local(local, "write")? {
+            Local::File(file) => {
+                helper(py, "download_to_file_async")?.call1((slf, remote, file, progress))
+            }
+            Local::Path(path) => match progress {
+                None => spawn_async(py, async move {
+                    s.download(&remote, &path, DownloadOptions::default())
+                        .await
+                        .map_err(ftp_err)
+                }),
+                Some(cb) => {
+                    let progress = loop_progress(py, cb)?;
+                    let mut options = DownloadOptions::default();
+                    options.progress = Some(progress.feed.core_callback());
+                    spawn_async(py, async move {
+                        progress.run(s.download(&remote, &path, options)).await
+                    })
+                }
+            },
+        }
+    }
+
+    /// See `Session.upload`; a file object is read on the event loop's thread.
+    #[pyo3(signature = (local, remote, *, resume = false, atomic = false, progress = None))]
+    fn upload<'py>(
+        slf: &Bound<'py, Self>,
+        local: &Bound<'py, PyAny>,
+        remote: String,
+        resume: bool,
+        atomic: bool,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        not_yet("resume", resume)?;
+        not_yet("atomic", atomic)?;
+        let progress = callback(progress)?;
+        let s = slf.get().inner.clone();
+        match crate::transfer::local(local, "read")? {
+            Local::File(file) => {
+                helper(py, "upload_from_file_async")?.call1((slf, file, remote, progress))
+            }
+            Local::Path(path) => match progress {
+                None => spawn_async(py, async move {
+                    s.upload(&path, &remote, UploadOptions::default())
+                        .await
+                        .map_err(ftp_err)
+                }),
+                Some(cb) => {
+                    let progress = loop_progress(py, cb)?;
+                    let mut options = UploadOptions::default();
+                    options.progress = Some(progress.feed.core_callback());
+                    spawn_async(py, async move {
+                        progress.run(s.upload(&path, &remote, options)).await
+                    })
+                }
+            },
+        }
+    }
+
+    /// See `Session.read_bytes`.
+    fn read_bytes<'py>(&self, py: Python<'py>, remote: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| async move {
+            s.read_bytes(&remote).await.map(Bytes)
+        })
+    }
+
+    /// See `Session.write_bytes`.
+    fn write_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        remote: String,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let data: PyBackedBytes = bytes_arg(data, "data")?;
+        awaitable!(
+            self,
+            py,
+            |s| async move { s.write_bytes(&remote, &data).await }
+        )
+    }
+
+    /// See `Session.size`.
+    fn size<'py>(&self, py: Python<'py>, path: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| s.size(&path))
+    }
+
+    /// See `Session.modified`.
+    fn modified<'py>(&self, py: Python<'py>, path: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| s.modified(&path))
+    }
+
+    /// See `Session.exists`.
+    fn exists<'py>(&self, py: Python<'py>, path: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| s.exists(&path))
+    }
+
+    /// See `Session.mkdir`.
+    #[pyo3(signature = (path, *, parents = false))]
+    fn mkdir<'py>(
+        &self,
+        py: Python<'py>,
+        path: String,
+        parents: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| s.mkdir(&path, parents))
+    }
+
+    /// See `Session.rmdir`.
+    #[pyo3(signature = (path, *, recursive = false))]
+    fn rmdir<'py>(
+        &self,
+        py: Python<'py>,
+        path: String,
+        recursive: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| s.rmdir(&path, recursive))
+    }
+
+    /// See `Session.remove`.
+    fn remove<'py>(&self, py: Python<'py>, path: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| s.remove(&path))
+    }
+
+    /// See `Session.rename`.
+    fn rename<'py>(
+        &self,
+        py: Python<'py>,
+        src: String,
+        dst: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| s.rename(&src, &dst))
+    }
+
+    /// See `Session.cwd`.
+    fn cwd<'py>(&self, py: Python<'py>, path: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| s.cwd(&path))
+    }
+
+    /// See `Session.pwd`.
+    fn pwd<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| s.pwd())
+    }
+
+    /// See `Session.noop`.
+    fn noop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| s.noop())
+    }
+
+    /// See `Session.quote`.
+    fn quote<'py>(&self, py: Python<'py>, line: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| s.quote(&line))
+    }
+
+    /// See `Session.open`; the awaitable gives an `AsyncRemoteFile`.
+    #[pyo3(signature = (path, mode = "rb"))]
+    fn open<'py>(&self, py: Python<'py>, path: String, mode: &str) -> PyResult<Bound<'py, PyAny>> {
+        let write = open_mode(mode)?;
+        let s = self.inner.clone();
+        spawn_async(py, async move {
+            let core = if write {
+                FileCore::writer(path.clone(), s.open_write(&path).await.map_err(ftp_err)?)
+            } else {
+                FileCore::reader(path.clone(), s.open_read(&path).await.map_err(ftp_err)?)
+            };
+            Ok(PyAsyncRemoteFile::new(core))
+        })
+    }
+
+    /// See `Session.walk`; an async iterator.
+    fn walk<'py>(slf: Bound<'py, Self>, top: String) -> PyResult<Bound<'py, PyAny>> {
+        helper(slf.py(), "walk_async")?.call1((slf, top))
+    }
+
+    /// See `Session.close`.
+    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| s.close())
+    }
+
+    fn __aenter__<'py>(slf: Py<Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        spawn_async(py, async move { Ok(slf) })
+    }
+
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _exc_type: Option<&Bound<'py, PyType>>,
+        _exc: Option<&Bound<'py, PyAny>>,
+        _tb: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| async move { s.close().await.map(|()| false) })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<ferroftp.AsyncSession {}>", describe(self.inner.config()))
+    }
+}
+
+/// Progress delivery on the running event loop (the caller's).
+fn loop_progress(py: Python<'_>, callback: Py<PyAny>) -> PyResult<LoopProgress> {
+    let event_loop = pyo3_async_runtimes::generic::get_current_loop::<FerroRuntime>(py)?;
+    Ok(LoopProgress {
+        feed: ProgressFeed::new(),
+        callback: Arc::new(callback),
+        event_loop: Arc::new(event_loop.unbind()),
+    })
+}

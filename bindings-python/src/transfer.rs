@@ -1,0 +1,420 @@
+//! Transfer glue: local targets (a path or a binary file object), progress callbacks, and the
+//! pumps that move file-object data between Python and the core, chunk by chunk.
+//!
+//! Progress: the core calls its callback on a runtime thread; here that only stores the latest
+//! `(done, total)` in a watch channel. The Python callback runs where the caller is — on the
+//! thread of a blocking call ([`ProgressPump`]), on the event loop for an awaitable
+//! ([`with_loop_progress`]) — one call at a time, with the latest value (calls are coalesced
+//! when Python is slower than the transfer). An exception in the callback cancels the transfer
+//! and is raised.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyBytes, PyMemoryView, PyString};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::sync::{oneshot, watch};
+
+use crate::errors::{ftp_err, runtime_err};
+use crate::options::type_name;
+use crate::runtime::Pump;
+
+/// Chunk size for file objects (and the in-memory pipe between them and the core).
+pub(crate) const CHUNK: usize = 256 * 1024;
+
+/// Where a download goes to, or an upload comes from.
+pub(crate) enum Local {
+    /// A local path.
+    Path(PathBuf),
+    /// A binary file object (with `write` for downloads, `read` for uploads).
+    File(Py<PyAny>),
+}
+
+/// `obj` as a local path (`str` or `os.PathLike`) or a binary file object with `method`.
+pub(crate) fn local(obj: &Bound<'_, PyAny>, method: &str) -> PyResult<Local> {
+    let py = obj.py();
+    if obj.is_instance_of::<PyString>() || obj.hasattr(pyo3::intern!(py, "__fspath__"))? {
+        return Ok(Local::Path(obj.extract()?));
+    }
+    if obj.hasattr(method)? {
+        return Ok(Local::File(obj.clone().unbind()));
+    }
+    Err(PyTypeError::new_err(format!(
+        "expected a local path (str or os.PathLike) or a binary file object with a {method}() \
+         method, not {}",
+        type_name(obj)
+    )))
+}
+
+/// Bytes from `bytes`, `bytearray` or `memoryview` (bytes are shared, not copied).
+pub(crate) fn bytes_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<PyBackedBytes> {
+    if let Ok(b) = obj.extract::<PyBackedBytes>() {
+        return Ok(b);
+    }
+    if obj.is_instance_of::<PyMemoryView>() {
+        let copy = PyBytes::new(obj.py(), &[]).get_type().call1((obj,))?;
+        return Ok(copy.extract::<PyBackedBytes>()?);
+    }
+    Err(PyTypeError::new_err(format!(
+        "{what} must be bytes, bytearray or memoryview, not {}",
+        type_name(obj)
+    )))
+}
+
+/// Checks that `progress` is callable.
+pub(crate) fn callback(progress: Option<Bound<'_, PyAny>>) -> PyResult<Option<Py<PyAny>>> {
+    match progress {
+        Some(p) if p.is_none() => Ok(None),
+        Some(p) if !p.is_callable() => Err(PyTypeError::new_err(format!(
+            "progress must be a callable taking (done, total), not {}",
+            type_name(&p)
+        ))),
+        Some(p) => Ok(Some(p.unbind())),
+        None => Ok(None),
+    }
+}
+
+/// Refuses the DESIGN options the core does not implement yet.
+pub(crate) fn not_yet(name: &str, value: bool) -> PyResult<()> {
+    if value {
+        return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
+            "{name}=True is not supported yet by ferroftp (it is planned); pass {name}=False"
+        )));
+    }
+    Ok(())
+}
+
+type Latest = Option<(u64, Option<u64>)>;
+
+/// A core progress callback feeding a watch channel, and the channel's receiving end.
+pub(crate) struct ProgressFeed {
+    tx: Arc<watch::Sender<Latest>>,
+    rx: watch::Receiver<Latest>,
+}
+
+impl ProgressFeed {
+    pub(crate) fn new() -> Self {
+        let (tx, rx) = watch::channel(None);
+        Self {
+            tx: Arc::new(tx),
+            rx,
+        }
+    }
+
+    /// The callback for the core's `DownloadOptions`/`UploadOptions`.
+    pub(crate) fn core_callback(&self) -> ferroftp::Progress {
+        let tx = Arc::clone(&self.tx);
+        Arc::new(move |done, total| {
+            tx.send_replace(Some((done, total)));
+        })
+    }
+
+    /// Whether a value arrived that was not handed out yet (the sender lives in `self`, so the
+    /// channel never reports itself closed).
+    fn pending(&self) -> bool {
+        self.rx.has_changed().unwrap_or(false)
+    }
+
+    async fn next(&mut self) -> Latest {
+        let _ = self.rx.changed().await;
+        *self.rx.borrow_and_update()
+    }
+}
+
+/// Calls `progress(done, total)` on the blocking caller's thread.
+pub(crate) struct ProgressPump {
+    feed: ProgressFeed,
+    callback: Py<PyAny>,
+}
+
+impl ProgressPump {
+    pub(crate) fn new(feed: ProgressFeed, callback: Py<PyAny>) -> Self {
+        Self { feed, callback }
+    }
+}
+
+impl Pump for ProgressPump {
+    type Event = Latest;
+
+    fn active(&self) -> bool {
+        true
+    }
+
+    fn next(&mut self) -> impl Future<Output = Latest> + Send + '_ {
+        self.feed.next()
+    }
+
+    fn handle(&mut self, py: Python<'_>, event: Latest) -> PyResult<()> {
+        if let Some((done, total)) = event {
+            self.callback.call1(py, (done, total))?;
+        }
+        Ok(())
+    }
+
+    fn drained(&self) -> bool {
+        !self.feed.pending()
+    }
+}
+
+/// Writes `data` to the Python file object `file` (looping over short writes of raw files).
+fn write_all(py: Python<'_>, file: &Py<PyAny>, data: &[u8]) -> PyResult<()> {
+    let mut pos = 0;
+    while pos < data.len() {
+        let chunk = PyBytes::new(py, &data[pos..]);
+        let written = file.call_method1(py, pyo3::intern!(py, "write"), (chunk,))?;
+        let n = if written.is_none(py) {
+            data.len() - pos
+        } else {
+            written.extract::<usize>(py)?
+        };
+        if n == 0 {
+            return Err(PyValueError::new_err(
+                "the file object's write() wrote nothing",
+            ));
+        }
+        pos += n.min(data.len() - pos);
+    }
+    Ok(())
+}
+
+/// A download into a Python file object: the core writes into an in-memory pipe; the waiting
+/// thread takes each chunk and calls `file.write(chunk)` with the GIL.
+pub(crate) struct ToFile {
+    pipe: DuplexStream,
+    buf: Vec<u8>,
+    file: Py<PyAny>,
+    progress: Option<Py<PyAny>>,
+    done: u64,
+    eof: bool,
+}
+
+impl ToFile {
+    /// The pump, and the pipe end the core writes into.
+    pub(crate) fn new(file: Py<PyAny>, progress: Option<Py<PyAny>>) -> (Self, DuplexStream) {
+        let (ours, theirs) = tokio::io::duplex(CHUNK);
+        let pump = Self {
+            pipe: ours,
+            buf: vec![0; CHUNK],
+            file,
+            progress,
+            done: 0,
+            eof: false,
+        };
+        (pump, theirs)
+    }
+}
+
+impl Pump for ToFile {
+    type Event = std::io::Result<usize>;
+
+    fn active(&self) -> bool {
+        !self.eof
+    }
+
+    fn next(&mut self) -> impl Future<Output = Self::Event> + Send + '_ {
+        self.pipe.read(&mut self.buf)
+    }
+
+    fn handle(&mut self, py: Python<'_>, event: Self::Event) -> PyResult<()> {
+        match event {
+            Ok(0) | Err(_) => self.eof = true, // the operation ended; its result says how
+            Ok(n) => {
+                write_all(py, &self.file, &self.buf[..n])?;
+                self.done += n as u64;
+                if let Some(p) = &self.progress {
+                    p.call1(py, (self.done, None::<u64>))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn drained(&self) -> bool {
+        self.eof
+    }
+}
+
+/// An upload from a Python file object: the waiting thread calls `file.read(CHUNK)` with the
+/// GIL and feeds the chunks into an in-memory pipe that the core reads from.
+pub(crate) struct FromFile {
+    pipe: Option<DuplexStream>,
+    chunk: PyBackedBytes,
+    pos: usize,
+    file: Py<PyAny>,
+    progress: Option<Py<PyAny>>,
+    done: u64,
+}
+
+impl FromFile {
+    /// The pump, and the pipe end the core reads from.
+    pub(crate) fn new(
+        py: Python<'_>,
+        file: Py<PyAny>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<(Self, DuplexStream)> {
+        let (ours, theirs) = tokio::io::duplex(CHUNK);
+        let pump = Self {
+            pipe: Some(ours),
+            chunk: PyBytes::new(py, &[]).extract()?,
+            pos: 0,
+            file,
+            progress,
+            done: 0,
+        };
+        Ok((pump, theirs))
+    }
+}
+
+impl Pump for FromFile {
+    type Event = std::io::Result<usize>;
+
+    fn prepare(&mut self, py: Python<'_>) -> PyResult<()> {
+        if self.pipe.is_none() || self.pos < self.chunk.len() {
+            return Ok(());
+        }
+        let data = self
+            .file
+            .call_method1(py, pyo3::intern!(py, "read"), (CHUNK,))?
+            .into_bound(py);
+        if data.is_none() {
+            return Err(PyValueError::new_err(
+                "the file object's read() returned None (a non-blocking file with no data?)",
+            ));
+        }
+        if data.is_instance_of::<PyString>() {
+            return Err(PyTypeError::new_err(
+                "the file object's read() returned str: open the file in binary mode ('rb')",
+            ));
+        }
+        self.chunk = bytes_arg(&data, "the file object's read() result")?;
+        self.pos = 0;
+        if self.chunk.is_empty() {
+            self.pipe = None; // end of file: the core sees EOF
+        }
+        Ok(())
+    }
+
+    fn active(&self) -> bool {
+        self.pipe.is_some() && self.pos < self.chunk.len()
+    }
+
+    fn next(&mut self) -> impl Future<Output = Self::Event> + Send + '_ {
+        let Self {
+            pipe, chunk, pos, ..
+        } = self;
+        async move {
+            match pipe {
+                Some(p) => p.write(&chunk[*pos..]).await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    fn handle(&mut self, py: Python<'_>, event: Self::Event) -> PyResult<()> {
+        match event {
+            Ok(n) => {
+                self.pos += n;
+                self.done += n as u64;
+                if let Some(p) = &self.progress {
+                    p.call1(py, (self.done, None::<u64>))?;
+                }
+            }
+            // The core stopped reading: the operation failed, and its result says why.
+            Err(_) => self.pipe = None,
+        }
+        Ok(())
+    }
+
+    fn drained(&self) -> bool {
+        true
+    }
+}
+
+/// One progress call scheduled on the event loop; reports how it went.
+#[pyclass(frozen)]
+struct ProgressCall {
+    callback: Py<PyAny>,
+    done: u64,
+    total: Option<u64>,
+    reply: Mutex<Option<oneshot::Sender<PyResult<()>>>>,
+}
+
+#[pymethods]
+impl ProgressCall {
+    fn __call__(&self, py: Python<'_>) {
+        let result = self.callback.call1(py, (self.done, self.total)).map(drop);
+        let reply = self.reply.lock().map(|mut r| r.take()).unwrap_or(None);
+        if let Some(tx) = reply {
+            let _ = tx.send(result);
+        }
+    }
+}
+
+/// Progress for an awaitable: calls `callback(done, total)` on `event_loop`'s thread (through
+/// `call_soon_threadsafe`), one call at a time, while the transfer runs.
+pub(crate) struct LoopProgress {
+    pub(crate) feed: ProgressFeed,
+    pub(crate) callback: Arc<Py<PyAny>>,
+    pub(crate) event_loop: Arc<Py<PyAny>>,
+}
+
+impl LoopProgress {
+    /// Runs `op` (a transfer fed by `self.feed`), delivering its progress.
+    pub(crate) async fn run<T>(
+        mut self,
+        op: impl Future<Output = ferroftp::Result<T>>,
+    ) -> PyResult<T> {
+        tokio::pin!(op);
+        loop {
+            tokio::select! {
+                biased;
+                r = &mut op => {
+                    if self.feed.pending()
+                        && let Some(v) = self.feed.next().await
+                    {
+                        self.deliver(v).await?;
+                    }
+                    return r.map_err(ftp_err);
+                }
+                latest = self.feed.next() => {
+                    if let Some(v) = latest {
+                        self.deliver(v).await?;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn deliver(&self, (done, total): (u64, Option<u64>)) -> PyResult<()> {
+        let (tx, rx) = oneshot::channel();
+        let callback = Arc::clone(&self.callback);
+        let event_loop = Arc::clone(&self.event_loop);
+        // Scheduling needs the GIL: done on a blocking thread, never on a runtime worker.
+        let scheduled = tokio::task::spawn_blocking(move || {
+            Python::attach(|py| -> PyResult<()> {
+                let call = Py::new(
+                    py,
+                    ProgressCall {
+                        callback: callback.clone_ref(py),
+                        done,
+                        total,
+                        reply: Mutex::new(Some(tx)),
+                    },
+                )?;
+                event_loop.call_method1(py, pyo3::intern!(py, "call_soon_threadsafe"), (call,))?;
+                Ok(())
+            })
+        })
+        .await
+        .map_err(|_| runtime_err("scheduling the progress callback failed"))?;
+        scheduled?;
+        rx.await.unwrap_or_else(|_| {
+            Err(runtime_err(
+                "the event loop closed before the progress callback ran",
+            ))
+        })
+    }
+}
