@@ -71,3 +71,48 @@ macro_rules! ffi_panic_boundary {
     };
 }
 pub(crate) use ffi_panic_boundary;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exported_that_panics(fail: bool) -> ferroftp_status {
+        ffi_panic_boundary! {
+            if fail {
+                panic!("boom");
+            }
+            ferroftp_status::FERROFTP_STATUS_OK
+        }
+    }
+
+    fn exported_pointer_that_panics() -> *const u8 {
+        ffi_panic_boundary! {
+            panic!("boom");
+        }
+    }
+
+    #[test]
+    fn a_panic_becomes_a_status_and_a_message() {
+        assert_eq!(
+            exported_that_panics(false),
+            ferroftp_status::FERROFTP_STATUS_OK
+        );
+        assert_eq!(
+            exported_that_panics(true),
+            ferroftp_status::FERROFTP_STATUS_PANIC
+        );
+        assert_eq!(
+            crate::error::ferroftp_last_error_status(),
+            ferroftp_status::FERROFTP_STATUS_PANIC
+        );
+        let mut buf = [0 as std::ffi::c_char; 200];
+        crate::error::ferroftp_last_error_message(
+            buf.as_mut_ptr(),
+            buf.len(),
+            std::ptr::null_mut(),
+        );
+        let msg = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+        assert!(msg.to_str().unwrap().contains("boom"));
+        assert!(exported_pointer_that_panics().is_null());
+    }
+}
