@@ -32,6 +32,8 @@ pub type Progress = std::sync::Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
 pub(crate) struct Features {
     /// MLST/MLSD (RFC 3659 machine listings).
     pub mlst: bool,
+    /// SIZE (used to verify transfers).
+    pub size: bool,
 }
 
 /// Awaits `fut` for at most `limit`, translating suppaftp's errors for `context`.
@@ -173,7 +175,10 @@ impl Connection {
         let features = match bounded(t, "FEAT", false, ftp.feat()).await {
             Ok(map) => {
                 let has = |k: &str| map.keys().any(|f| f.eq_ignore_ascii_case(k));
-                Features { mlst: has("MLST") }
+                Features {
+                    mlst: has("MLST"),
+                    size: has("SIZE"),
+                }
             }
             Err(e) if !e.breaks_connection() => Features::default(),
             Err(e) => return Err(e),
@@ -497,6 +502,18 @@ impl Connection {
         line: &str,
         lookup: bool,
     ) -> Result<(Option<u64>, Transfer)> {
+        self.open_data_with(line, lookup, true).await
+    }
+
+    /// [`Connection::open_data`]; `fallback` allows the EPSV→PASV switch (not with a REST
+    /// pending: a refused REST would look like a refused EPSV, and the retry would lose the
+    /// offset).
+    async fn open_data_with(
+        &mut self,
+        line: &str,
+        lookup: bool,
+        fallback: bool,
+    ) -> Result<(Option<u64>, Transfer)> {
         loop {
             let r = bounded(
                 self.timeout,
@@ -510,7 +527,7 @@ impl Connection {
                 Ok((resp, stream)) => {
                     return Ok((announced_size(&String::from_utf8_lossy(&resp.body)), stream));
                 }
-                Err(e) if self.epsv_refused(&e) => continue,
+                Err(e) if fallback && self.epsv_refused(&e) => continue,
                 Err(e) => return Err(e),
             }
         }
@@ -518,6 +535,15 @@ impl Connection {
 
     /// Opens a data connection for STOR (or APPE when `append`).
     pub(crate) async fn open_upload(&mut self, path: &str, append: bool) -> Result<Transfer> {
+        self.open_upload_with(path, append, true).await
+    }
+
+    async fn open_upload_with(
+        &mut self,
+        path: &str,
+        append: bool,
+        fallback: bool,
+    ) -> Result<Transfer> {
         check_path(path)?;
         let ctx = format!("{} {path}", if append { "APPE" } else { "STOR" });
         loop {
@@ -528,7 +554,7 @@ impl Connection {
             };
             match r {
                 Ok(stream) => return Ok(stream),
-                Err(e) if self.epsv_refused(&e) => continue,
+                Err(e) if fallback && self.epsv_refused(&e) => continue,
                 Err(e) => return Err(e),
             }
         }
@@ -550,6 +576,11 @@ impl Connection {
         bounded(self.timeout, context, true, stream.finish()).await
     }
 
+    /// Whether the server offers SIZE (FEAT).
+    pub(crate) fn has_size(&self) -> bool {
+        self.features.size
+    }
+
     /// RETR `path` into `sink`, returning the byte count; the size announced by the server
     /// (if any) is checked.
     pub(crate) async fn retrieve<W: AsyncWrite + Unpin>(
@@ -558,13 +589,33 @@ impl Connection {
         sink: &mut W,
         progress: Option<&Progress>,
     ) -> Result<u64> {
+        self.retrieve_from(path, sink, progress, 0)
+            .await
+            .map(|(n, _)| n)
+    }
+
+    /// RETR `path` from byte `offset` (REST) into `sink`, returning the bytes received and
+    /// whether they were checked against a size the server announced. Progress counts from
+    /// `offset`.
+    pub(crate) async fn retrieve_from<W: AsyncWrite + Unpin>(
+        &mut self,
+        path: &str,
+        sink: &mut W,
+        progress: Option<&Progress>,
+        offset: u64,
+    ) -> Result<(u64, bool)> {
         check_path(path)?;
         let line = format!("RETR {path}");
-        let (total, mut stream) = self.open_data(&line, true).await?;
+        if offset > 0 {
+            let _ = self.ftp.resume_transfer(offset as usize).await;
+        }
+        let (announced, mut stream) = self.open_data_with(&line, true, offset == 0).await?;
+        // After REST, servers differ on what the 150 reply announces: only trust it from 0.
+        let total = announced.filter(|_| offset == 0);
         let mut buf = vec![0u8; self.buffer_size];
         let mut done = 0u64;
         if let Some(p) = progress {
-            p(0, total);
+            p(offset, total);
         }
         loop {
             let n = bounded_io(self.timeout, &line, stream.read(&mut buf)).await?;
@@ -576,7 +627,7 @@ impl Connection {
                 .map_err(|e| Error::from_io(e, &format!("writing the data of {path}")))?;
             done += n as u64;
             if let Some(p) = progress {
-                p(done, total);
+                p(offset + done, total);
             }
         }
         self.finish(stream, &line).await?;
@@ -586,7 +637,7 @@ impl Connection {
                 format!("RETR {path}: received {done} bytes, the server announced {expected}"),
             ));
         }
-        Ok(done)
+        Ok((done, total.is_some()))
     }
 
     /// STOR (or APPE) the contents of `source` to `path`, returning the byte count.
@@ -598,12 +649,31 @@ impl Connection {
         append: bool,
         progress: Option<&Progress>,
     ) -> Result<u64> {
-        let mut stream = self.open_upload(path, append).await?;
+        self.store_at(path, source, total, append, progress, 0)
+            .await
+    }
+
+    /// STOR `source` into `path` from byte `offset` (REST + STOR), or with `append` APPE
+    /// (no REST; `offset` is then only where progress starts). Returns the bytes sent.
+    pub(crate) async fn store_at<R: AsyncRead + Unpin>(
+        &mut self,
+        path: &str,
+        source: &mut R,
+        total: Option<u64>,
+        append: bool,
+        progress: Option<&Progress>,
+        offset: u64,
+    ) -> Result<u64> {
+        let rest = offset > 0 && !append;
+        if rest {
+            let _ = self.ftp.resume_transfer(offset as usize).await;
+        }
+        let mut stream = self.open_upload_with(path, append, !rest).await?;
         let ctx = format!("STOR {path}");
         let mut buf = vec![0u8; self.buffer_size];
         let mut done = 0u64;
         if let Some(p) = progress {
-            p(0, total);
+            p(offset, total);
         }
         loop {
             let n = source
@@ -616,12 +686,25 @@ impl Connection {
             bounded_io(self.timeout, &ctx, stream.write_all(&buf[..n])).await?;
             done += n as u64;
             if let Some(p) = progress {
-                p(done, total);
+                p(offset + done, total);
             }
         }
         bounded_io(self.timeout, &ctx, stream.flush()).await?;
         self.finish(stream, &ctx).await?;
         Ok(done)
+    }
+
+    /// APPE `source` to `path`; progress starts at `offset` (the size already there).
+    pub(crate) async fn append_from<R: AsyncRead + Unpin>(
+        &mut self,
+        path: &str,
+        source: &mut R,
+        total: Option<u64>,
+        progress: Option<&Progress>,
+        offset: u64,
+    ) -> Result<u64> {
+        self.store_at(path, source, total, true, progress, offset)
+            .await
     }
 
     /// QUIT (best effort, bounded).

@@ -247,8 +247,9 @@ impl Session {
     /// Downloads `remote` to the local file `local`, returning the byte count.
     ///
     /// The data goes to a temporary file beside `local` that is renamed into place only after
-    /// the server's final reply (a `local` that is not a regular file, such as `/dev/null`, is
-    /// written directly). On failure no partial file is left.
+    /// the server's final reply and the size check (a `local` that is not a regular file, such
+    /// as `/dev/null`, is written directly). On failure no partial file is left, except with
+    /// `options.resume`, where it is kept (under its temporary name) for the next attempt.
     pub async fn download(
         &self,
         remote: &str,
@@ -257,12 +258,15 @@ impl Session {
     ) -> Result<u64> {
         let local = local.as_ref();
         run!(self, Repeat::Safe, |c| async {
-            transfer::download_to_path(c, remote, local, options.progress.as_ref()).await
+            transfer::download_to_path(c, remote, local, &options).await
         })
     }
 
-    /// Uploads the local file `local` to `remote`, returning the byte count; done means the
-    /// server confirmed the transfer.
+    /// Uploads the local file `local` to `remote`, returning the bytes sent; done means the
+    /// server confirmed the transfer (and, with `options.verify`, that SIZE agrees).
+    ///
+    /// `options.resume` continues from what the server already has; `options.atomic` uploads
+    /// to a temporary name and renames it into place at the end.
     pub async fn upload(
         &self,
         local: impl AsRef<Path>,
@@ -270,8 +274,14 @@ impl Session {
         options: UploadOptions,
     ) -> Result<u64> {
         let local = local.as_ref();
-        run!(self, Repeat::Never, |c| async {
-            transfer::upload_from_path(c, local, remote, options.progress.as_ref()).await
+        // A resumable upload can be repeated: it continues from what the server has.
+        let repeat = if options.resume {
+            Repeat::Safe
+        } else {
+            Repeat::Never
+        };
+        run!(self, repeat, |c| async {
+            transfer::upload_from_path(c, local, remote, &options).await
         })
     }
 

@@ -12,11 +12,27 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::session::Op;
 
 /// Options of [`crate::Session::download`].
-#[derive(Clone, Default)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct DownloadOptions {
     /// Called with `(bytes done, total if known)` as data arrives.
     pub progress: Option<Progress>,
+    /// Continue a partial download (REST) from the part file a failed earlier attempt kept;
+    /// on failure the part file is kept for the next attempt.
+    pub resume: bool,
+    /// Check the received size against the server's (the size announced in the 150 reply,
+    /// else SIZE where the server offers it).
+    pub verify: bool,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        Self {
+            progress: None,
+            resume: false,
+            verify: true,
+        }
+    }
 }
 
 impl DownloadOptions {
@@ -26,14 +42,40 @@ impl DownloadOptions {
         self.progress = Some(std::sync::Arc::new(f));
         self
     }
+
+    /// Sets `resume`.
+    #[must_use]
+    pub fn resume(mut self, yes: bool) -> Self {
+        self.resume = yes;
+        self
+    }
 }
 
 /// Options of [`crate::Session::upload`].
-#[derive(Clone, Default)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct UploadOptions {
     /// Called with `(bytes done, total if known)` as data is sent.
     pub progress: Option<Progress>,
+    /// Continue from the size the remote file (or, with `atomic`, its temporary file) already
+    /// has: REST + STOR, or APPE where the server refuses REST.
+    pub resume: bool,
+    /// Upload to a temporary name beside the target and rename it into place after the
+    /// server's final reply, so readers never see a partial file.
+    pub atomic: bool,
+    /// Check the remote size after the upload (SIZE, where the server offers it).
+    pub verify: bool,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        Self {
+            progress: None,
+            resume: false,
+            atomic: false,
+            verify: true,
+        }
+    }
 }
 
 impl UploadOptions {
@@ -43,27 +85,81 @@ impl UploadOptions {
         self.progress = Some(std::sync::Arc::new(f));
         self
     }
+
+    /// Sets `resume`.
+    #[must_use]
+    pub fn resume(mut self, yes: bool) -> Self {
+        self.resume = yes;
+        self
+    }
+
+    /// Sets `atomic`.
+    #[must_use]
+    pub fn atomic(mut self, yes: bool) -> Self {
+        self.atomic = yes;
+        self
+    }
 }
 
-/// A temporary file beside the target, removed on drop unless committed.
+/// A local file read and written synchronously from the async tasks.
+///
+/// Disk writes of a transfer buffer land in the page cache in microseconds; doing them in
+/// place (instead of on tokio's blocking pool) means a cancelled transfer has no write still
+/// in flight that could land in a part file after it was removed or resumed.
+pub(crate) struct LocalFile(std::fs::File);
+
+impl AsyncWrite for LocalFile {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(std::io::Write::write(&mut self.0, buf))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(std::io::Write::flush(&mut self.0))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for LocalFile {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let n = std::io::Read::read(&mut self.0, buf.initialize_unfilled());
+        Poll::Ready(n.map(|n| buf.advance(n)))
+    }
+}
+
+/// A temporary file beside the target: removed on drop unless committed (or kept for resume).
 struct PartFile {
-    file: tokio::fs::File,
+    file: LocalFile,
     part: PathBuf,
     target: PathBuf,
     committed: bool,
+    keep: bool,
+}
+
+fn file_name(target: &Path) -> Result<String> {
+    target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::invalid_input(format!("{} does not name a file", target.display())))
 }
 
 impl PartFile {
+    /// A fresh part file with a unique name.
     fn create(target: &Path) -> Result<Self> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let name = target
-            .file_name()
-            .ok_or_else(|| {
-                Error::invalid_input(format!("{} does not name a file", target.display()))
-            })?
-            .to_string_lossy();
         let part = target.with_file_name(format!(
-            ".{name}.{}-{}.ferroftp-part",
+            ".{}.{}-{}.ferroftp-part",
+            file_name(target)?,
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
@@ -72,19 +168,41 @@ impl PartFile {
         let file =
             std::fs::File::create(&part).map_err(|e| local_error(e, &part, "cannot create"))?;
         Ok(Self {
-            file: tokio::fs::File::from_std(file),
+            file: LocalFile(file),
             part,
             target: target.to_path_buf(),
             committed: false,
+            keep: false,
         })
     }
 
-    /// Flushes the data and renames the part file into place.
-    async fn commit(mut self) -> Result<()> {
-        self.file
-            .flush()
-            .await
-            .map_err(|e| local_error(e, &self.part, "cannot write"))?;
+    /// The resumable part file of `target` (a fixed name), opened for appending; returns it
+    /// with the length it already has.
+    fn resumable(target: &Path) -> Result<(Self, u64)> {
+        let part = target.with_file_name(format!(".{}.ferroftp-part", file_name(target)?));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&part)
+            .map_err(|e| local_error(e, &part, "cannot open"))?;
+        let len = file
+            .metadata()
+            .map_err(|e| local_error(e, &part, "cannot read"))?
+            .len();
+        Ok((
+            Self {
+                file: LocalFile(file),
+                part,
+                target: target.to_path_buf(),
+                committed: false,
+                keep: true,
+            },
+            len,
+        ))
+    }
+
+    /// Renames the part file into place.
+    fn commit(mut self) -> Result<()> {
         std::fs::rename(&self.part, &self.target)
             .map_err(|e| local_error(e, &self.target, "cannot move the download into"))?;
         self.committed = true;
@@ -94,7 +212,7 @@ impl PartFile {
 
 impl Drop for PartFile {
     fn drop(&mut self) {
-        if !self.committed {
+        if !self.committed && !self.keep {
             let _ = std::fs::remove_file(&self.part);
         }
     }
@@ -108,13 +226,35 @@ fn local_error(e: std::io::Error, path: &Path, what: &str) -> Error {
     Error::new(kind, format!("{what} {}: {e}", path.display())).with_source(e)
 }
 
+/// A refused REST (the server cannot resume): 500-504.
+fn rest_refused(e: &Error) -> bool {
+    matches!(e.code(), Some(500..=504))
+}
+
+/// Compares `expected` with the server's SIZE of `remote`; servers without SIZE are trusted.
+async fn verify_size(c: &mut Connection, remote: &str, expected: u64, what: &str) -> Result<()> {
+    if !c.has_size() {
+        return Ok(());
+    }
+    match c.size(remote).await {
+        Ok(size) if size == expected => Ok(()),
+        Ok(size) => Err(Error::new(
+            ErrorKind::Io,
+            format!("{what} {remote}: {expected} bytes here, the server has {size}"),
+        )),
+        Err(e) if e.code().is_some() => Ok(()), // SIZE refused for this file: nothing to compare
+        Err(e) => Err(e),
+    }
+}
+
 /// RETR `remote` into the local path `local` (see [`crate::Session::download`]).
 pub(crate) async fn download_to_path(
     c: &mut Connection,
     remote: &str,
     local: &Path,
-    progress: Option<&Progress>,
+    options: &DownloadOptions,
 ) -> Result<u64> {
+    let progress = options.progress.as_ref();
     match tokio::fs::metadata(local).await {
         Ok(m) if m.is_dir() => {
             return Err(Error::invalid_input(format!(
@@ -129,32 +269,150 @@ pub(crate) async fn download_to_path(
                 .open(local)
                 .await
                 .map_err(|e| local_error(e, local, "cannot open"))?;
-            let n = c.retrieve(remote, &mut sink, progress).await?;
+            let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
             sink.flush()
                 .await
                 .map_err(|e| local_error(e, local, "cannot write"))?;
+            if options.verify && !checked {
+                verify_size(c, remote, n, "RETR").await?;
+            }
             return Ok(n);
         }
         _ => {}
     }
+    if options.resume {
+        let (mut part, offset) = PartFile::resumable(local)?;
+        let (received, checked) = match c
+            .retrieve_from(remote, &mut part.file, progress, offset)
+            .await
+        {
+            Err(e) if offset > 0 && rest_refused(&e) => {
+                log::debug!("{remote}: the server cannot resume ({e}); starting over");
+                part.file
+                    .0
+                    .set_len(0)
+                    .map_err(|e| local_error(e, &part.part, "cannot truncate"))?;
+                c.retrieve_from(remote, &mut part.file, progress, 0).await?
+            }
+            other => other?,
+        };
+        let len = part
+            .file
+            .0
+            .metadata()
+            .map_err(|e| local_error(e, &part.part, "cannot read"))?
+            .len();
+        if options.verify && !checked {
+            verify_size(c, remote, len, "RETR").await?;
+        }
+        part.commit()?;
+        return Ok(received);
+    }
     let mut part = PartFile::create(local)?;
-    let n = c.retrieve(remote, &mut part.file, progress).await?;
-    part.commit().await?;
+    let (n, checked) = c.retrieve_from(remote, &mut part.file, progress, 0).await?;
+    if options.verify && !checked {
+        verify_size(c, remote, n, "RETR").await?;
+    }
+    part.commit()?;
     Ok(n)
 }
 
-/// STOR the local file `local` to `remote` (see [`crate::Session::upload`]).
+/// The temporary remote name of an atomic upload to `remote`.
+fn upload_temp_name(remote: &str, fixed: bool) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let (dir, name) = match remote.rsplit_once('/') {
+        Some((d, n)) => (format!("{d}/"), n),
+        None => (String::new(), remote),
+    };
+    if fixed {
+        format!("{dir}.{name}.ferroftp-upload")
+    } else {
+        format!(
+            "{dir}.{name}.{}-{}.ferroftp-upload",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}
+
+/// STOR the local file `local` to `remote` (see [`crate::Session::upload`]); returns the
+/// bytes sent.
 pub(crate) async fn upload_from_path(
     c: &mut Connection,
     local: &Path,
     remote: &str,
-    progress: Option<&Progress>,
+    options: &UploadOptions,
 ) -> Result<u64> {
-    let mut file = tokio::fs::File::open(local)
-        .await
-        .map_err(|e| local_error(e, local, "cannot open"))?;
-    let total = file.metadata().await.ok().map(|m| m.len());
-    c.store(remote, &mut file, total, false, progress).await
+    let progress = options.progress.as_ref();
+    let mut file =
+        LocalFile(std::fs::File::open(local).map_err(|e| local_error(e, local, "cannot open"))?);
+    let len = file
+        .0
+        .metadata()
+        .map_err(|e| local_error(e, local, "cannot read"))?
+        .len();
+    let dest = if options.atomic {
+        upload_temp_name(remote, options.resume)
+    } else {
+        remote.to_string()
+    };
+    let sent = async {
+        let mut offset = 0;
+        if options.resume {
+            offset = match c.size(&dest).await {
+                Ok(n) if n <= len => n,
+                Ok(_) => 0, // longer than ours: not a prefix of this file, start over
+                Err(e) if e.code().is_some() => 0,
+                Err(e) => return Err(e),
+            };
+        }
+        let sent = if offset == len && offset > 0 {
+            0
+        } else if offset > 0 {
+            use std::io::Seek;
+            file.0
+                .seek(std::io::SeekFrom::Start(offset))
+                .map_err(|e| local_error(e, local, "cannot seek in"))?;
+            match c
+                .store_at(&dest, &mut file, Some(len), false, progress, offset)
+                .await
+            {
+                Err(e) if rest_refused(&e) => {
+                    log::debug!("{dest}: REST refused ({e}); appending instead");
+                    c.append_from(&dest, &mut file, Some(len), progress, offset)
+                        .await?
+                }
+                other => other?,
+            }
+        } else {
+            c.store(&dest, &mut file, Some(len), false, progress)
+                .await?
+        };
+        if options.verify {
+            verify_size(c, &dest, len, "STOR").await?;
+        }
+        Ok(sent)
+    }
+    .await;
+    let sent = match sent {
+        Ok(n) => n,
+        Err(e) => {
+            if options.atomic && !options.resume && !e.breaks_connection() {
+                let _ = c.remove(&dest).await;
+            }
+            return Err(e);
+        }
+    };
+    if options.atomic
+        && let Err(e) = c.rename(&dest, remote).await
+    {
+        // Some servers refuse to rename over an existing file: replace it explicitly.
+        if e.code().is_none() || c.remove(remote).await.is_err() {
+            return Err(e);
+        }
+        c.rename(&dest, remote).await?;
+    }
+    Ok(sent)
 }
 
 /// A remote file open for reading; holds the session's lock until finished or dropped.
