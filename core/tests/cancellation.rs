@@ -10,8 +10,9 @@ use ferroftp::{DownloadOptions, Session};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use tokio::io::AsyncReadExt;
 
-/// Cancellations to observe per server (two servers: 600 in all).
+/// Cancellations to observe per plain server (two servers: 600 in all), and per TLS server.
 const CANCELLATIONS: usize = 300;
+const TLS_CANCELLATIONS: usize = 100;
 
 fn random_cancellations(server: &'static Server) {
     let (dir, _) = server.dir("cancel");
@@ -23,8 +24,9 @@ fn random_cancellations(server: &'static Server) {
         server.put(&format!("cancel/many/f{i:03}.txt"), b"x");
     }
     let tmp = std::env::temp_dir().join(format!(
-        "ferroftp-cancel-{}-{}",
+        "ferroftp-cancel-{}-{}-{}",
         server.kind.name(),
+        server.tls,
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -36,7 +38,12 @@ fn random_cancellations(server: &'static Server) {
         let mut rng = StdRng::seed_from_u64(0xC0FFEE + server.kind as u64);
         let (mut cancelled, mut completed, mut checks) = (0usize, 0usize, 0usize);
         let mut iteration = 0;
-        while cancelled < CANCELLATIONS {
+        let wanted = if server.tls == "none" {
+            CANCELLATIONS
+        } else {
+            TLS_CANCELLATIONS
+        };
+        while cancelled < wanted {
             iteration += 1;
             assert!(
                 iteration < 20 * CANCELLATIONS,

@@ -17,6 +17,7 @@ async fn round(
     id: usize,
     r: usize,
     big: &(String, String),
+    scratch: &std::path::Path,
 ) -> Result<usize, String> {
     let name = format!("{dir}/w{id}-{r}.bin");
     let len = 1 + (id * 7919 + r * 104_729) % 70_000;
@@ -54,8 +55,7 @@ async fn round(
     let mut ops = 9;
     if (id + r).is_multiple_of(16) {
         // now and then a large download, hashed
-        let target =
-            std::env::temp_dir().join(format!("ferroftp-conc-{}-{id}-{r}", std::process::id()));
+        let target = scratch.join(format!("w{id}-{r}"));
         s.download(&big.0, &target, DownloadOptions::default())
             .await
             .map_err(|e| ctx(&e.to_string()))?;
@@ -75,15 +75,17 @@ fn shared_session(server: &'static Server) {
     server.put("shared/big.bin", &big);
     let big = (format!("{dir}/big.bin"), sha256(&big));
     let session = run(Session::connect_with(server.config())).expect("connect");
+    let scratch = server.scratch("shared");
     let handle = ferroftp::runtime::handle().unwrap();
 
     let tasks: Vec<_> = (0..TASKS)
         .map(|id| {
-            let (s, dir, big) = (session.clone(), dir.clone(), big.clone());
+            let (s, dir, big, scratch) =
+                (session.clone(), dir.clone(), big.clone(), scratch.clone());
             handle.spawn(async move {
                 let mut ops = 0;
                 for r in 0..ROUNDS {
-                    ops += round(&s, &dir, id, r, &big).await?;
+                    ops += round(&s, &dir, id, r, &big, &scratch).await?;
                 }
                 Ok::<_, String>(ops)
             })

@@ -68,7 +68,7 @@ fn every_operation_async(server: &'static Server) {
         assert_eq!(names, ["a.bin", "sub", "x"]);
 
         // files on disk
-        let tmp = tempdir("ops_async");
+        let tmp = server.scratch("ops_async");
         let target = tmp.join("down.bin");
         let done = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let d2 = done.clone();
@@ -150,13 +150,6 @@ fn every_operation_async(server: &'static Server) {
 }
 on_servers!(every_operation, every_operation_async);
 
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("ferroftp-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn every_operation_blocking_body(server: &'static Server) {
     use std::io::{Read, Write};
     let (dir, local) = server.dir("ops_blocking");
@@ -176,7 +169,7 @@ fn every_operation_blocking_body(server: &'static Server) {
     let mut names = s.names(&dir).unwrap();
     names.sort();
     assert_eq!(names, ["a.bin", "d"]);
-    let tmp = tempdir("ops_blocking");
+    let tmp = server.scratch("ops_blocking");
     s.download(&file, tmp.join("x"), DownloadOptions::default())
         .unwrap();
     assert_eq!(std::fs::read(tmp.join("x")).unwrap(), payload);
@@ -225,7 +218,7 @@ fn errors_body(server: &'static Server) {
         assert_eq!(e.code(), Some(550), "{e}");
         assert!(e.message().contains("missing.txt"), "{e}");
     }
-    let tmp = tempdir(&format!("errors-{}", server.kind.name()));
+    let tmp = server.scratch("errors");
     let target = tmp.join("never.bin");
     let e = s
         .download(&missing, &target, DownloadOptions::default())

@@ -158,6 +158,20 @@ impl Server {
         c
     }
 
+    /// A fresh local scratch directory for a test against this server (unique per server, so
+    /// the same test body run against several servers in parallel never shares one).
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "ferroftp-test-{}-{}-{}-{name}",
+            std::process::id(),
+            self.kind.name(),
+            self.port
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("scratch dir");
+        d
+    }
+
     /// Creates an empty directory `/<name>` owned by the FTP user; returns (remote, local).
     pub fn dir(&self, name: &str) -> (String, PathBuf) {
         let local = self.root.join(name);
