@@ -46,7 +46,7 @@ fn random_cancellations(server: &'static Server) {
         while cancelled < wanted {
             iteration += 1;
             assert!(
-                iteration < 20 * CANCELLATIONS,
+                iteration < 20 * wanted,
                 "too few cancellations happened"
             );
             let limit = Duration::from_micros(rng.random_range(0..20_000));
