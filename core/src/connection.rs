@@ -70,6 +70,8 @@ pub(crate) struct Connection {
     buffer_size: usize,
     /// `true` while EPSV is in use and may still fall back to PASV (data mode `auto`).
     auto_epsv: bool,
+    /// Whether the control connection is protected by TLS.
+    tls: bool,
     features: Features,
     /// The absolute working directory, as PWD reported it.
     cwd: String,
@@ -104,7 +106,6 @@ impl Connection {
                 )
                 .await
                 .map_err(|e| tls::explain(connect_kind(e)))?;
-                let _ = ftp.get_ref().await.set_nodelay(true);
                 ftp
             }
             tls => {
@@ -125,7 +126,6 @@ impl Connection {
                 })
                 .await
                 .map_err(connect_kind)?;
-                let _ = tcp.set_nodelay(true);
                 let ftp = bounded(limit, &greeting, false, Ftp::connect_with_stream(tcp))
                     .await
                     .map_err(connect_kind)?;
@@ -145,6 +145,16 @@ impl Connection {
                 }
             }
         };
+        {
+            let control = ftp.get_ref().await;
+            let _ = control.set_nodelay(true);
+            // Keepalive, so an idle NAT or firewall does not drop the control connection
+            // during a long transfer.
+            let keepalive = socket2::TcpKeepalive::new()
+                .with_time(Duration::from_secs(60))
+                .with_interval(Duration::from_secs(15));
+            let _ = socket2::SockRef::from(&*control).set_tcp_keepalive(&keepalive);
+        }
         ftp.set_passive_nat_workaround(true);
         let t = config.timeout;
         bounded(
@@ -206,6 +216,7 @@ impl Connection {
             timeout: t,
             buffer_size: config.buffer_size,
             auto_epsv,
+            tls: config.tls != TlsMode::None,
             features,
             cwd: String::new(),
         };
@@ -214,6 +225,26 @@ impl Connection {
             None => conn.cwd = conn.pwd().await?,
         }
         Ok(conn)
+    }
+
+    /// Whether the control connection is out of step before a command: bytes nobody asked for
+    /// are waiting (a late reply, a 421 before closing), or the server closed it. Then the
+    /// connection is reopened rather than letting the next command read someone else's reply.
+    ///
+    /// Plain connections only: on TLS, waiting bytes may be TLS housekeeping (session tickets).
+    pub(crate) async fn out_of_step(&self) -> bool {
+        if self.tls {
+            return false;
+        }
+        let control = self.ftp.get_ref().await;
+        let mut byte = [0u8; 1];
+        let mut buf = tokio::io::ReadBuf::new(&mut byte);
+        std::future::poll_fn(|cx| match control.poll_peek(cx, &mut buf) {
+            std::task::Poll::Ready(Ok(_)) => std::task::Poll::Ready(true), // data, or EOF
+            std::task::Poll::Ready(Err(_)) => std::task::Poll::Ready(true),
+            std::task::Poll::Pending => std::task::Poll::Ready(false),
+        })
+        .await
     }
 
     /// The working directory as last reported by the server.

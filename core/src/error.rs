@@ -73,6 +73,7 @@ pub struct Error {
     kind: ErrorKind,
     code: Option<u16>,
     message: String,
+    uncertain: bool,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -84,6 +85,7 @@ impl Error {
             kind,
             code: None,
             message: message.into(),
+            uncertain: false,
             source: None,
         }
     }
@@ -113,6 +115,7 @@ impl Error {
             kind,
             code: Some(code),
             message: format!("{context}: the server replied {}", text.trim_end()),
+            uncertain: false,
             source: None,
         }
     }
@@ -139,6 +142,23 @@ impl Error {
     /// The human-readable message (includes the server's text where there is one).
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// Whether a command that changes something (STOR, DELE, RNTO, MKD, ...) may have taken
+    /// effect although this error was returned: the connection failed after it was sent.
+    /// Such operations are never repeated automatically.
+    pub fn may_have_taken_effect(&self) -> bool {
+        self.uncertain
+    }
+
+    /// Marks an error of a non-repeatable operation whose connection failed mid-way.
+    pub(crate) fn mark_uncertain(mut self) -> Self {
+        if !self.uncertain {
+            self.uncertain = true;
+            self.message
+                .push_str(" (the connection failed mid-command: it may have taken effect)");
+        }
+        self
     }
 
     /// Whether repeating the operation (on a fresh connection if need be) can help.

@@ -83,6 +83,12 @@ impl Op {
     /// The connection, opened (or reopened) if needed; marks the operation in flight.
     pub(crate) async fn conn(&mut self) -> Result<&mut Connection> {
         self.guard.in_flight = true;
+        if let Some(c) = &self.guard.conn
+            && c.out_of_step().await
+        {
+            log::debug!("unexpected bytes (or EOF) on the idle control connection; reopening it");
+            self.guard.conn = None;
+        }
         if self.guard.conn.is_none() {
             let cwd = self.guard.cwd.clone();
             let conn = Connection::open(&self.config.config, cwd.as_deref()).await?;
@@ -164,6 +170,13 @@ macro_rules! run {
                     attempt += 1;
                     log::debug!("retrying after: {e} (attempt {attempt} of {retries})");
                     tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(e)
+                    if $repeat == Repeat::Never
+                        && e.breaks_connection()
+                        && e.kind() != ErrorKind::Connect =>
+                {
+                    break Err(e.mark_uncertain());
                 }
                 other => break other,
             }

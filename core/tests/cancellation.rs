@@ -45,10 +45,7 @@ fn random_cancellations(server: &'static Server) {
         };
         while cancelled < wanted {
             iteration += 1;
-            assert!(
-                iteration < 20 * wanted,
-                "too few cancellations happened"
-            );
+            assert!(iteration < 20 * wanted, "too few cancellations happened");
             let limit = Duration::from_micros(rng.random_range(0..20_000));
             let which = rng.random_range(0..6);
             let outcome = match which {

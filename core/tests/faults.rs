@@ -102,3 +102,43 @@ fn pyftpdlib_killed_mid_stream() {
 fn vsftpd_killed_mid_stream() {
     killed_mid_stream(Kind::Vsftpd);
 }
+
+/// The server ends an idle session (here: its process is killed, as an idle timeout or a
+/// restart would): the next operation notices before sending anything and reconnects, so even
+/// an operation that is never repeated blindly (DELE) succeeds.
+#[test]
+fn idle_connection_closed_by_the_server() {
+    let server = Server::start(Kind::Vsftpd, &[]);
+    let (dir, local) = server.dir("idle");
+    server.put("idle/a", b"a");
+    let s = ferroftp::blocking::Session::connect_with(server.config()).unwrap();
+    s.noop().unwrap();
+    assert!(server.kill_one_session());
+    std::thread::sleep(Duration::from_millis(200)); // let the FIN arrive
+    s.remove(&format!("{dir}/a")).unwrap();
+    assert!(!local.join("a").exists());
+}
+
+/// An upload cut by the server's death says that it may have taken effect (it is not
+/// repeated blindly) and leaves no local trace.
+#[test]
+fn upload_cut_is_reported_as_uncertain() {
+    let server = Arc::new(Server::start(Kind::Vsftpd, &[]));
+    let (dir, _) = server.dir("cut_upload");
+    let src = server.scratch("cut_upload").join("big.bin");
+    std::fs::write(&src, data(64 << 20, 5)).unwrap();
+    let mut config = server.config();
+    config.timeout = Duration::from_secs(5);
+    let s = ferroftp::blocking::Session::connect_with(config).unwrap();
+    let killed = Arc::new(AtomicBool::new(false));
+    let (srv, k) = (server.clone(), killed.clone());
+    let opts = ferroftp::UploadOptions::default().progress(move |done, _| {
+        if done > (1 << 20) && !k.swap(true, Ordering::SeqCst) {
+            srv.kill();
+        }
+    });
+    let e = s.upload(&src, &format!("{dir}/big.bin"), opts).unwrap_err();
+    assert!(killed.load(Ordering::SeqCst));
+    assert!(e.may_have_taken_effect(), "{e}");
+    assert!(e.message().contains("may have taken effect"), "{e}");
+}
