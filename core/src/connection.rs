@@ -98,15 +98,14 @@ impl Connection {
         let mut ftp = match tls {
             Some((connector, name)) if config.tls == TlsMode::Implicit => {
                 let addr = *addrs.first().ok_or_else(|| no_address(&ctx))?;
-                let ftp = bounded(
+                bounded(
                     limit,
                     &greeting,
                     false,
                     Ftp::connect_secure_implicit(addr, connector, &name),
                 )
                 .await
-                .map_err(|e| tls::explain(connect_kind(e)))?;
-                ftp
+                .map_err(|e| tls::explain(connect_kind(e)))?
             }
             tls => {
                 let tcp = bounded_io(limit, &ctx, async {
