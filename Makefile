@@ -10,6 +10,8 @@ CARGO ?= cargo
 # Each binding owns a fragment defining test-python / test-c (and more); empty until it exists.
 -include bindings-python/python.mk
 -include bindings-c/c.mk
+# `make bench` (not part of `make test`): see bench/.
+-include bench/bench.mk
 
 setup:
 	@bash scripts/setup.sh
