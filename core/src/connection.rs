@@ -36,6 +36,19 @@ pub(crate) struct Features {
     pub size: bool,
 }
 
+impl Features {
+    /// Reads the feature lines (those starting with a space) of a 211 FEAT reply.
+    fn parse(reply: &str) -> Self {
+        let mut f = Self::default();
+        for line in reply.lines().filter(|l| l.starts_with(' ')) {
+            let name = line.split_whitespace().next().unwrap_or("");
+            f.mlst |= name.eq_ignore_ascii_case("MLST");
+            f.size |= name.eq_ignore_ascii_case("SIZE");
+        }
+        f
+    }
+}
+
 /// Awaits `fut` for at most `limit`, translating suppaftp's errors for `context`.
 pub(crate) async fn bounded<T>(
     limit: Duration,
@@ -181,16 +194,19 @@ impl Connection {
             }
         }
         bounded(t, "TYPE I", false, ftp.transfer_type(FileType::Binary)).await?;
-        let features = match bounded(t, "FEAT", false, ftp.feat()).await {
-            Ok(map) => {
-                let has = |k: &str| map.keys().any(|f| f.eq_ignore_ascii_case(k));
-                Features {
-                    mlst: has("MLST"),
-                    size: has("SIZE"),
-                }
+        // FEAT read as one whole reply: suppaftp's `feat()` waits for more lines after a
+        // single-line "211 no features" and would hang until the timeout.
+        let feat = bounded(t, "FEAT", false, async {
+            match ftp.custom_command("FEAT", &[]).await {
+                Err(suppaftp::FtpError::UnexpectedResponse(r)) => Ok(r),
+                other => other,
             }
-            Err(e) if !e.breaks_connection() => Features::default(),
-            Err(e) => return Err(e),
+        })
+        .await?;
+        let features = if reply_code(&feat.body) == Some(211) {
+            Features::parse(&String::from_utf8_lossy(&feat.body))
+        } else {
+            Features::default()
         };
         let auto_epsv = match config.data_mode {
             DataMode::Auto => {
@@ -837,6 +853,16 @@ fn announced_size(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feat_replies() {
+        let f = Features::parse("211-Features:\r\n MLST type*;size*;\r\n SIZE\r\n UTF8\r\n211 End");
+        assert!(f.mlst && f.size);
+        let f = Features::parse("211 no features");
+        assert!(!f.mlst && !f.size);
+        let f = Features::parse("211-Features:\r\n MDTM\r\n211 End");
+        assert!(!f.mlst && !f.size);
+    }
 
     #[test]
     fn pwd_replies() {
