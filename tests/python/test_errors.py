@@ -1,0 +1,260 @@
+"""The exception classes: hierarchy, ``.code``, ``.kind``, the server's text, real triggers."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import ftplib
+import io
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import OPTIONS, Server, start_server
+
+import ferroftp
+from ferroftp import exceptions
+
+
+def test_hierarchy() -> None:
+    E = ferroftp
+    assert issubclass(E.Error, ftplib.Error)
+    assert issubclass(E.PermanentError, E.Error) and issubclass(E.PermanentError, ftplib.error_perm)
+    assert issubclass(E.TransientError, E.Error) and issubclass(E.TransientError, ftplib.error_temp)
+    assert issubclass(E.NotFoundError, E.PermanentError)
+    assert issubclass(E.NotFoundError, FileNotFoundError)
+    assert issubclass(E.AuthenticationError, E.PermanentError)
+    assert issubclass(E.ConnectionError, E.Error)
+    assert issubclass(E.ConnectionError, builtins.ConnectionError)
+    assert issubclass(E.TimeoutError, E.Error) and issubclass(E.TimeoutError, builtins.TimeoutError)
+    assert issubclass(E.ProtocolError, E.Error) and issubclass(E.ProtocolError, ftplib.error_proto)
+    assert issubclass(E.TlsError, E.Error) and issubclass(E.TlsError, OSError)
+    assert issubclass(E.IoError, E.Error) and issubclass(E.IoError, OSError)
+    assert issubclass(E.ClosedError, E.Error)
+    assert issubclass(E.CancelledError, E.Error)
+    assert issubclass(E.InvalidInputError, E.Error) and issubclass(E.InvalidInputError, ValueError)
+    # Every exported error is the same object as in ferroftp.exceptions.
+    for name in exceptions.__all__:
+        assert getattr(ferroftp, name) is getattr(exceptions, name)
+    # Users can raise them too (e.g. in test doubles).
+    e = ferroftp.NotFoundError("gone")
+    assert (str(e), e.message, e.code, e.kind) == ("gone", "gone", None, "not-found")
+
+
+def test_not_found_carries_code_and_text(session: ferroftp.Session) -> None:
+    with pytest.raises(ferroftp.NotFoundError) as info:
+        session.size("/no/such/file")
+    e = info.value
+    assert e.code == 550
+    assert e.kind == "not-found"
+    assert "550" in str(e) and "/no/such/file" in str(e)
+    assert e.message == str(e)
+    assert isinstance(e, FileNotFoundError)
+
+
+def test_existing_ftplib_code_keeps_working(session: ferroftp.Session) -> None:
+    """A user's `except ftplib.error_perm:` around a failing call still catches it."""
+    caught = None
+    try:
+        session.read_bytes("/missing.txt")
+    except ftplib.error_perm as e:  # as written for ftplib
+        caught = e
+    assert caught is not None
+    assert str(caught)
+    caught = None
+    try:
+        session.rmdir("/missing-dir")
+    except ftplib.all_errors as e:
+        caught = e
+    assert isinstance(caught, ftplib.error_perm)
+    # The session is fine afterwards.
+    session.noop()
+
+
+def test_permanent_error(session: ferroftp.Session, workdir: tuple[str, Path]) -> None:
+    remote, _ = workdir
+    session.mkdir(f"{remote}/d")
+    with pytest.raises(ferroftp.PermanentError) as info:
+        session.mkdir(f"{remote}/d")
+    assert info.value.code is not None and 500 <= info.value.code < 600
+    assert not isinstance(info.value, ferroftp.NotFoundError)
+
+
+def test_authentication_error(server: Server) -> None:
+    url = server.url.replace(f":{server.password}@", ":wrong-password@")
+    with pytest.raises(ferroftp.AuthenticationError) as info:
+        ferroftp.connect(url, **OPTIONS)
+    assert info.value.code == 530
+    assert info.value.kind == "auth"
+    assert isinstance(info.value, ftplib.error_perm)
+    assert "wrong-password" not in str(info.value)
+
+
+@pytest.mark.asyncio
+async def test_authentication_error_async(server: Server) -> None:
+    url = server.url.replace(f":{server.password}@", ":wrong-password@")
+    with pytest.raises(ferroftp.AuthenticationError):
+        await ferroftp.connect_async(url, **OPTIONS)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_connection_error() -> None:
+    port = free_port()  # nothing listens there
+    with pytest.raises(ferroftp.ConnectionError) as info:
+        ferroftp.connect(f"ftp://u:p@127.0.0.1:{port}", retries=0, **OPTIONS)
+    assert isinstance(info.value, builtins.ConnectionError)
+    assert info.value.code is None
+    with pytest.raises(builtins.ConnectionError):  # as plain Python code would catch it
+        ferroftp.connect(f"ftp://u:p@127.0.0.1:{port}", retries=0, **OPTIONS)
+
+
+@contextlib.contextmanager
+def fake_server(greeting: bytes | None) -> Iterator[int]:
+    """A loopback TCP server that sends `greeting` (or nothing) and then keeps silent."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    conns: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conns.append(conn)
+            if greeting is not None:
+                conn.sendall(greeting)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        t.join()
+        for c in conns:
+            c.close()
+        listener.close()
+
+
+def test_timeout_error() -> None:
+    with fake_server(None) as port:  # accepts, never greets
+        with pytest.raises(ferroftp.TimeoutError) as info:
+            ferroftp.connect(
+                f"ftp://u:p@127.0.0.1:{port}", connect_timeout=0.5, timeout=0.5, retries=0
+            )
+        assert isinstance(info.value, builtins.TimeoutError)
+        assert info.value.code is None
+        assert info.value.kind == "timeout"
+
+
+def test_garbage_greeting_is_an_error() -> None:
+    with fake_server(b"hello, I am not an FTP server\r\n") as port:
+        with pytest.raises(ferroftp.Error) as info:
+            ferroftp.connect(f"ftp://u:p@127.0.0.1:{port}", connect_timeout=2, timeout=2, retries=0)
+        assert isinstance(info.value, (ferroftp.ProtocolError, ferroftp.ConnectionError))
+
+
+def test_transient_error_on_421() -> None:
+    """A server at its connection limit answers 421: a TransientError (ftplib.error_temp)."""
+    srv = start_server("pyftpdlib", "--max-cons", "1")
+    try:
+        with ferroftp.connect(srv.url, **OPTIONS) as first:
+            first.noop()
+            with pytest.raises(ferroftp.TransientError) as info:
+                ferroftp.connect(srv.url, retries=0, **OPTIONS)
+            assert info.value.code == 421
+            assert isinstance(info.value, ftplib.error_temp)
+            first.noop()
+    finally:
+        srv.stop()
+
+
+def test_invalid_input_is_a_value_error(session: ferroftp.Session) -> None:
+    for url in ("http://example.com/", "ftp://", "not a url", "ftp://h:99999/"):
+        with pytest.raises(ferroftp.InvalidInputError) as info:
+            ferroftp.connect(url)
+        assert isinstance(info.value, ValueError)
+        assert info.value.code is None
+    with pytest.raises(ValueError):  # a path smuggling a second command
+        session.size("/a\r\nDELE /b")
+    session.noop()
+
+
+def test_local_errors(session: ferroftp.Session, workdir: tuple[str, Path], tmp_path: Path) -> None:
+    remote, _ = workdir
+    session.write_bytes(f"{remote}/f", b"data")
+    with pytest.raises(FileNotFoundError) as info:
+        session.upload(tmp_path / "does-not-exist", f"{remote}/g")
+    assert isinstance(info.value, ferroftp.Error)
+    assert info.value.code is None
+    with pytest.raises(ferroftp.Error):
+        session.download(f"{remote}/f", tmp_path / "no" / "such" / "dir" / "f")
+    with pytest.raises(ValueError):
+        session.download(f"{remote}/f", tmp_path)  # a directory
+
+
+def test_file_object_errors_surface(
+    session: ferroftp.Session, workdir: tuple[str, Path], tmp_path: Path
+) -> None:
+    remote, _ = workdir
+    session.write_bytes(f"{remote}/f", b"x" * 1_000_000)
+
+    class Broken(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, b: object) -> int:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        session.download(f"{remote}/f", Broken())
+    # A text-mode file object is refused clearly.
+    with open(tmp_path / "t.txt", "w") as text, pytest.raises(TypeError):
+        session.download(f"{remote}/f", text)
+    with open(tmp_path / "t.txt", "w+") as text:
+        text.write("abc")
+        text.seek(0)
+        with pytest.raises(TypeError, match="binary"):
+            session.upload(text, f"{remote}/g")
+    assert session.read_bytes(f"{remote}/f") == b"x" * 1_000_000
+
+
+def test_progress_exception_cancels_and_is_raised(
+    session: ferroftp.Session, workdir: tuple[str, Path], tmp_path: Path
+) -> None:
+    remote, _ = workdir
+    session.write_bytes(f"{remote}/p", b"p" * 3_000_000)
+
+    def progress(done: int, total: int | None) -> None:
+        raise LookupError("stop here")
+
+    with pytest.raises(LookupError, match="stop here"):
+        session.download(f"{remote}/p", tmp_path / "p", progress=progress)
+    assert not (tmp_path / "p").exists()  # no partial file
+    assert session.size(f"{remote}/p") == 3_000_000
+
+
+def test_panics_become_exceptions() -> None:
+    """A Rust panic in an operation never crashes the interpreter: it is an exception."""
+    with pytest.raises(BaseException, match="test panic") as info:
+        ferroftp._native._panic_in_operation()
+    assert type(info.value).__name__ == "PanicException"
+
+    async def main() -> None:
+        await ferroftp._native._panic_in_operation_async()
+
+    with pytest.raises(BaseException, match="test panic") as info:
+        asyncio.run(main())
+    assert type(info.value).__name__ == "PanicException"

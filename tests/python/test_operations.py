@@ -1,0 +1,351 @@
+"""Every method of the blocking ``Session``, against pyftpdlib and vsftpd."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import OPTIONS, Server, data
+
+import ferroftp
+
+
+def test_connect_and_context_manager(server: Server) -> None:
+    with ferroftp.connect(server.url, **OPTIONS) as s:
+        assert isinstance(s, ferroftp.Session)
+        assert s.pwd() == "/"
+        s.noop()
+        assert repr(s).startswith("<ferroftp.Session ftp://")
+        assert server.password not in repr(s)
+    # The end of the `with` block closed it.
+    with pytest.raises(ferroftp.ClosedError):
+        s.noop()
+
+
+def test_url_path_is_the_initial_directory(server: Server, workdir: tuple[str, Path]) -> None:
+    remote, _ = workdir
+    with ferroftp.connect(server.url + remote, **OPTIONS) as s:
+        assert s.pwd() == remote
+
+
+def test_list_and_names(
+    server: Server, session: ferroftp.Session, workdir: tuple[str, Path]
+) -> None:
+    remote, local = workdir
+    server.put(f"{local.name}/a.bin", data(1234, 1))
+    server.put(f"{local.name}/sub/b.bin", b"")
+    entries = {e.name: e for e in session.list(remote)}
+    assert set(entries) == {"a.bin", "sub"}
+    a, sub = entries["a.bin"], entries["sub"]
+    assert (a.kind, a.size, a.path) == ("file", 1234, f"{remote}/a.bin")
+    assert a.is_file() and not a.is_dir()
+    assert sub.kind == "dir" and sub.is_dir()
+    assert isinstance(a.raw, str) and "a.bin" in a.raw
+    assert a.modified is not None
+    assert a.modified.tzinfo is not None
+    assert a.modified.utcoffset() == datetime.timedelta(0)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert abs(now - a.modified) < datetime.timedelta(days=2)
+    assert a.permissions is None or isinstance(a.permissions, str)
+    assert a.target is None
+    assert a == session.list(remote)[[e.name for e in session.list(remote)].index("a.bin")]
+    assert "a.bin" in repr(a)
+    assert sorted(session.names(remote)) == ["a.bin", "sub"]
+    # The working directory by default.
+    session.cwd(remote)
+    assert sorted(e.name for e in session.list()) == ["a.bin", "sub"]
+    assert sorted(session.names()) == ["a.bin", "sub"]
+
+
+def test_bytes_round_trip(session: ferroftp.Session, workdir: tuple[str, Path]) -> None:
+    remote, local = workdir
+    payload = data(300_000, 2)
+    assert session.write_bytes(f"{remote}/x.bin", payload) == len(payload)
+    assert (local / "x.bin").read_bytes() == payload
+    assert session.read_bytes(f"{remote}/x.bin") == payload
+    # bytearray and memoryview are accepted too; empty files work.
+    assert session.write_bytes(f"{remote}/y.bin", bytearray(b"abc")) == 3
+    assert session.write_bytes(f"{remote}/z.bin", memoryview(b"xyz123")[2:]) == 4
+    assert session.read_bytes(f"{remote}/z.bin") == b"z123"
+    assert session.write_bytes(f"{remote}/empty", b"") == 0
+    assert session.read_bytes(f"{remote}/empty") == b""
+
+
+def test_size_modified_exists(
+    server: Server, session: ferroftp.Session, workdir: tuple[str, Path]
+) -> None:
+    remote, local = workdir
+    path = server.put(f"{local.name}/f.txt", b"0123456789")
+    stamp = datetime.datetime(2021, 3, 4, 5, 6, 7, tzinfo=datetime.timezone.utc)
+    os.utime(path, (stamp.timestamp(), stamp.timestamp()))
+    assert session.size(f"{remote}/f.txt") == 10
+    modified = session.modified(f"{remote}/f.txt")
+    assert modified == stamp
+    assert modified.utcoffset() == datetime.timedelta(0)
+    assert session.exists(f"{remote}/f.txt") is True
+    assert session.exists(remote) is True
+    assert session.exists(f"{remote}/nope") is False
+
+
+def test_download_to_paths_and_file_objects(
+    server: Server, session: ferroftp.Session, workdir: tuple[str, Path], tmp_path: Path
+) -> None:
+    remote, local = workdir
+    payload = data(1_500_000, 3)
+    server.put(f"{local.name}/big.bin", payload)
+    # A str path, an os.PathLike, a binary file object.
+    assert session.download(f"{remote}/big.bin", str(tmp_path / "a.bin")) == len(payload)
+    assert (tmp_path / "a.bin").read_bytes() == payload
+    assert session.download(f"{remote}/big.bin", tmp_path / "b.bin") == len(payload)
+    assert (tmp_path / "b.bin").read_bytes() == payload
+    buf = io.BytesIO()
+    assert session.download(f"{remote}/big.bin", buf) == len(payload)
+    assert buf.getvalue() == payload
+    with open(tmp_path / "c.bin", "wb") as f:
+        assert session.download(f"{remote}/big.bin", f) == len(payload)
+    assert (tmp_path / "c.bin").read_bytes() == payload
+    # No temporary file is left beside the target.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "b.bin", "c.bin"]
+
+
+def test_download_progress(
+    server: Server, session: ferroftp.Session, workdir: tuple[str, Path], tmp_path: Path
+) -> None:
+    remote, local = workdir
+    payload = data(2_000_000, 4)
+    server.put(f"{local.name}/p.bin", payload)
+    for target in (tmp_path / "p.bin", io.BytesIO()):
+        calls: list[tuple[int, int | None]] = []
+        threads: set[int] = set()
+
+        def progress(
+            done: int,
+            total: int | None,
+            calls: list[tuple[int, int | None]] = calls,
+            threads: set[int] = threads,
+        ) -> None:
+            threads.add(threading.get_ident())
+            calls.append((done, total))
+
+        assert session.download(f"{remote}/p.bin", target, progress=progress) == len(payload)
+        assert calls, "progress was never called"
+        assert calls[-1][0] == len(payload)
+        assert all(total in (None, len(payload)) for _, total in calls)
+        assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+        # Called on the caller's thread.
+        assert threads == {threading.get_ident()}
+
+
+def test_upload_paths_file_objects_progress(
+    session: ferroftp.Session, workdir: tuple[str, Path], tmp_path: Path
+) -> None:
+    remote, local = workdir
+    payload = data(1_200_000, 5)
+    src = tmp_path / "src.bin"
+    src.write_bytes(payload)
+    calls: list[tuple[int, int | None]] = []
+    n = session.upload(src, f"{remote}/u1.bin", progress=lambda d, t: calls.append((d, t)))
+    assert n == len(payload)
+    assert (local / "u1.bin").read_bytes() == payload
+    assert calls[-1] == (len(payload), len(payload))
+    assert session.upload(str(src), f"{remote}/u2.bin") == len(payload)
+    assert (local / "u2.bin").read_bytes() == payload
+    calls.clear()
+    n = session.upload(
+        io.BytesIO(payload), f"{remote}/u3.bin", progress=lambda d, t: calls.append((d, t))
+    )
+    assert n == len(payload)
+    assert (local / "u3.bin").read_bytes() == payload
+    assert calls[-1] == (len(payload), None)
+    with open(src, "rb") as f:
+        assert session.upload(f, f"{remote}/u4.bin") == len(payload)
+    assert (local / "u4.bin").read_bytes() == payload
+    assert session.upload(io.BytesIO(b""), f"{remote}/u5.bin") == 0
+    assert session.read_bytes(f"{remote}/u5.bin") == b""
+
+
+def test_resume_and_atomic_are_refused_clearly(
+    session: ferroftp.Session, workdir: tuple[str, Path], tmp_path: Path
+) -> None:
+    remote, _ = workdir
+    with pytest.raises(NotImplementedError, match="resume"):
+        session.download(f"{remote}/x", tmp_path / "x", resume=True)
+    with pytest.raises(NotImplementedError, match="resume"):
+        session.upload(io.BytesIO(b"x"), f"{remote}/x", resume=True)
+    with pytest.raises(NotImplementedError, match="atomic"):
+        session.upload(io.BytesIO(b"x"), f"{remote}/x", atomic=True)
+    # ...and the False defaults work.
+    assert session.upload(io.BytesIO(b"x"), f"{remote}/x", resume=False, atomic=False) == 1
+
+
+def test_directories(session: ferroftp.Session, workdir: tuple[str, Path]) -> None:
+    remote, local = workdir
+    session.mkdir(f"{remote}/d")
+    assert (local / "d").is_dir()
+    with pytest.raises(ferroftp.PermanentError):
+        session.mkdir(f"{remote}/d")
+    session.mkdir(f"{remote}/d", parents=True)  # existing: not an error
+    session.mkdir(f"{remote}/p/q/r", parents=True)
+    assert (local / "p" / "q" / "r").is_dir()
+    session.write_bytes(f"{remote}/p/q/r/f", b"1")
+    session.write_bytes(f"{remote}/p/f", b"2")
+    with pytest.raises(ferroftp.PermanentError):
+        session.rmdir(f"{remote}/p")  # not empty
+    session.rmdir(f"{remote}/p", recursive=True)
+    assert not (local / "p").exists()
+    session.rmdir(f"{remote}/d")
+    assert not (local / "d").exists()
+
+
+def test_remove_rename_cwd_pwd(session: ferroftp.Session, workdir: tuple[str, Path]) -> None:
+    remote, local = workdir
+    session.write_bytes(f"{remote}/a", b"a")
+    session.rename(f"{remote}/a", f"{remote}/b")
+    assert not (local / "a").exists()
+    assert (local / "b").read_bytes() == b"a"
+    session.remove(f"{remote}/b")
+    assert not (local / "b").exists()
+    with pytest.raises(ferroftp.NotFoundError):
+        session.remove(f"{remote}/b")
+    session.cwd(remote)
+    assert session.pwd() == remote
+    session.write_bytes("rel.txt", b"relative")
+    assert (local / "rel.txt").read_bytes() == b"relative"
+    assert session.size("rel.txt") == 8
+    session.cwd("/")
+    assert session.pwd() == "/"
+
+
+def test_quote(session: ferroftp.Session) -> None:
+    code, text = session.quote("NOOP")
+    assert code == 200
+    assert text.startswith("200")
+    code, text = session.quote("XYZZY")  # any reply is returned, not raised
+    assert 500 <= code <= 502
+    assert isinstance(text, str)
+    session.noop()
+
+
+def test_open_read(server: Server, session: ferroftp.Session, workdir: tuple[str, Path]) -> None:
+    remote, local = workdir
+    payload = data(700_000, 6)
+    server.put(f"{local.name}/r.bin", payload)
+    with session.open(f"{remote}/r.bin", "rb") as f:
+        assert isinstance(f, ferroftp.RemoteFile)
+        assert (f.name, f.mode, f.closed) == (f"{remote}/r.bin", "rb", False)
+        assert f.readable() and not f.writable() and not f.seekable()
+        head = f.read(1000)
+        buf = bytearray(500)
+        assert f.readinto(buf) == 500
+        rest = f.read()
+        assert f.read() == b""
+        assert f.read(10) == b""
+    assert f.closed
+    assert head + bytes(buf) + rest == payload
+    # Reading after close is the usual ValueError.
+    with pytest.raises(ValueError, match="closed"):
+        f.read(1)
+    # The session works after the file released it; a file closed early is abandoned cleanly.
+    with session.open(f"{remote}/r.bin") as f2:
+        assert f2.read(10) == payload[:10]
+    assert session.read_bytes(f"{remote}/r.bin") == payload
+    with session.open(f"{remote}/r.bin") as f3:
+        assert f3.readall() == payload
+
+
+def test_open_write(session: ferroftp.Session, workdir: tuple[str, Path]) -> None:
+    remote, local = workdir
+    payload = data(600_000, 7)
+    with session.open(f"{remote}/w.bin", "wb") as f:
+        assert (f.mode, f.writable(), f.readable()) == ("wb", True, False)
+        for i in range(0, len(payload), 100_000):
+            assert f.write(payload[i : i + 100_000]) == min(100_000, len(payload) - i)
+        f.flush()
+        with pytest.raises(OSError):  # io.UnsupportedOperation
+            f.read(1)
+    assert (local / "w.bin").read_bytes() == payload
+    assert session.size(f"{remote}/w.bin") == len(payload)
+
+    # An exception inside the block abandons the upload; the session stays usable.
+    def abandon() -> None:
+        with session.open(f"{remote}/w2.bin", "wb") as f:
+            f.write(b"partial")
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        abandon()
+    assert session.read_bytes(f"{remote}/w.bin") == payload
+
+
+def test_open_holds_the_session(
+    server: Server, session: ferroftp.Session, workdir: tuple[str, Path]
+) -> None:
+    """While a file is open, other calls on the session (from other threads) wait for it."""
+    remote, local = workdir
+    server.put(f"{local.name}/h.bin", data(10_000, 8))
+    order: list[str] = []
+    with session.open(f"{remote}/h.bin") as f:
+        t = threading.Thread(target=lambda: order.append(f"size={session.size(f'{remote}/h.bin')}"))
+        t.start()
+        for _ in range(20_000):  # Python keeps running: the waiting thread released the GIL
+            pass
+        t.join(0.2)
+        assert t.is_alive()
+        order.append("read")
+        assert len(f.read()) == 10_000
+    t.join()
+    assert order == ["read", "size=10000"]
+
+
+def test_walk(session: ferroftp.Session, workdir: tuple[str, Path]) -> None:
+    remote, _ = workdir
+    for p in ("a/b/c", "a/d", "e"):
+        session.mkdir(f"{remote}/{p}", parents=True)
+    session.write_bytes(f"{remote}/top.txt", b"1")
+    session.write_bytes(f"{remote}/a/b/c/deep.txt", b"2")
+    session.write_bytes(f"{remote}/a/d/x.txt", b"3")
+    seen = {d: (sorted(dn), sorted(fn)) for d, dn, fn in session.walk(remote)}
+    assert seen == {
+        remote: (["a", "e"], ["top.txt"]),
+        f"{remote}/a": (["b", "d"], []),
+        f"{remote}/a/b": (["c"], []),
+        f"{remote}/a/b/c": ([], ["deep.txt"]),
+        f"{remote}/a/d": ([], ["x.txt"]),
+        f"{remote}/e": ([], []),
+    }
+    # Top-down: pruning dirnames in place skips those subtrees, as with os.walk.
+    visited = []
+    for dirpath, dirnames, _ in session.walk(remote):
+        visited.append(dirpath)
+        if "a" in dirnames:
+            dirnames.remove("a")
+    assert sorted(visited) == [remote, f"{remote}/e"]
+
+
+@pytest.mark.parametrize("mode", ["epsv", "pasv", "active"])
+def test_data_modes(server: Server, workdir: tuple[str, Path], mode: str, tmp_path: Path) -> None:
+    remote, _ = workdir
+    payload = data(200_000, 9)
+    with ferroftp.connect(server.url, data_mode=mode, **OPTIONS) as s:
+        s.write_bytes(f"{remote}/m.bin", payload)
+        assert s.read_bytes(f"{remote}/m.bin") == payload
+        assert [e.name for e in s.list(remote)] == ["m.bin"]
+        assert s.download(f"{remote}/m.bin", tmp_path / "m.bin") == len(payload)
+        assert hashlib.sha256((tmp_path / "m.bin").read_bytes()).digest() == (
+            hashlib.sha256(payload).digest()
+        )
+
+
+def test_close_is_final(server: Server) -> None:
+    s = ferroftp.connect(server.url, **OPTIONS)
+    s.close()
+    s.close()  # twice is fine
+    with pytest.raises(ferroftp.ClosedError) as info:
+        s.pwd()
+    assert info.value.code is None
+    assert info.value.kind == "closed"
