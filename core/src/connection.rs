@@ -850,6 +850,17 @@ fn announced_size(text: &str) -> Option<u64> {
         .map(|_| n)
 }
 
+/// Every reply parser of this module on the same bytes (for the fuzz target).
+pub(crate) fn fuzz_replies(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = reply_code(data);
+    let _ = parse_pwd(&text);
+    let _ = parse_mdtm(&text);
+    let _ = announced_size(&text);
+    let _ = Features::parse(&text);
+    let _ = line_context(&text);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,15 @@ mod session;
 mod tls;
 pub mod transfer;
 
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API).
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Runs every reply parser of the session on `data`.
+    pub fn replies(data: &[u8]) {
+        crate::connection::fuzz_replies(data);
+    }
+}
+
 pub use config::{Config, DataMode, Password, TlsMode};
 pub use connection::Progress;
 pub use error::{Error, ErrorKind, Result};
