@@ -1,9 +1,10 @@
 //! The Rust client of the benchmark harness (`bench/run.py`, `make bench`).
 //!
 //! Runs ONE workload once against a running server and prints one line of JSON:
-//! `{"elapsed_s": ..., "bytes": ..., "files": ..., "ops": ...}`. The time is taken in the
-//! process, from before the connect to after the session is closed (the harness times the whole
-//! process as well). Only the public API is used.
+//! `{"elapsed_s": ..., "op_s": ..., "bytes": ..., "files": ..., "ops": ...}`. `elapsed_s` is
+//! taken in the process from before the connect to after the session is closed; `op_s` covers
+//! the workload's operations alone (without connect and close). The harness times the whole
+//! process as well. Only the public API is used.
 //!
 //! ```text
 //! bench_client download  --url URL --remote PATH --local PATH      (Session::download)
@@ -39,6 +40,8 @@ struct Outcome {
     files: u64,
     /// Operations done (listings, NOOPs, reads).
     ops: u64,
+    /// Seconds spent in the workload's operations alone, without connect and close.
+    op_s: f64,
 }
 
 /// `--key value` options after the workload name.
@@ -95,6 +98,7 @@ impl Args {
 
 async fn download(args: &Args) -> Result<Outcome, BoxError> {
     let s = Session::connect_with(args.config()?).await?;
+    let started = Instant::now();
     let bytes = s
         .download(
             args.get("remote")?,
@@ -102,16 +106,19 @@ async fn download(args: &Args) -> Result<Outcome, BoxError> {
             DownloadOptions::default(),
         )
         .await?;
+    let op_s = started.elapsed().as_secs_f64();
     s.close().await?;
     Ok(Outcome {
         bytes,
         files: 1,
         ops: 1,
+        op_s,
     })
 }
 
 async fn upload(args: &Args) -> Result<Outcome, BoxError> {
     let s = Session::connect_with(args.config()?).await?;
+    let started = Instant::now();
     let bytes = s
         .upload(
             args.get("local")?,
@@ -119,16 +126,19 @@ async fn upload(args: &Args) -> Result<Outcome, BoxError> {
             UploadOptions::default(),
         )
         .await?;
+    let op_s = started.elapsed().as_secs_f64();
     s.close().await?;
     Ok(Outcome {
         bytes,
         files: 1,
         ops: 1,
+        op_s,
     })
 }
 
 async fn stream(args: &Args) -> Result<Outcome, BoxError> {
     let s = Session::connect_with(args.config()?).await?;
+    let started = Instant::now();
     let mut reader = s.open_read(args.get("remote")?).await?;
     let mut buf = vec![0u8; 256 * 1024];
     let mut bytes = 0u64;
@@ -140,11 +150,13 @@ async fn stream(args: &Args) -> Result<Outcome, BoxError> {
         bytes += n as u64;
     }
     reader.finish().await?;
+    let op_s = started.elapsed().as_secs_f64();
     s.close().await?;
     Ok(Outcome {
         bytes,
         files: 1,
         ops: 1,
+        op_s,
     })
 }
 
@@ -160,14 +172,18 @@ async fn files(args: &Args) -> Result<Outcome, BoxError> {
     let mut out = Outcome::default();
     if sessions <= 1 {
         let s = Session::connect_with(args.config()?).await?;
+        let started = Instant::now();
         for remote in &names {
             out.bytes += s
                 .download(remote, local_for(&dir, remote), DownloadOptions::default())
                 .await?;
             out.files += 1;
         }
+        out.op_s = started.elapsed().as_secs_f64();
         s.close().await?;
     } else {
+        // The pool opens its sessions lazily: their connects are part of op_s here.
+        let started = Instant::now();
         let mut options = PoolOptions::default();
         options.max_sessions = sessions;
         let pool = Pool::with_options(args.config()?, options)?;
@@ -181,6 +197,7 @@ async fn files(args: &Args) -> Result<Outcome, BoxError> {
         }
         out.bytes = result.ok.iter().map(|(_, b)| b).sum();
         out.files = result.ok.len() as u64;
+        out.op_s = started.elapsed().as_secs_f64();
         pool.close().await;
     }
     out.ops = out.files;
@@ -193,6 +210,7 @@ async fn list(args: &Args) -> Result<Outcome, BoxError> {
     let expect = args.values.get("expect").map(|v| v.parse::<usize>());
     let s = Session::connect_with(args.config()?).await?;
     let mut out = Outcome::default();
+    let started = Instant::now();
     for _ in 0..count {
         let entries = s.list(path).await?;
         if let Some(want) = &expect {
@@ -204,6 +222,7 @@ async fn list(args: &Args) -> Result<Outcome, BoxError> {
         out.files += entries.len() as u64;
         out.ops += 1;
     }
+    out.op_s = started.elapsed().as_secs_f64();
     s.close().await?;
     Ok(out)
 }
@@ -213,6 +232,7 @@ fn read_many(args: &Args) -> Result<Outcome, BoxError> {
     let names = Arc::new(args.names()?);
     let threads = usize::try_from(args.number("threads")?)?.max(1);
     let s = ferroftp::blocking::Session::connect_with(args.config()?)?;
+    let started = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|t| {
             let s = s.clone();
@@ -234,6 +254,7 @@ fn read_many(args: &Args) -> Result<Outcome, BoxError> {
         out.files += files;
     }
     out.ops = out.files;
+    out.op_s = started.elapsed().as_secs_f64();
     s.close()?;
     Ok(out)
 }
@@ -242,12 +263,15 @@ fn read_many(args: &Args) -> Result<Outcome, BoxError> {
 fn noop(args: &Args) -> Result<Outcome, BoxError> {
     let count = args.number("count")?;
     let s = ferroftp::blocking::Session::connect_with(args.config()?)?;
+    let started = Instant::now();
     for _ in 0..count {
         s.noop()?;
     }
+    let op_s = started.elapsed().as_secs_f64();
     s.close()?;
     Ok(Outcome {
         ops: count,
+        op_s,
         ..Outcome::default()
     })
 }
@@ -286,6 +310,7 @@ fn main() {
                 "bytes": out.bytes,
                 "files": out.files,
                 "ops": out.ops,
+                "op_s": out.op_s,
             })
         ),
         Err(e) => {

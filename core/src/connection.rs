@@ -501,7 +501,15 @@ impl Connection {
         };
         let data = self.read_listing(verb, path).await?;
         let dir = self.absolute(path);
-        Ok(listing::parse_listing(&data, &dir, format, Utc::now()))
+        let entries = listing::parse_listing(&data, &dir, format, Utc::now());
+        // Some servers (vsftpd) list a missing directory as empty: tell the two apart.
+        if entries.is_empty() && !path.is_empty() && !self.is_dir(path).await? {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("{verb} {path}: no such directory"),
+            ));
+        }
+        Ok(entries)
     }
 
     /// NLST: the names in `path`.

@@ -107,6 +107,10 @@ impl Error {
             550 | 450 if lookup && !lower.contains("denied") && !lower.contains("permission") => {
                 ErrorKind::NotFound
             }
+            // e.g. pyftpdlib's "501 No such directory." for MLSD of a missing path
+            400..=599 if lookup && (lower.contains("no such") || lower.contains("not found")) => {
+                ErrorKind::NotFound
+            }
             400..=499 => ErrorKind::Transient,
             500..=599 => ErrorKind::Permanent,
             _ => ErrorKind::Protocol,

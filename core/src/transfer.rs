@@ -335,6 +335,40 @@ fn upload_temp_name(remote: &str, fixed: bool) -> String {
     }
 }
 
+/// Uploads from a pipe, FIFO or device: read on tokio's blocking pool, so a writer that stalls
+/// blocks no runtime thread (and the upload stays cancellable). It cannot be resumed.
+async fn upload_from_stream(
+    c: &mut Connection,
+    local: &Path,
+    remote: &str,
+    options: &UploadOptions,
+) -> Result<u64> {
+    if options.resume {
+        return Err(Error::invalid_input(format!(
+            "{} is not a regular file: an upload from it cannot be resumed",
+            local.display()
+        )));
+    }
+    let mut source = tokio::fs::File::open(local)
+        .await
+        .map_err(|e| local_error(e, local, "cannot open"))?;
+    let dest = if options.atomic {
+        upload_temp_name(remote, false)
+    } else {
+        remote.to_string()
+    };
+    let sent = c
+        .store(&dest, &mut source, None, false, options.progress.as_ref())
+        .await?;
+    if options.verify {
+        verify_size(c, &dest, sent, "STOR").await?;
+    }
+    if options.atomic {
+        c.rename(&dest, remote).await?;
+    }
+    Ok(sent)
+}
+
 /// STOR the local file `local` to `remote` (see [`crate::Session::upload`]); returns the
 /// bytes sent.
 pub(crate) async fn upload_from_path(
@@ -344,13 +378,19 @@ pub(crate) async fn upload_from_path(
     options: &UploadOptions,
 ) -> Result<u64> {
     let progress = options.progress.as_ref();
+    let meta = std::fs::metadata(local).map_err(|e| local_error(e, local, "cannot open"))?;
+    if meta.is_dir() {
+        return Err(Error::invalid_input(format!(
+            "{} is a directory",
+            local.display()
+        )));
+    }
+    if !meta.is_file() {
+        return upload_from_stream(c, local, remote, options).await;
+    }
     let mut file =
         LocalFile(std::fs::File::open(local).map_err(|e| local_error(e, local, "cannot open"))?);
-    let len = file
-        .0
-        .metadata()
-        .map_err(|e| local_error(e, local, "cannot read"))?
-        .len();
+    let len = meta.len();
     let dest = if options.atomic {
         upload_temp_name(remote, options.resume)
     } else {

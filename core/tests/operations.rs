@@ -231,6 +231,10 @@ fn errors_body(server: &'static Server) {
     );
     let e = s.cwd(&missing).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    // a missing directory is not an empty one (vsftpd lists both the same way)
+    let e = s.list(&format!("{dir}/no-such-dir")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert!(s.list(&dir).is_ok());
     // the session is still in step after every refusal
     s.write_bytes(&format!("{dir}/ok"), b"ok").unwrap();
     assert_eq!(s.read_bytes(&format!("{dir}/ok")).unwrap(), b"ok");
@@ -324,3 +328,53 @@ on_servers!(
     tls
 );
 on_servers!(errors_over_tls, errors_body, tls);
+
+/// Uploads from a FIFO go through the blocking pool: they work, and a stalled writer can be
+/// cancelled without stalling the runtime.
+#[test]
+fn upload_from_a_fifo() {
+    let server = Server::shared(common::Kind::Vsftpd);
+    let (dir, local) = server.dir("fifo");
+    let scratch = server.scratch("fifo");
+    let fifo = scratch.join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let payload = data(300_000, 21);
+    let (f2, p2) = (fifo.clone(), payload.clone());
+    let writer = std::thread::spawn(move || std::fs::write(&f2, &p2).unwrap());
+    let s = ferroftp::blocking::Session::connect_with(server.config()).unwrap();
+    let n = s
+        .upload(&fifo, &format!("{dir}/from-fifo"), UploadOptions::default())
+        .unwrap();
+    writer.join().unwrap();
+    assert_eq!(n, payload.len() as u64);
+    assert!(std::fs::read(local.join("from-fifo")).unwrap() == payload);
+
+    // a writer that opens the FIFO and then stalls
+    let f3 = fifo.clone();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let staller = std::thread::spawn(move || {
+        let _w = std::fs::OpenOptions::new().write(true).open(&f3).unwrap();
+        let _ = rx.recv();
+    });
+    let a = s.as_async().clone();
+    let remote = format!("{dir}/stalled");
+    let cut = run(async move {
+        tokio::time::timeout(
+            Duration::from_millis(300),
+            a.upload(&fifo, &remote, UploadOptions::default()),
+        )
+        .await
+        .is_err()
+    });
+    assert!(cut, "the stalled upload was cancelled");
+    s.noop().unwrap();
+    assert_eq!(s.size(&format!("{dir}/from-fifo")).unwrap(), 300_000);
+    drop(tx);
+    staller.join().unwrap();
+}
