@@ -168,6 +168,7 @@ impl Connection {
             let _ = socket2::SockRef::from(&*control).set_tcp_keepalive(&keepalive);
         }
         ftp.set_passive_nat_workaround(true);
+        ftp.set_encoding(crate::names::Lossless).await;
         let t = config.timeout;
         bounded(
             t,
@@ -516,7 +517,7 @@ impl Connection {
     pub(crate) async fn names(&mut self, path: &str) -> Result<Vec<String>> {
         check_path(path)?;
         let data = self.read_listing("NLST", path).await?;
-        Ok(String::from_utf8_lossy(&data)
+        Ok(crate::names::decode(&data)
             .lines()
             .map(|l| l.trim_end_matches('\r'))
             .filter(|l| !l.is_empty())

@@ -20,6 +20,7 @@ mod config;
 mod connection;
 mod error;
 pub mod listing;
+pub mod names;
 pub mod pool;
 pub mod runtime;
 mod session;

@@ -63,6 +63,14 @@ pub struct Entry {
     pub raw: String,
 }
 
+impl Entry {
+    /// The name as the server's raw bytes (differs from `name.as_bytes()` only for names
+    /// that are not valid UTF-8; see [`crate::names`]).
+    pub fn name_bytes(&self) -> Vec<u8> {
+        crate::names::encode(&self.name)
+    }
+}
+
 /// Which listing format a server's reply is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListingFormat {
@@ -152,7 +160,7 @@ pub fn parse_list_line(line: &str, dir: &str, now: DateTime<Utc>) -> Option<Entr
 }
 
 /// Parses a whole listing (raw bytes of the data connection, lines separated by CRLF or LF), decoding
-/// each line as UTF-8 lossily, skipping lines that do not parse. Never panics.
+/// each line with [`crate::names::decode`] (UTF-8, other bytes kept as private-use characters), skipping lines that do not parse. Never panics.
 pub fn parse_listing(
     data: &[u8],
     dir: &str,
@@ -162,7 +170,7 @@ pub fn parse_listing(
     data.split(|&b| b == b'\n')
         .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
         .filter_map(|line| {
-            let text = String::from_utf8_lossy(line);
+            let text = crate::names::decode(line);
             match format {
                 ListingFormat::Mlsd => parse_mlsd_line(&text, dir),
                 ListingFormat::List => parse_list_line(&text, dir, now),
@@ -1270,7 +1278,7 @@ mod tests {
     }
 
     #[test]
-    fn listing_mlsd_lf_and_lossy_utf8() {
+    fn listing_mlsd_lf_and_raw_bytes() {
         let mut data = b"type=cdir;modify=20261127212300; .\n\
             type=pdir;modify=20261127212300; ..\n\
             type=file;size=3;modify=20261127212300; a.txt\n\
@@ -1281,7 +1289,8 @@ mod tests {
         data.extend_from_slice(b"type=dir;modify=20261127212300; last");
         let entries = parse_listing(&data, "", ListingFormat::Mlsd, now());
         let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["a.txt", "caf\u{FFFD}", "last"]);
+        assert_eq!(names, ["a.txt", "caf\u{F7E9}", "last"]);
+        assert_eq!(entries[1].name_bytes(), b"caf\xe9");
         assert_eq!(entries.first().map(|e| e.path.as_str()), Some("a.txt"));
     }
 

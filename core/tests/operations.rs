@@ -378,3 +378,36 @@ fn upload_from_a_fifo() {
     drop(tx);
     staller.join().unwrap();
 }
+
+/// A name that is not UTF-8 (Latin-1 "café.txt") is listed, and the listed name downloads,
+/// renames and removes that very file.
+fn non_utf8_names(server: &'static Server) {
+    use std::os::unix::ffi::OsStrExt;
+    let (dir, local) = server.dir("bytes");
+    let raw = b"caf\xe9.txt";
+    let path = local.join(std::ffi::OsStr::from_bytes(raw));
+    std::fs::write(&path, b"latin-1 name").unwrap();
+    std::os::unix::fs::chown(&path, Some(server.uid), Some(server.gid)).unwrap();
+    let s = ferroftp::blocking::Session::connect_with(server.config()).unwrap();
+    let entries = s.list(&dir).unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let e = &entries[0];
+    assert_eq!(e.name_bytes(), raw);
+    assert_eq!(s.read_bytes(&e.path).unwrap(), b"latin-1 name");
+    assert_eq!(s.names(&dir).unwrap(), [e.name.clone()]);
+    let renamed = format!("{}.old", e.path);
+    s.rename(&e.path, &renamed).unwrap();
+    assert!(
+        local
+            .join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt.old"))
+            .exists()
+    );
+    s.remove(&renamed).unwrap();
+    assert_eq!(std::fs::read_dir(&local).unwrap().count(), 0);
+}
+// vsftpd only: pyftpdlib itself replaces undecodable bytes with '?' in its listings, so such
+// a name cannot be addressed through it by any client.
+#[test]
+fn names_that_are_not_utf8_vsftpd() {
+    non_utf8_names(Server::shared(common::Kind::Vsftpd));
+}
