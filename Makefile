@@ -23,6 +23,7 @@ test: setup test-rust test-python test-c
 
 test-rust:
 	$(CARGO) test --workspace --all-targets
+	$(CARGO) test -p ferroftp --doc
 
 test-python::
 test-c::
@@ -30,6 +31,7 @@ test-c::
 lint::
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p ferroftp --no-deps --quiet
 
 fmt:
 	$(CARGO) fmt --all
