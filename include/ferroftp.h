@@ -238,6 +238,19 @@ typedef uint32_t ferroftp_tls;
 #endif // __cplusplus
 
 /**
+ * What a batch did: the files transferred (remote path and bytes, sorted by path), the files
+ * that failed (remote path, status, FTP reply code, message) and the files skipped (trees with
+ * `skip_existing`).
+ *
+ * Behind the pointer: a Rust `Box` holding those three lists with their strings already
+ * NUL-terminated. Made by a blocking `ferroftp_pool_*` batch call or
+ * `ferroftp_future_take_batch`; to avoid a leak it must eventually be freed with
+ * `ferroftp_batch_result_free`. The strings its accessors return are owned by it and stay
+ * valid until it is freed. It is immutable: any number of threads may read it at once.
+ */
+typedef struct ferroftp_batch_result ferroftp_batch_result;
+
+/**
  * A directory listing: a read-only, immutable list of entries.
  *
  * Behind the pointer: a Rust `Vec` of entries whose strings are already NUL-terminated. Made by
@@ -258,6 +271,19 @@ typedef struct ferroftp_entries ferroftp_entries;
  * `ferroftp_future_free` must be the last call on it.
  */
 typedef struct ferroftp_future ferroftp_future;
+
+/**
+ * Up to `max_sessions` sessions to one server, opened lazily, reused, health-checked, and
+ * fewer when the server says it allows fewer connections ("421 too many": the pool lowers its
+ * limit and carries on, raising it again later).
+ *
+ * Behind the pointer: a Rust `Box<ferroftp::Pool>`. Made by `ferroftp_pool_new`; to avoid a
+ * leak it must eventually be freed with `ferroftp_pool_free`. Every call takes a
+ * `const ferroftp_pool *` and may be made from any number of threads at once (batches running
+ * at the same time share the pool's sessions). Futures started on a pool keep working after it
+ * is freed (they hold their own reference to it).
+ */
+typedef struct ferroftp_pool ferroftp_pool;
 
 /**
  * An FTP session: one control connection, shared safely by any number of threads.
@@ -352,6 +378,126 @@ typedef struct ferroftp_options {
      */
     size_t buffer_size;
 } ferroftp_options;
+
+/**
+ * The progress of a batch, as passed to a `ferroftp_batch_progress_callback`.
+ */
+typedef struct ferroftp_batch_progress {
+    /**
+     * Files finished so far (successfully or not).
+     */
+    size_t files_done;
+    /**
+     * Files in the batch.
+     */
+    size_t files_total;
+    /**
+     * Bytes transferred so far (never decreases, also across retries).
+     */
+    uint64_t bytes_done;
+    /**
+     * Bytes in the batch when `bytes_total_known`, else 0.
+     */
+    uint64_t bytes_total;
+    /**
+     * Whether the size of every file of the batch is known.
+     */
+    bool bytes_total_known;
+} ferroftp_batch_progress;
+
+/**
+ * A batch progress callback: `userdata` first, then the progress (borrowed for the call only).
+ *
+ * It runs on library threads, after every chunk and every finished file: calls may come from
+ * different threads but never at the same time (the library serializes them), and the counts
+ * they report never decrease. `bytes_total_known` is false for `ferroftp_pool_download_many`
+ * (the remote sizes are not asked for); uploads and trees know every size. It must be quick and must not block: a blocking ferroftp call made inside
+ * it returns `FERROFTP_STATUS_IN_CALLBACK`, and it must not wait for other futures. It must not
+ * unwind (no C++ exception may leave it).
+ */
+typedef void (*ferroftp_batch_progress_callback)(void *userdata,
+                                                 const struct ferroftp_batch_progress *progress);
+
+/**
+ * Options of the batch calls. A plain struct owned by the caller: fill it with
+ * `ferroftp_batch_options_init` (which writes every default), change the fields you need, and
+ * pass a pointer (NULL for the defaults); the call copies it. Always initialise it with
+ * `ferroftp_batch_options_init`: fields may be added in later versions.
+ */
+typedef struct ferroftp_batch_options {
+    /**
+     * Stop starting new files after the first failure (default false: one failing file does not
+     * stop the others; failures are listed in the result).
+     */
+    bool stop_on_error;
+    /**
+     * Trees only: skip files whose size (and time, where known) already match (default false);
+     * they are listed as skipped in the result.
+     */
+    bool skip_existing;
+    /**
+     * Called with the batch's progress, or NULL (default). See
+     * `ferroftp_batch_progress_callback`.
+     */
+    ferroftp_batch_progress_callback progress;
+    /**
+     * Passed to `progress` untouched (default NULL). It must stay valid until the blocking call
+     * returns, or until the future has finished (`ferroftp_future_wait`): freeing a pending
+     * future cancels it without waiting, so a callback already running may still be using it.
+     */
+    void *userdata;
+} ferroftp_batch_options;
+
+/**
+ * A transfer progress callback: `userdata` first, then the bytes done so far and the total
+ * (`total_known` false when the size is not known; `total` is then 0).
+ *
+ * It runs on a library thread, many times during a transfer (after each chunk), with `done`
+ * never decreasing. It must be quick and must not block: a blocking ferroftp call made inside
+ * it returns `FERROFTP_STATUS_IN_CALLBACK`, and it must not wait for other futures. It must not
+ * unwind (no C++ exception may leave it).
+ */
+typedef void (*ferroftp_progress_callback)(void *userdata,
+                                           uint64_t done,
+                                           uint64_t total,
+                                           bool total_known);
+
+/**
+ * Options of `ferroftp_session_download_ex` and `ferroftp_session_upload_ex`. A plain struct
+ * owned by the caller: fill it with `ferroftp_transfer_options_init` (which writes every
+ * default), change the fields you need, and pass a pointer; the call copies it (the struct may
+ * be released as soon as the call returns, `userdata` may not: see `progress`). Always
+ * initialise it with `ferroftp_transfer_options_init`: fields may be added in later versions.
+ */
+typedef struct ferroftp_transfer_options {
+    /**
+     * Continue a partial transfer (default false). Download: from the part file an earlier
+     * failed attempt with `resume` kept beside the target (REST); on failure the part file is
+     * kept for the next attempt. Upload: from the size the remote file (or, with `atomic`, its
+     * temporary file) already has (REST + STOR, or APPE where the server refuses REST).
+     */
+    bool resume;
+    /**
+     * Upload only: send to a temporary name beside the target and rename it into place after
+     * the server's final reply, so readers never see a partial file (default false). Ignored by
+     * downloads (they always land in a temporary file first).
+     */
+    bool atomic;
+    /**
+     * Check the transferred size against the server's (default true).
+     */
+    bool verify;
+    /**
+     * Called with the progress, or NULL (default) for none. See `ferroftp_progress_callback`.
+     */
+    ferroftp_progress_callback progress;
+    /**
+     * Passed to `progress` untouched (default NULL). It must stay valid until the blocking call
+     * returns, or until the future has finished (`ferroftp_future_wait`): freeing a pending
+     * future cancels it without waiting, so a callback already running may still be using it.
+     */
+    void *userdata;
+} ferroftp_transfer_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -643,6 +789,221 @@ ferroftp_status ferroftp_future_take_session(const struct ferroftp_future *futur
  * `options_out` points to caller-owned memory; nothing is allocated.
  */
 ferroftp_status ferroftp_options_init(struct ferroftp_options *options_out);
+
+/**
+ * Makes a pool of up to `max_sessions` (≥ 1) sessions to the server of `url` (as for
+ * `ferroftp_session_connect`) with `options` (NULL for the defaults) for each session, and
+ * writes it to `*pool_out`. Nothing is opened yet: sessions are connected when a batch needs
+ * them, so connection errors show up in the batches (as failures of their files, or as the
+ * status of a tree call).
+ *
+ * The caller owns the pool and must free it with `ferroftp_pool_free`. `url` and `options` are
+ * only borrowed for the call. Failures: `FERROFTP_STATUS_INVALID_INPUT` (bad URL or option
+ * value, `max_sessions` 0), `FERROFTP_STATUS_INVALID_UTF8`, `FERROFTP_STATUS_NULL_ARGUMENT`.
+ */
+ferroftp_status ferroftp_pool_new(const char *url,
+                                  const struct ferroftp_options *options,
+                                  size_t max_sessions,
+                                  struct ferroftp_pool **pool_out);
+
+/**
+ * Closes the pool's idle sessions politely (QUIT), blocking until done. The pool stays usable
+ * (later batches open new sessions); sessions lent to running batches are not touched.
+ */
+ferroftp_status ferroftp_pool_close(const struct ferroftp_pool *pool);
+
+/**
+ * Frees a pool; NULL is a no-op. Does not block and sends nothing (call `ferroftp_pool_close`
+ * first for a polite QUIT on each idle session). Batches still running on futures keep their
+ * own reference and finish normally. `pool` must not be used again; no other thread may be
+ * using it at the same time.
+ */
+void ferroftp_pool_free(struct ferroftp_pool *pool);
+
+/**
+ * Fills `*options_out` with the defaults (see each field of `ferroftp_batch_options`): no
+ * stop on error, no skipping, no progress callback.
+ *
+ * `options_out` points to caller-owned memory; nothing is allocated.
+ */
+ferroftp_status ferroftp_batch_options_init(struct ferroftp_batch_options *options_out);
+
+/**
+ * Downloads `count` files in parallel over the pool's sessions, blocking until all are done:
+ * `remotes[i]` to the local file `locals[i]` (two parallel arrays of `count` UTF-8 strings,
+ * NULL only when `count` is 0). Writes what happened to `*result_out`, owned by the caller (free
+ * it with `ferroftp_batch_result_free`).
+ *
+ * Returns `FERROFTP_STATUS_OK` when the batch ran, also when some files failed: each failure
+ * (for example `FERROFTP_STATUS_NOT_FOUND` for a missing remote file) is in the result, and the
+ * other files are still transferred (unless `stop_on_error`). Each file lands as with
+ * `ferroftp_session_download` (a temporary file renamed into place). The arrays and `options`
+ * are only borrowed for the call.
+ */
+ferroftp_status ferroftp_pool_download_many(const struct ferroftp_pool *pool,
+                                            const char *const *remotes,
+                                            const char *const *locals,
+                                            size_t count,
+                                            const struct ferroftp_batch_options *options,
+                                            struct ferroftp_batch_result **result_out);
+
+/**
+ * Starts `ferroftp_pool_download_many`; writes its future to `*future_out`, owned by the caller
+ * (free it with `ferroftp_future_free`; take the result with `ferroftp_future_take_batch`). The
+ * arrays and `options` are copied before this call returns; the options' `userdata` must stay
+ * valid until the future has finished. Cancelling the future stops the batch (files being
+ * transferred are cancelled as single transfers are).
+ */
+ferroftp_status ferroftp_pool_download_many_start(const struct ferroftp_pool *pool,
+                                                  const char *const *remotes,
+                                                  const char *const *locals,
+                                                  size_t count,
+                                                  const struct ferroftp_batch_options *options,
+                                                  struct ferroftp_future **future_out);
+
+/**
+ * Uploads `count` files in parallel over the pool's sessions, blocking until all are done: the
+ * local file `locals[i]` to `remotes[i]` (two parallel arrays of `count` UTF-8 strings, NULL
+ * only when `count` is 0). Writes what happened to `*result_out`, owned by the caller (free it
+ * with `ferroftp_batch_result_free`). Statuses as for `ferroftp_pool_download_many`; a
+ * whole-file upload that failed on a broken connection is sent again once.
+ */
+ferroftp_status ferroftp_pool_upload_many(const struct ferroftp_pool *pool,
+                                          const char *const *locals,
+                                          const char *const *remotes,
+                                          size_t count,
+                                          const struct ferroftp_batch_options *options,
+                                          struct ferroftp_batch_result **result_out);
+
+/**
+ * Starts `ferroftp_pool_upload_many`; writes its future to `*future_out`, owned by the caller
+ * (free it with `ferroftp_future_free`; take the result with `ferroftp_future_take_batch`). The
+ * arrays and `options` are copied before this call returns; the options' `userdata` must stay
+ * valid until the future has finished.
+ */
+ferroftp_status ferroftp_pool_upload_many_start(const struct ferroftp_pool *pool,
+                                                const char *const *locals,
+                                                const char *const *remotes,
+                                                size_t count,
+                                                const struct ferroftp_batch_options *options,
+                                                struct ferroftp_future **future_out);
+
+/**
+ * Mirrors the remote directory `remote` into the local directory `local` (created as needed,
+ * with its subdirectories), blocking until done; writes what happened to `*result_out`, owned by
+ * the caller (free it with `ferroftp_batch_result_free`).
+ *
+ * Fails with a status (and no result) when the tree cannot be listed or a local directory
+ * cannot be created; failures of single files are in the result instead.
+ */
+ferroftp_status ferroftp_pool_download_tree(const struct ferroftp_pool *pool,
+                                            const char *remote,
+                                            const char *local,
+                                            const struct ferroftp_batch_options *options,
+                                            struct ferroftp_batch_result **result_out);
+
+/**
+ * Starts `ferroftp_pool_download_tree`; writes its future to `*future_out`, owned by the caller
+ * (free it with `ferroftp_future_free`; take the result with `ferroftp_future_take_batch`).
+ */
+ferroftp_status ferroftp_pool_download_tree_start(const struct ferroftp_pool *pool,
+                                                  const char *remote,
+                                                  const char *local,
+                                                  const struct ferroftp_batch_options *options,
+                                                  struct ferroftp_future **future_out);
+
+/**
+ * Mirrors the local directory `local` into the remote directory `remote` (created as needed,
+ * with its subdirectories), blocking until done; writes what happened to `*result_out`, owned by
+ * the caller (free it with `ferroftp_batch_result_free`).
+ *
+ * Fails with a status (and no result) when the local tree cannot be read or a remote directory
+ * cannot be created; failures of single files are in the result instead.
+ */
+ferroftp_status ferroftp_pool_upload_tree(const struct ferroftp_pool *pool,
+                                          const char *local,
+                                          const char *remote,
+                                          const struct ferroftp_batch_options *options,
+                                          struct ferroftp_batch_result **result_out);
+
+/**
+ * Starts `ferroftp_pool_upload_tree`; writes its future to `*future_out`, owned by the caller
+ * (free it with `ferroftp_future_free`; take the result with `ferroftp_future_take_batch`).
+ */
+ferroftp_status ferroftp_pool_upload_tree_start(const struct ferroftp_pool *pool,
+                                                const char *local,
+                                                const char *remote,
+                                                const struct ferroftp_batch_options *options,
+                                                struct ferroftp_future **future_out);
+
+/**
+ * Writes the batch result of a finished `ferroftp_pool_*_start` future to `*result_out`: a new
+ * result the caller owns and must free with `ferroftp_batch_result_free`. See
+ * `ferroftp_future_take_u64` for the statuses.
+ */
+ferroftp_status ferroftp_future_take_batch(const struct ferroftp_future *future,
+                                           struct ferroftp_batch_result **result_out);
+
+/**
+ * Writes the number of files transferred to `*count_out`.
+ */
+ferroftp_status ferroftp_batch_result_ok_count(const struct ferroftp_batch_result *result,
+                                               size_t *count_out);
+
+/**
+ * Writes the number of files that failed to `*count_out`.
+ */
+ferroftp_status ferroftp_batch_result_failed_count(const struct ferroftp_batch_result *result,
+                                                   size_t *count_out);
+
+/**
+ * Writes the number of files skipped to `*count_out`.
+ */
+ferroftp_status ferroftp_batch_result_skipped_count(const struct ferroftp_batch_result *result,
+                                                    size_t *count_out);
+
+/**
+ * Writes transferred file `index` (sorted by remote path): its remote path to `*path_out` and
+ * its byte count to `*bytes_out`.
+ *
+ * The string is owned by `result` and valid until `ferroftp_batch_result_free`: do not free it.
+ * Returns `FERROFTP_STATUS_OUT_OF_RANGE` when `index` is not below the ok count.
+ */
+ferroftp_status ferroftp_batch_result_ok(const struct ferroftp_batch_result *result,
+                                         size_t index,
+                                         const char **path_out,
+                                         uint64_t *bytes_out);
+
+/**
+ * Writes failed file `index`: its remote path to `*path_out`, the status of its error to
+ * `*status_out` (for example `FERROFTP_STATUS_NOT_FOUND`), the FTP reply code to `*code_out`
+ * (0 when the error was not a server reply) and the error message to `*message_out`.
+ *
+ * The strings are owned by `result` and valid until `ferroftp_batch_result_free`: do not free
+ * them. This does not change the thread's last error. Returns `FERROFTP_STATUS_OUT_OF_RANGE`
+ * when `index` is not below the failed count.
+ */
+ferroftp_status ferroftp_batch_result_failed(const struct ferroftp_batch_result *result,
+                                             size_t index,
+                                             const char **path_out,
+                                             ferroftp_status *status_out,
+                                             int *code_out,
+                                             const char **message_out);
+
+/**
+ * Writes skipped file `index`'s remote path to `*path_out`.
+ *
+ * The string is owned by `result` and valid until `ferroftp_batch_result_free`: do not free it.
+ * Returns `FERROFTP_STATUS_OUT_OF_RANGE` when `index` is not below the skipped count.
+ */
+ferroftp_status ferroftp_batch_result_skipped(const struct ferroftp_batch_result *result,
+                                              size_t index,
+                                              const char **path_out);
+
+/**
+ * Frees a batch result and its strings; NULL is a no-op. `result` must not be used again.
+ */
+void ferroftp_batch_result_free(struct ferroftp_batch_result *result);
 
 /**
  * Connects and logs in to the server of `url` (`ftp://user:password@host:port/dir`, UTF-8;
@@ -970,6 +1331,67 @@ ferroftp_status ferroftp_session_quote(const struct ferroftp_session *session,
 ferroftp_status ferroftp_session_quote_start(const struct ferroftp_session *session,
                                              const char *line,
                                              struct ferroftp_future **future_out);
+
+/**
+ * Fills `*options_out` with the defaults (see each field of `ferroftp_transfer_options`):
+ * no resume, not atomic, verify, no progress callback.
+ *
+ * `options_out` points to caller-owned memory; nothing is allocated.
+ */
+ferroftp_status ferroftp_transfer_options_init(struct ferroftp_transfer_options *options_out);
+
+/**
+ * `ferroftp_session_download` with options (`options` NULL: the defaults, the same as
+ * `ferroftp_session_download`): downloads `remote` to the local file `local`, blocking, and
+ * writes the byte count to `*bytes_out` (unless `bytes_out` is NULL).
+ *
+ * The progress callback (if any) runs on a library thread while this call blocks. `options`
+ * is only borrowed for the call.
+ */
+ferroftp_status ferroftp_session_download_ex(const struct ferroftp_session *session,
+                                             const char *remote,
+                                             const char *local,
+                                             const struct ferroftp_transfer_options *options,
+                                             uint64_t *bytes_out);
+
+/**
+ * Starts `ferroftp_session_download_ex`; writes its future to `*future_out`, owned by the
+ * caller (free it with `ferroftp_future_free`; take the byte count with
+ * `ferroftp_future_take_u64`). `options` is copied before this call returns; its `userdata`
+ * must stay valid until the future has finished.
+ */
+ferroftp_status ferroftp_session_download_ex_start(const struct ferroftp_session *session,
+                                                   const char *remote,
+                                                   const char *local,
+                                                   const struct ferroftp_transfer_options *options,
+                                                   struct ferroftp_future **future_out);
+
+/**
+ * `ferroftp_session_upload` with options (`options` NULL: the defaults, the same as
+ * `ferroftp_session_upload`): uploads the local file `local` to `remote`, blocking until the
+ * server confirmed it (and, with `atomic`, the rename into place), and writes the byte count to
+ * `*bytes_out` (unless `bytes_out` is NULL).
+ *
+ * The progress callback (if any) runs on a library thread while this call blocks. `options`
+ * is only borrowed for the call.
+ */
+ferroftp_status ferroftp_session_upload_ex(const struct ferroftp_session *session,
+                                           const char *local,
+                                           const char *remote,
+                                           const struct ferroftp_transfer_options *options,
+                                           uint64_t *bytes_out);
+
+/**
+ * Starts `ferroftp_session_upload_ex`; writes its future to `*future_out`, owned by the caller
+ * (free it with `ferroftp_future_free`; take the byte count with `ferroftp_future_take_u64`).
+ * `options` is copied before this call returns; its `userdata` must stay valid until the
+ * future has finished.
+ */
+ferroftp_status ferroftp_session_upload_ex_start(const struct ferroftp_session *session,
+                                                 const char *local,
+                                                 const char *remote,
+                                                 const struct ferroftp_transfer_options *options,
+                                                 struct ferroftp_future **future_out);
 
 /**
  * Writes the number of strings in `strings` to `*count_out`.

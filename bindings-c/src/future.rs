@@ -37,6 +37,7 @@ pub(crate) enum Value {
     Bytes(Vec<u8>),
     Quote(u16, CString),
     Session(ferroftp::Session),
+    Batch(crate::pool::CBatch),
 }
 
 impl Value {
@@ -52,6 +53,7 @@ impl Value {
             Value::Bytes(_) => "bytes (ferroftp_future_take_bytes)",
             Value::Quote(..) => "a reply (ferroftp_future_take_quote)",
             Value::Session(_) => "a session (ferroftp_future_take_session)",
+            Value::Batch(_) => "a batch result (ferroftp_future_take_batch)",
         }
     }
 }
@@ -69,11 +71,20 @@ pub(crate) fn in_callback() -> bool {
     IN_CALLBACK.with(Cell::get)
 }
 
+/// Runs `f` (a call into a C progress callback) flagged like a completion callback, so that a
+/// blocking ferroftp call made inside it returns `FERROFTP_STATUS_IN_CALLBACK`.
+pub(crate) fn flagged<R>(f: impl FnOnce() -> R) -> R {
+    let before = IN_CALLBACK.with(|c| c.replace(true));
+    let r = f();
+    IN_CALLBACK.with(|c| c.set(before));
+    r
+}
+
 /// The error a blocking call made from inside a callback gets.
 pub(crate) fn in_callback_error() -> CError {
     CError::new(
         S::FERROFTP_STATUS_IN_CALLBACK,
-        "a blocking ferroftp call was made from inside a completion callback, where it could \
+        "a blocking ferroftp call was made from inside a completion or progress callback, where it could \
          deadlock; start a future (`_start`) instead, or call from another thread",
     )
 }
@@ -412,7 +423,7 @@ pub extern "C" fn ferroftp_future_free(future: *mut ferroftp_future) {
 }
 
 /// Takes the value out of a finished future, checking its type.
-fn take<T>(
+pub(crate) fn take<T>(
     future: &FutureHandle,
     out: Out<T>,
     pick: impl FnOnce(Value) -> Result<T, Value>,

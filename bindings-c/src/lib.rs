@@ -9,7 +9,8 @@
 //!
 //! The conventions (ownership, statuses, threads) are in `bindings-c/README.md`. Module map:
 //! [`ffi`] (pointer glue), [`panic`] (the panic boundary), [`error`] (statuses and the per-thread
-//! last error), [`options`], [`session`], [`future`], [`entries`], [`values`] (strings, string
+//! last error), [`options`], [`session`], [`transfer`] (download/upload
+//! options and progress), [`pool`] (batch transfers), [`future`], [`entries`], [`values`] (strings, string
 //! lists, byte buffers).
 #![deny(unsafe_op_in_unsafe_fn)]
 // The exported functions take raw pointers from C and check them (NULL) through the `try_*!`
@@ -25,7 +26,9 @@ pub(crate) mod ffi;
 pub mod future;
 pub mod options;
 pub(crate) mod panic;
+pub mod pool;
 pub mod session;
+pub mod transfer;
 pub mod values;
 
 use std::ffi::c_char;

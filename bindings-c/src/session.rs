@@ -35,7 +35,7 @@ impl Castable for ferroftp_session {
 }
 
 /// Runs an operation to completion on the library's runtime, from a plain (non-callback) thread.
-fn block(op: impl Future<Output = Outcome> + Send + 'static) -> Outcome {
+pub(crate) fn block(op: impl Future<Output = Outcome> + Send + 'static) -> Outcome {
     if in_callback() {
         return Err(in_callback_error());
     }
@@ -44,7 +44,7 @@ fn block(op: impl Future<Output = Outcome> + Send + 'static) -> Outcome {
 
 /// Finishes a blocking call: writes the value picked out of the outcome (when the caller wants
 /// it), or raises the outcome's error.
-fn finish<T>(
+pub(crate) fn finish<T>(
     outcome: Outcome,
     out: Option<Out<T>>,
     pick: impl FnOnce(Value) -> Option<T>,
@@ -63,7 +63,7 @@ fn finish<T>(
 }
 
 /// An operation produced another value than its C function expects (a bug in this crate).
-fn mismatch() -> ferroftp_status {
+pub(crate) fn mismatch() -> ferroftp_status {
     crate::error::set_error(
         S::FERROFTP_STATUS_PANIC,
         None,
@@ -75,7 +75,7 @@ fn unit(r: ferroftp::Result<()>) -> Outcome {
     r.map(|()| Value::Unit).map_err(CError::from)
 }
 
-fn u64_(r: ferroftp::Result<u64>) -> Outcome {
+pub(crate) fn u64_(r: ferroftp::Result<u64>) -> Outcome {
     r.map(Value::U64).map_err(CError::from)
 }
 

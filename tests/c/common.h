@@ -1,8 +1,10 @@
 /* Shared helpers of the C tests: argument parsing, checks that explain themselves, and
  * deterministic test data. Each test binary is run as
- *     test_x URL ROOT SERVER
- * by tests/c/run.py: URL = ftp://user:pass@127.0.0.1:port, ROOT = the server's local root
- * directory (to check files on disk), SERVER = pyftpdlib | vsftpd. */
+ *     test_x URL ROOT SERVER [EXTRA]
+ * by tests/c/run.py: URL = ftp://user:pass@127.0.0.1:port (ftpes:// or ftps:// for TLS servers),
+ * ROOT = the server's local root directory (to check files on disk), SERVER = pyftpdlib | vsftpd,
+ * EXTRA = the CA file of a TLS server (test_tls) or "limited" (test_pool against a server that
+ * allows 3 connections). */
 #ifndef FERROFTP_TEST_COMMON_H
 #define FERROFTP_TEST_COMMON_H
 
@@ -17,6 +19,8 @@
 static const char *T_URL;
 static const char *T_ROOT;
 static const char *T_SERVER;
+/* An optional 5th argument: the CA file of a TLS server (test_tls), or a mode (test_pool). */
+static const char *T_EXTRA;
 static int T_CHECKS;
 
 static void t_fail(const char *file, int line, const char *what, ferroftp_status st) {
@@ -48,13 +52,14 @@ static void t_fail(const char *file, int line, const char *what, ferroftp_status
 #define CHECK_OK(call) CHECK_ST(FERROFTP_STATUS_OK, call)
 
 static void t_init(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s URL ROOT SERVER\n", argv[0]);
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: %s URL ROOT SERVER [EXTRA]\n", argv[0]);
         exit(2);
     }
     T_URL = argv[1];
     T_ROOT = argv[2];
     T_SERVER = argv[3];
+    T_EXTRA = argc == 5 ? argv[4] : NULL;
 }
 
 static void t_done(const char *name) {
@@ -80,7 +85,7 @@ static uint8_t *t_data(size_t len, uint64_t seed) {
 }
 
 /* Makes "<prefix>-<pid>" as a fresh remote directory; returns it (malloc'd). */
-static char *t_dir(const ferroftp_session *s, const char *prefix) {
+static inline char *t_dir(const ferroftp_session *s, const char *prefix) {
     char *dir = (char *)malloc(256);
     if (!dir) abort();
     snprintf(dir, 256, "/%s-%ld", prefix, (long)getpid());
@@ -91,7 +96,28 @@ static char *t_dir(const ferroftp_session *s, const char *prefix) {
     return dir;
 }
 
-static ferroftp_session *t_connect(void) {
+/* Writes a local file (aborts on failure). */
+static inline void t_write_file(const char *path, const uint8_t *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (!f) { perror(path); exit(1); }
+    if (len && fwrite(data, 1, len, f) != len) { perror(path); exit(1); }
+    if (fclose(f) != 0) { perror(path); exit(1); }
+}
+
+/* Whether the file at `path` holds exactly `len` bytes equal to `data`. */
+static inline bool t_file_is(const char *path, const uint8_t *data, size_t len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    uint8_t *buf = (uint8_t *)malloc(len + 1);
+    if (!buf) abort();
+    size_t n = fread(buf, 1, len + 1, f);
+    fclose(f);
+    bool same = n == len && (len == 0 || memcmp(buf, data, len) == 0);
+    free(buf);
+    return same;
+}
+
+static inline ferroftp_session *t_connect(void) {
     ferroftp_options o;
     CHECK_OK(ferroftp_options_init(&o));
     o.timeout_ms = 60000; /* valgrind is slow; no test depends on a timeout firing */

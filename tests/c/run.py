@@ -2,8 +2,9 @@
 """Driver of the C tests (run by `make test-c` with the project's venv Python).
 
     run.py --lib-dir DIR            build tests/c/*.c against include/ferroftp.h and DIR/libferroftp.so,
-                                    start pyftpdlib and vsftpd (tests/servers/serve.py), run every test
-                                    binary against each server under valgrind, then install into a
+                                    start pyftpdlib and vsftpd (tests/servers/serve.py; also vsftpd with 3
+                                    connections at most, and explicit/implicit FTPS servers), run the
+                                    test binaries against them under valgrind (see RUNS), then install into a
                                     temporary prefix and build examples/c (pkg-config) and
                                     examples/cpp (CMake find_package) against it and run both
     run.py --lib-dir DIR --demo     build examples/c against the build tree and run it against a
@@ -28,13 +29,26 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-TESTS = ["test_api", "test_threads", "test_futures"]
-SERVERS = ["pyftpdlib", "vsftpd"]
+TESTS = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_tls"]
+# (server kind, extra serve.py arguments, test programs, EXTRA argument): every test program but
+# test_tls against the two plain servers; test_pool again against a vsftpd that allows only 3
+# connections (with a pool of 10); test_tls against explicit FTPS on both servers and implicit
+# FTPS on vsftpd (pyftpdlib has no implicit mode), given the server's CA file.
+PLAIN = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool"]
+RUNS = [
+    ("pyftpdlib", [], PLAIN, None),
+    ("vsftpd", [], PLAIN, None),
+    ("vsftpd", ["--max-cons", "3"], ["test_pool"], "limited"),
+    ("pyftpdlib", ["--tls", "explicit"], ["test_tls"], "cafile"),
+    ("vsftpd", ["--tls", "explicit"], ["test_tls"], "cafile"),
+    ("vsftpd", ["--tls", "implicit"], ["test_tls"], "cafile"),
+]
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-O1"]
 VALGRIND = [
     "valgrind",
     "--error-exitcode=1",
     "--leak-check=full",
+    "--num-callers=40",
     "--errors-for-leak-kinds=definite,indirect,possible",
     "--show-leak-kinds=definite,indirect,possible",
     f"--suppressions={HERE / 'valgrind.supp'}",
@@ -68,10 +82,11 @@ def run(cmd: list[str], what: str, **kw) -> None:
 class Server:
     """One loopback FTP server started through tests/servers/serve.py; stopped by stop()."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, extra: list[str] | None = None) -> None:
         self.kind = kind
+        self.label = " ".join([kind, *(extra or [])])
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests/servers/serve.py"), kind],
+            [sys.executable, str(ROOT / "tests/servers/serve.py"), kind, *(extra or [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -84,7 +99,11 @@ class Server:
         self.root = info["root"]
         host = info["host"]
         host = f"[{host}]" if ":" in host else host
-        self.url = f"ftp://{info['user']}:{info['password']}@{host}:{info['port']}"
+        scheme = {"explicit": "ftpes", "implicit": "ftps"}.get(info.get("tls", "none"), "ftp")
+        self.url = f"{scheme}://{info['user']}:{info['password']}@{host}:{info['port']}"
+        self.cafile = info.get("cafile")
+        if info.get("tls", "none") != "none" and not self.cafile:
+            die(f"the {self.label} server did not say where its CA file is")
 
     def stop(self) -> None:
         if self.proc.stdin:
@@ -110,9 +129,9 @@ def check_header(build: Path) -> None:
     )
 
 
-def build_tests(build: Path, lib_dir: Path) -> dict[str, Path]:
+def build_tests(build: Path, lib_dir: Path, names: list[str]) -> dict[str, Path]:
     out = {}
-    for name in TESTS:
+    for name in names:
         exe = build / name
         run(
             ["gcc", *CFLAGS, f"-I{ROOT / 'include'}", f"-I{HERE}", str(HERE / f"{name}.c"),
@@ -177,6 +196,8 @@ def main() -> None:
     p.add_argument("--lib-dir", required=True, type=Path, help="directory of libferroftp.so")
     p.add_argument("--demo", action="store_true", help="build and run examples/c only")
     p.add_argument("--no-valgrind", action="store_true", help="run the tests natively (debugging)")
+    p.add_argument("--only", action="append", metavar="TEST",
+                   help="run only this test program (repeatable; no install test; debugging)")
     args = p.parse_args()
     lib_dir = args.lib_dir.resolve()
     if not (lib_dir / "libferroftp.so").is_file():
@@ -189,19 +210,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ferroftp-c-tests-") as tmp:
         build = Path(tmp)
         check_header(build)
-        exes = build_tests(build, lib_dir)
-        servers = [Server(kind) for kind in SERVERS]
+        exes = build_tests(build, lib_dir, args.only or TESTS)
+        servers = []
         try:
             results = []
-            for server in servers:
-                for name, exe in exes.items():
+            for kind, extra, tests, extra_arg in RUNS:
+                if args.only and not set(args.only) & set(tests):
+                    continue
+                server = Server(kind, extra)
+                servers.append(server)
+                for name in tests:
+                    if args.only and name not in args.only:
+                        continue
                     t0 = time.monotonic()
                     prefix = [] if args.no_valgrind else VALGRIND
-                    run([*prefix, str(exe), server.url, server.root, server.kind],
-                        f"{name} against {server.kind}" + ("" if args.no_valgrind else " under valgrind"))
-                    results.append(f"{name} [{server.kind}] ok in {time.monotonic() - t0:.1f} s")
-            install_test(build, servers[0])
-            results.append("install + pkg-config (examples/c) + CMake find_package (examples/cpp) ok")
+                    argv = [str(exes[name]), server.url, server.root, server.kind]
+                    if extra_arg == "cafile":
+                        argv.append(server.cafile)
+                    elif extra_arg:
+                        argv.append(extra_arg)
+                    run([*prefix, *argv],
+                        f"{name} against {server.label}" + ("" if args.no_valgrind else " under valgrind"))
+                    results.append(f"{name} [{server.label}] ok in {time.monotonic() - t0:.1f} s")
+            if not args.only:
+                install_test(build, servers[0])
+                results.append("install + pkg-config (examples/c) + CMake find_package (examples/cpp) ok")
         finally:
             for server in servers:
                 server.stop()

@@ -1,0 +1,280 @@
+//! `ferroftp_transfer_options`: resume, atomic uploads, verification and a progress callback for
+//! `ferroftp_session_download_ex` / `ferroftp_session_upload_ex` (and their `_start` forms). The
+//! plain `ferroftp_session_download` / `_upload` stay as they are (the core's defaults).
+
+use std::ffi::{c_char, c_void};
+
+use ferroftp::{DownloadOptions, Session, UploadOptions};
+
+use crate::error::ferroftp_status;
+use crate::ffi::{Out, try_out, try_ref, try_str};
+use crate::future::{Outcome, Value, ferroftp_future, flagged, spawn};
+use crate::panic::ffi_panic_boundary;
+use crate::session::{block, ferroftp_session, finish, u64_};
+
+use ferroftp_status as S;
+
+/// A transfer progress callback: `userdata` first, then the bytes done so far and the total
+/// (`total_known` false when the size is not known; `total` is then 0).
+///
+/// It runs on a library thread, many times during a transfer (after each chunk), with `done`
+/// never decreasing. It must be quick and must not block: a blocking ferroftp call made inside
+/// it returns `FERROFTP_STATUS_IN_CALLBACK`, and it must not wait for other futures. It must not
+/// unwind (no C++ exception may leave it).
+#[allow(non_camel_case_types)]
+pub type ferroftp_progress_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, done: u64, total: u64, total_known: bool)>;
+
+/// Options of `ferroftp_session_download_ex` and `ferroftp_session_upload_ex`. A plain struct
+/// owned by the caller: fill it with `ferroftp_transfer_options_init` (which writes every
+/// default), change the fields you need, and pass a pointer; the call copies it (the struct may
+/// be released as soon as the call returns, `userdata` may not: see `progress`). Always
+/// initialise it with `ferroftp_transfer_options_init`: fields may be added in later versions.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ferroftp_transfer_options {
+    /// Continue a partial transfer (default false). Download: from the part file an earlier
+    /// failed attempt with `resume` kept beside the target (REST); on failure the part file is
+    /// kept for the next attempt. Upload: from the size the remote file (or, with `atomic`, its
+    /// temporary file) already has (REST + STOR, or APPE where the server refuses REST).
+    pub resume: bool,
+    /// Upload only: send to a temporary name beside the target and rename it into place after
+    /// the server's final reply, so readers never see a partial file (default false). Ignored by
+    /// downloads (they always land in a temporary file first).
+    pub atomic: bool,
+    /// Check the transferred size against the server's (default true).
+    pub verify: bool,
+    /// Called with the progress, or NULL (default) for none. See `ferroftp_progress_callback`.
+    pub progress: ferroftp_progress_callback,
+    /// Passed to `progress` untouched (default NULL). It must stay valid until the blocking call
+    /// returns, or until the future has finished (`ferroftp_future_wait`): freeing a pending
+    /// future cancels it without waiting, so a callback already running may still be using it.
+    pub userdata: *mut c_void,
+}
+
+impl Default for ferroftp_transfer_options {
+    fn default() -> Self {
+        let d = DownloadOptions::default();
+        Self {
+            resume: d.resume,
+            atomic: UploadOptions::default().atomic,
+            verify: d.verify,
+            progress: None,
+            userdata: std::ptr::null_mut(),
+        }
+    }
+}
+
+/// The caller's progress function and its userdata, callable from library threads.
+#[derive(Clone, Copy)]
+struct ProgressFn {
+    func: unsafe extern "C" fn(*mut c_void, u64, u64, bool),
+    userdata: *mut c_void,
+}
+
+// SAFETY: the C caller promises (documented on `ferroftp_progress_callback` and the `userdata`
+// field) that the function and its userdata may be used from library threads.
+unsafe impl Send for ProgressFn {}
+// SAFETY: as above; the library never touches `userdata` itself.
+unsafe impl Sync for ProgressFn {}
+
+impl ProgressFn {
+    fn call(&self, done: u64, total: Option<u64>) {
+        // SAFETY: a function pointer and userdata the C caller supplied for this transfer.
+        flagged(|| unsafe {
+            (self.func)(self.userdata, done, total.unwrap_or(0), total.is_some())
+        });
+    }
+}
+
+/// Reads the caller's options (NULL: the defaults).
+///
+/// # Safety
+/// `options` must be NULL or point to a valid `ferroftp_transfer_options`.
+unsafe fn read(options: *const ferroftp_transfer_options) -> ferroftp_transfer_options {
+    // SAFETY: see the function's contract.
+    unsafe { options.as_ref() }.copied().unwrap_or_default()
+}
+
+fn progress_of(o: &ferroftp_transfer_options) -> Option<ProgressFn> {
+    o.progress.map(|func| ProgressFn {
+        func,
+        userdata: o.userdata,
+    })
+}
+
+/// The core's download options from the C struct.
+fn download_options(o: &ferroftp_transfer_options) -> DownloadOptions {
+    let mut d = DownloadOptions::default().resume(o.resume);
+    d.verify = o.verify;
+    if let Some(p) = progress_of(o) {
+        d = d.progress(move |done, total| p.call(done, total));
+    }
+    d
+}
+
+/// The core's upload options from the C struct.
+fn upload_options(o: &ferroftp_transfer_options) -> UploadOptions {
+    let mut u = UploadOptions::default().resume(o.resume).atomic(o.atomic);
+    u.verify = o.verify;
+    if let Some(p) = progress_of(o) {
+        u = u.progress(move |done, total| p.call(done, total));
+    }
+    u
+}
+
+async fn op_download_ex(
+    s: Session,
+    remote: String,
+    local: String,
+    options: DownloadOptions,
+) -> Outcome {
+    u64_(s.download(&remote, local, options).await)
+}
+
+async fn op_upload_ex(
+    s: Session,
+    local: String,
+    remote: String,
+    options: UploadOptions,
+) -> Outcome {
+    u64_(s.upload(local, &remote, options).await)
+}
+
+fn pick_u64(v: Value) -> Option<u64> {
+    match v {
+        Value::U64(n) => Some(n),
+        _ => None,
+    }
+}
+
+/// Fills `*options_out` with the defaults (see each field of `ferroftp_transfer_options`):
+/// no resume, not atomic, verify, no progress callback.
+///
+/// `options_out` points to caller-owned memory; nothing is allocated.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_transfer_options_init(
+    options_out: *mut ferroftp_transfer_options,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let out = try_out!(options_out);
+        out.write(ferroftp_transfer_options::default());
+        S::FERROFTP_STATUS_OK
+    }
+}
+
+/// `ferroftp_session_download` with options (`options` NULL: the defaults, the same as
+/// `ferroftp_session_download`): downloads `remote` to the local file `local`, blocking, and
+/// writes the byte count to `*bytes_out` (unless `bytes_out` is NULL).
+///
+/// The progress callback (if any) runs on a library thread while this call blocks. `options`
+/// is only borrowed for the call.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_download_ex(
+    session: *const ferroftp_session,
+    remote: *const c_char,
+    local: *const c_char,
+    options: *const ferroftp_transfer_options,
+    bytes_out: *mut u64,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let remote = try_str!(remote);
+        let local = try_str!(local);
+        let out = Out::optional(bytes_out);
+        // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
+        let o = download_options(&unsafe { read(options) });
+        finish(block(op_download_ex(s.clone(), remote.into(), local.into(), o)), out, pick_u64)
+    }
+}
+
+/// Starts `ferroftp_session_download_ex`; writes its future to `*future_out`, owned by the
+/// caller (free it with `ferroftp_future_free`; take the byte count with
+/// `ferroftp_future_take_u64`). `options` is copied before this call returns; its `userdata`
+/// must stay valid until the future has finished.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_download_ex_start(
+    session: *const ferroftp_session,
+    remote: *const c_char,
+    local: *const c_char,
+    options: *const ferroftp_transfer_options,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let remote = try_str!(remote);
+        let local = try_str!(local);
+        let out = try_out!(future_out);
+        // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
+        let o = download_options(&unsafe { read(options) });
+        spawn(op_download_ex(s.clone(), remote.into(), local.into(), o), out)
+    }
+}
+
+/// `ferroftp_session_upload` with options (`options` NULL: the defaults, the same as
+/// `ferroftp_session_upload`): uploads the local file `local` to `remote`, blocking until the
+/// server confirmed it (and, with `atomic`, the rename into place), and writes the byte count to
+/// `*bytes_out` (unless `bytes_out` is NULL).
+///
+/// The progress callback (if any) runs on a library thread while this call blocks. `options`
+/// is only borrowed for the call.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_upload_ex(
+    session: *const ferroftp_session,
+    local: *const c_char,
+    remote: *const c_char,
+    options: *const ferroftp_transfer_options,
+    bytes_out: *mut u64,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let local = try_str!(local);
+        let remote = try_str!(remote);
+        let out = Out::optional(bytes_out);
+        // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
+        let o = upload_options(&unsafe { read(options) });
+        finish(block(op_upload_ex(s.clone(), local.into(), remote.into(), o)), out, pick_u64)
+    }
+}
+
+/// Starts `ferroftp_session_upload_ex`; writes its future to `*future_out`, owned by the caller
+/// (free it with `ferroftp_future_free`; take the byte count with `ferroftp_future_take_u64`).
+/// `options` is copied before this call returns; its `userdata` must stay valid until the
+/// future has finished.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_upload_ex_start(
+    session: *const ferroftp_session,
+    local: *const c_char,
+    remote: *const c_char,
+    options: *const ferroftp_transfer_options,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let local = try_str!(local);
+        let remote = try_str!(remote);
+        let out = try_out!(future_out);
+        // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
+        let o = upload_options(&unsafe { read(options) });
+        spawn(op_upload_ex(s.clone(), local.into(), remote.into(), o), out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_core() {
+        let o = ferroftp_transfer_options::default();
+        assert!(!o.resume && !o.atomic && o.verify && o.progress.is_none());
+        let d = download_options(&o);
+        assert_eq!((d.resume, d.verify), (false, true));
+        let u = upload_options(&ferroftp_transfer_options {
+            atomic: true,
+            verify: false,
+            ..o
+        });
+        assert_eq!((u.resume, u.atomic, u.verify), (false, true, false));
+    }
+}
