@@ -442,8 +442,8 @@ typedef struct ferroftp_batch_options {
     ferroftp_batch_progress_callback progress;
     /**
      * Passed to `progress` untouched (default NULL). It must stay valid until the blocking call
-     * returns, or until the future has finished (`ferroftp_future_wait`): freeing a pending
-     * future cancels it without waiting, so a callback already running may still be using it.
+     * returns, or until the future has finished or been freed (`ferroftp_future_free` stops
+     * the progress calls before it returns).
      */
     void *userdata;
 } ferroftp_batch_options;
@@ -493,8 +493,8 @@ typedef struct ferroftp_transfer_options {
     ferroftp_progress_callback progress;
     /**
      * Passed to `progress` untouched (default NULL). It must stay valid until the blocking call
-     * returns, or until the future has finished (`ferroftp_future_wait`): freeing a pending
-     * future cancels it without waiting, so a callback already running may still be using it.
+     * returns, or until the future has finished or been freed (`ferroftp_future_free` stops
+     * the progress calls before it returns).
      */
     void *userdata;
 } ferroftp_transfer_options;
@@ -706,7 +706,10 @@ ferroftp_status ferroftp_future_cancel(const struct ferroftp_future *future);
 /**
  * Frees a future; NULL is a no-op. A pending future is cancelled first (see
  * `ferroftp_future_cancel`) and its callback will not be called; its file descriptor is closed.
- * A result not taken out is freed with it.
+ * A result not taken out is freed with it. Its progress callbacks (transfer or batch options)
+ * are not called any more once this returns, and none is still running then (unless this is
+ * called from inside a callback, where a progress call already running on another thread may
+ * still be finishing), so their `userdata` may be released right after.
  *
  * May be called from inside the future's own callback. `future` must not be used again.
  */
@@ -851,7 +854,7 @@ ferroftp_status ferroftp_pool_download_many(const struct ferroftp_pool *pool,
  * Starts `ferroftp_pool_download_many`; writes its future to `*future_out`, owned by the caller
  * (free it with `ferroftp_future_free`; take the result with `ferroftp_future_take_batch`). The
  * arrays and `options` are copied before this call returns; the options' `userdata` must stay
- * valid until the future has finished. Cancelling the future stops the batch (files being
+ * valid until the future has finished or been freed. Cancelling the future stops the batch (files being
  * transferred are cancelled as single transfers are).
  */
 ferroftp_status ferroftp_pool_download_many_start(const struct ferroftp_pool *pool,
@@ -879,7 +882,7 @@ ferroftp_status ferroftp_pool_upload_many(const struct ferroftp_pool *pool,
  * Starts `ferroftp_pool_upload_many`; writes its future to `*future_out`, owned by the caller
  * (free it with `ferroftp_future_free`; take the result with `ferroftp_future_take_batch`). The
  * arrays and `options` are copied before this call returns; the options' `userdata` must stay
- * valid until the future has finished.
+ * valid until the future has finished or been freed.
  */
 ferroftp_status ferroftp_pool_upload_many_start(const struct ferroftp_pool *pool,
                                                 const char *const *locals,
@@ -1358,7 +1361,7 @@ ferroftp_status ferroftp_session_download_ex(const struct ferroftp_session *sess
  * Starts `ferroftp_session_download_ex`; writes its future to `*future_out`, owned by the
  * caller (free it with `ferroftp_future_free`; take the byte count with
  * `ferroftp_future_take_u64`). `options` is copied before this call returns; its `userdata`
- * must stay valid until the future has finished.
+ * must stay valid until the future has finished or been freed.
  */
 ferroftp_status ferroftp_session_download_ex_start(const struct ferroftp_session *session,
                                                    const char *remote,
@@ -1385,7 +1388,7 @@ ferroftp_status ferroftp_session_upload_ex(const struct ferroftp_session *sessio
  * Starts `ferroftp_session_upload_ex`; writes its future to `*future_out`, owned by the caller
  * (free it with `ferroftp_future_free`; take the byte count with `ferroftp_future_take_u64`).
  * `options` is copied before this call returns; its `userdata` must stay valid until the
- * future has finished.
+ * future has finished or been freed.
  */
 ferroftp_status ferroftp_session_upload_ex_start(const struct ferroftp_session *session,
                                                  const char *local,

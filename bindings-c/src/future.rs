@@ -11,7 +11,8 @@ use std::ffi::{CString, c_char, c_int, c_void};
 use std::future::Future;
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -168,6 +169,38 @@ pub struct ferroftp_future {
 /// What a `ferroftp_future *` points to.
 pub(crate) struct FutureHandle {
     shared: Arc<Shared>,
+    /// Closed by `ferroftp_future_free`: the operation's progress callbacks stop.
+    gate: Arc<Gate>,
+}
+
+/// Stops a future's progress callbacks once it is freed, so that the caller may release their
+/// `userdata` right after `ferroftp_future_free` returns, even though the cancelled operation
+/// ends a little later on a library thread.
+#[derive(Default)]
+pub(crate) struct Gate {
+    closed: AtomicBool,
+    /// Held (shared) by every running progress call; `close` takes it exclusively to wait for them.
+    running: RwLock<()>,
+}
+
+impl Gate {
+    /// Runs `f` (a progress call) unless the gate is closed, keeping it from closing meanwhile.
+    pub(crate) fn run(&self, f: impl FnOnce()) {
+        let _running = self.running.read().unwrap_or_else(|p| p.into_inner());
+        if !self.closed.load(Ordering::Acquire) {
+            f();
+        }
+    }
+
+    /// Closes the gate: no progress call starts after this returns, and the ones running have
+    /// returned, except when called from inside a callback (where waiting could be waiting for
+    /// itself): then a call already running on another thread may still be running.
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        if !in_callback() {
+            drop(self.running.write().unwrap_or_else(|p| p.into_inner()));
+        }
+    }
 }
 
 impl Castable for ferroftp_future {
@@ -179,6 +212,20 @@ pub(crate) fn spawn<F>(op: F, future_out: Out<*mut ferroftp_future>) -> ferroftp
 where
     F: Future<Output = Outcome> + Send + 'static,
 {
+    spawn_gated(|_| op, future_out)
+}
+
+/// Spawns the operation `make` builds around the future's [`Gate`] (through which its progress
+/// callbacks run) and hands out its future.
+pub(crate) fn spawn_gated<F>(
+    make: impl FnOnce(Arc<Gate>) -> F,
+    future_out: Out<*mut ferroftp_future>,
+) -> ferroftp_status
+where
+    F: Future<Output = Outcome> + Send + 'static,
+{
+    let gate = Arc::new(Gate::default());
+    let op = make(Arc::clone(&gate));
     let handle = match ferroftp::runtime::handle() {
         Ok(h) => h,
         Err(e) => return crate::error::raise(e),
@@ -200,7 +247,10 @@ where
         };
         task_shared.complete(outcome);
     });
-    future_out.write(to_boxed_mut_ptr::<ferroftp_future>(FutureHandle { shared }));
+    future_out.write(to_boxed_mut_ptr::<ferroftp_future>(FutureHandle {
+        shared,
+        gate,
+    }));
     S::FERROFTP_STATUS_OK
 }
 
@@ -398,7 +448,10 @@ pub extern "C" fn ferroftp_future_cancel(future: *const ferroftp_future) -> ferr
 
 /// Frees a future; NULL is a no-op. A pending future is cancelled first (see
 /// `ferroftp_future_cancel`) and its callback will not be called; its file descriptor is closed.
-/// A result not taken out is freed with it.
+/// A result not taken out is freed with it. Its progress callbacks (transfer or batch options)
+/// are not called any more once this returns, and none is still running then (unless this is
+/// called from inside a callback, where a progress call already running on another thread may
+/// still be finishing), so their `userdata` may be released right after.
 ///
 /// May be called from inside the future's own callback. `future` must not be used again.
 #[unsafe(no_mangle)]
@@ -417,6 +470,7 @@ pub extern "C" fn ferroftp_future_free(future: *mut ferroftp_future) {
         if pending {
             f.shared.cancel.notify_one();
         }
+        f.gate.close();
         // SAFETY: as above.
         unsafe { free_box(future) }
     }

@@ -11,7 +11,9 @@ use ferroftp::{BatchOptions, BatchProgress, BatchResult, Pool, PoolOptions};
 
 use crate::error::{CError, ferroftp_status, set_error};
 use crate::ffi::{Castable, free_box, str_from, to_boxed_mut_ptr, try_out, try_ref, try_str};
-use crate::future::{FutureHandle, Outcome, Value, ferroftp_future, flagged, spawn, take};
+use crate::future::{
+    FutureHandle, Gate, Outcome, Value, ferroftp_future, flagged, spawn_gated, take,
+};
 use crate::options::{self, ferroftp_options};
 use crate::panic::ffi_panic_boundary;
 use crate::session::{block, finish};
@@ -80,8 +82,8 @@ pub struct ferroftp_batch_options {
     /// `ferroftp_batch_progress_callback`.
     pub progress: ferroftp_batch_progress_callback,
     /// Passed to `progress` untouched (default NULL). It must stay valid until the blocking call
-    /// returns, or until the future has finished (`ferroftp_future_wait`): freeing a pending
-    /// future cancels it without waiting, so a callback already running may still be using it.
+    /// returns, or until the future has finished or been freed (`ferroftp_future_free` stops
+    /// the progress calls before it returns).
     pub userdata: *mut c_void,
 }
 
@@ -104,6 +106,8 @@ struct BatchProgressFn {
     userdata: *mut c_void,
     /// Held during each call: the C function is never run twice at once.
     serial: Arc<Mutex<()>>,
+    /// Closed when the future is freed (never for a blocking call).
+    gate: Arc<Gate>,
 }
 
 // SAFETY: the C caller promises (documented on `ferroftp_batch_progress_callback` and the
@@ -121,20 +125,26 @@ impl BatchProgressFn {
             bytes_total: p.bytes_total.unwrap_or(0),
             bytes_total_known: p.bytes_total.is_some(),
         };
-        let _serial = self.serial.lock().unwrap_or_else(|p| p.into_inner());
-        // SAFETY: a function pointer and userdata the C caller supplied for this batch; `c`
-        // outlives the call.
-        flagged(|| unsafe { (self.func)(self.userdata, &c) });
+        self.gate.run(|| {
+            let _serial = self.serial.lock().unwrap_or_else(|p| p.into_inner());
+            // SAFETY: a function pointer and userdata the C caller supplied for this batch, whose
+            // future (if any) has not been freed (the gate is open); `c` outlives the call.
+            flagged(|| unsafe { (self.func)(self.userdata, &c) });
+        });
     }
 }
 
-/// The core's batch options from the caller's (NULL: the defaults).
+/// The caller's batch options (NULL: the defaults), copied.
 ///
 /// # Safety
 /// `options` must be NULL or point to a valid `ferroftp_batch_options`.
-unsafe fn batch_options(options: *const ferroftp_batch_options) -> BatchOptions {
+unsafe fn read(options: *const ferroftp_batch_options) -> ferroftp_batch_options {
     // SAFETY: see the function's contract.
-    let o = unsafe { options.as_ref() }.copied().unwrap_or_default();
+    unsafe { options.as_ref() }.copied().unwrap_or_default()
+}
+
+/// The core's batch options from the caller's, with progress calls through `gate`.
+fn batch_options(o: &ferroftp_batch_options, gate: Arc<Gate>) -> BatchOptions {
     let mut b = BatchOptions::default()
         .stop_on_error(o.stop_on_error)
         .skip_existing(o.skip_existing);
@@ -143,6 +153,7 @@ unsafe fn batch_options(options: *const ferroftp_batch_options) -> BatchOptions 
             func,
             userdata: o.userdata,
             serial: Arc::new(Mutex::new(())),
+            gate,
         };
         b = b.progress(move |progress| p.call(progress));
     }
@@ -423,7 +434,7 @@ pub extern "C" fn ferroftp_pool_download_many(
             Err(e) => return e.raise(),
         };
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = unsafe { batch_options(options) };
+        let o = batch_options(&unsafe { read(options) }, Arc::default());
         finish(block(op_download_many(p.clone(), items, o)), Some(out), pick_batch)
     }
 }
@@ -431,7 +442,7 @@ pub extern "C" fn ferroftp_pool_download_many(
 /// Starts `ferroftp_pool_download_many`; writes its future to `*future_out`, owned by the caller
 /// (free it with `ferroftp_future_free`; take the result with `ferroftp_future_take_batch`). The
 /// arrays and `options` are copied before this call returns; the options' `userdata` must stay
-/// valid until the future has finished. Cancelling the future stops the batch (files being
+/// valid until the future has finished or been freed. Cancelling the future stops the batch (files being
 /// transferred are cancelled as single transfers are).
 #[unsafe(no_mangle)]
 pub extern "C" fn ferroftp_pool_download_many_start(
@@ -451,8 +462,9 @@ pub extern "C" fn ferroftp_pool_download_many_start(
             Err(e) => return e.raise(),
         };
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = unsafe { batch_options(options) };
-        spawn(op_download_many(p.clone(), items, o), out)
+        let o = unsafe { read(options) };
+        let p = p.clone();
+        spawn_gated(|gate| op_download_many(p, items, batch_options(&o, gate)), out)
     }
 }
 
@@ -479,7 +491,7 @@ pub extern "C" fn ferroftp_pool_upload_many(
             Err(e) => return e.raise(),
         };
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = unsafe { batch_options(options) };
+        let o = batch_options(&unsafe { read(options) }, Arc::default());
         finish(block(op_upload_many(p.clone(), items, o)), Some(out), pick_batch)
     }
 }
@@ -487,7 +499,7 @@ pub extern "C" fn ferroftp_pool_upload_many(
 /// Starts `ferroftp_pool_upload_many`; writes its future to `*future_out`, owned by the caller
 /// (free it with `ferroftp_future_free`; take the result with `ferroftp_future_take_batch`). The
 /// arrays and `options` are copied before this call returns; the options' `userdata` must stay
-/// valid until the future has finished.
+/// valid until the future has finished or been freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn ferroftp_pool_upload_many_start(
     pool: *const ferroftp_pool,
@@ -506,8 +518,9 @@ pub extern "C" fn ferroftp_pool_upload_many_start(
             Err(e) => return e.raise(),
         };
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = unsafe { batch_options(options) };
-        spawn(op_upload_many(p.clone(), items, o), out)
+        let o = unsafe { read(options) };
+        let p = p.clone();
+        spawn_gated(|gate| op_upload_many(p, items, batch_options(&o, gate)), out)
     }
 }
 
@@ -531,7 +544,7 @@ pub extern "C" fn ferroftp_pool_download_tree(
         let local = try_str!(local);
         let out = try_out!(result_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = unsafe { batch_options(options) };
+        let o = batch_options(&unsafe { read(options) }, Arc::default());
         finish(
             block(op_download_tree(p.clone(), remote.into(), local.into(), o)),
             Some(out),
@@ -556,8 +569,9 @@ pub extern "C" fn ferroftp_pool_download_tree_start(
         let local = try_str!(local);
         let out = try_out!(future_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = unsafe { batch_options(options) };
-        spawn(op_download_tree(p.clone(), remote.into(), local.into(), o), out)
+        let o = unsafe { read(options) };
+        let p = p.clone();
+        spawn_gated(|gate| op_download_tree(p, remote.into(), local.into(), batch_options(&o, gate)), out)
     }
 }
 
@@ -581,7 +595,7 @@ pub extern "C" fn ferroftp_pool_upload_tree(
         let remote = try_str!(remote);
         let out = try_out!(result_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = unsafe { batch_options(options) };
+        let o = batch_options(&unsafe { read(options) }, Arc::default());
         finish(
             block(op_upload_tree(p.clone(), local.into(), remote.into(), o)),
             Some(out),
@@ -606,8 +620,9 @@ pub extern "C" fn ferroftp_pool_upload_tree_start(
         let remote = try_str!(remote);
         let out = try_out!(future_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = unsafe { batch_options(options) };
-        spawn(op_upload_tree(p.clone(), local.into(), remote.into(), o), out)
+        let o = unsafe { read(options) };
+        let p = p.clone();
+        spawn_gated(|gate| op_upload_tree(p, local.into(), remote.into(), batch_options(&o, gate)), out)
     }
 }
 

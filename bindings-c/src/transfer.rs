@@ -3,12 +3,13 @@
 //! plain `ferroftp_session_download` / `_upload` stay as they are (the core's defaults).
 
 use std::ffi::{c_char, c_void};
+use std::sync::Arc;
 
 use ferroftp::{DownloadOptions, Session, UploadOptions};
 
 use crate::error::ferroftp_status;
 use crate::ffi::{Out, try_out, try_ref, try_str};
-use crate::future::{Outcome, Value, ferroftp_future, flagged, spawn};
+use crate::future::{Gate, Outcome, Value, ferroftp_future, flagged, spawn_gated};
 use crate::panic::ffi_panic_boundary;
 use crate::session::{block, ferroftp_session, finish, u64_};
 
@@ -47,8 +48,8 @@ pub struct ferroftp_transfer_options {
     /// Called with the progress, or NULL (default) for none. See `ferroftp_progress_callback`.
     pub progress: ferroftp_progress_callback,
     /// Passed to `progress` untouched (default NULL). It must stay valid until the blocking call
-    /// returns, or until the future has finished (`ferroftp_future_wait`): freeing a pending
-    /// future cancels it without waiting, so a callback already running may still be using it.
+    /// returns, or until the future has finished or been freed (`ferroftp_future_free` stops
+    /// the progress calls before it returns).
     pub userdata: *mut c_void,
 }
 
@@ -66,10 +67,12 @@ impl Default for ferroftp_transfer_options {
 }
 
 /// The caller's progress function and its userdata, callable from library threads.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct ProgressFn {
     func: unsafe extern "C" fn(*mut c_void, u64, u64, bool),
     userdata: *mut c_void,
+    /// Closed when the future is freed (never for a blocking call).
+    gate: Arc<Gate>,
 }
 
 // SAFETY: the C caller promises (documented on `ferroftp_progress_callback` and the `userdata`
@@ -80,9 +83,12 @@ unsafe impl Sync for ProgressFn {}
 
 impl ProgressFn {
     fn call(&self, done: u64, total: Option<u64>) {
-        // SAFETY: a function pointer and userdata the C caller supplied for this transfer.
-        flagged(|| unsafe {
-            (self.func)(self.userdata, done, total.unwrap_or(0), total.is_some())
+        self.gate.run(|| {
+            // SAFETY: a function pointer and userdata the C caller supplied for this transfer,
+            // whose future (if any) has not been freed (the gate is open).
+            flagged(|| unsafe {
+                (self.func)(self.userdata, done, total.unwrap_or(0), total.is_some())
+            });
         });
     }
 }
@@ -96,28 +102,29 @@ unsafe fn read(options: *const ferroftp_transfer_options) -> ferroftp_transfer_o
     unsafe { options.as_ref() }.copied().unwrap_or_default()
 }
 
-fn progress_of(o: &ferroftp_transfer_options) -> Option<ProgressFn> {
+fn progress_of(o: &ferroftp_transfer_options, gate: Arc<Gate>) -> Option<ProgressFn> {
     o.progress.map(|func| ProgressFn {
         func,
         userdata: o.userdata,
+        gate,
     })
 }
 
 /// The core's download options from the C struct.
-fn download_options(o: &ferroftp_transfer_options) -> DownloadOptions {
+fn download_options(o: &ferroftp_transfer_options, gate: Arc<Gate>) -> DownloadOptions {
     let mut d = DownloadOptions::default().resume(o.resume);
     d.verify = o.verify;
-    if let Some(p) = progress_of(o) {
+    if let Some(p) = progress_of(o, gate) {
         d = d.progress(move |done, total| p.call(done, total));
     }
     d
 }
 
 /// The core's upload options from the C struct.
-fn upload_options(o: &ferroftp_transfer_options) -> UploadOptions {
+fn upload_options(o: &ferroftp_transfer_options, gate: Arc<Gate>) -> UploadOptions {
     let mut u = UploadOptions::default().resume(o.resume).atomic(o.atomic);
     u.verify = o.verify;
-    if let Some(p) = progress_of(o) {
+    if let Some(p) = progress_of(o, gate) {
         u = u.progress(move |done, total| p.call(done, total));
     }
     u
@@ -183,7 +190,7 @@ pub extern "C" fn ferroftp_session_download_ex(
         let local = try_str!(local);
         let out = Out::optional(bytes_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = download_options(&unsafe { read(options) });
+        let o = download_options(&unsafe { read(options) }, Arc::default());
         finish(block(op_download_ex(s.clone(), remote.into(), local.into(), o)), out, pick_u64)
     }
 }
@@ -191,7 +198,7 @@ pub extern "C" fn ferroftp_session_download_ex(
 /// Starts `ferroftp_session_download_ex`; writes its future to `*future_out`, owned by the
 /// caller (free it with `ferroftp_future_free`; take the byte count with
 /// `ferroftp_future_take_u64`). `options` is copied before this call returns; its `userdata`
-/// must stay valid until the future has finished.
+/// must stay valid until the future has finished or been freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn ferroftp_session_download_ex_start(
     session: *const ferroftp_session,
@@ -206,8 +213,12 @@ pub extern "C" fn ferroftp_session_download_ex_start(
         let local = try_str!(local);
         let out = try_out!(future_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = download_options(&unsafe { read(options) });
-        spawn(op_download_ex(s.clone(), remote.into(), local.into(), o), out)
+        let o = unsafe { read(options) };
+        let s = s.clone();
+        spawn_gated(
+            |gate| op_download_ex(s, remote.into(), local.into(), download_options(&o, gate)),
+            out,
+        )
     }
 }
 
@@ -232,7 +243,7 @@ pub extern "C" fn ferroftp_session_upload_ex(
         let remote = try_str!(remote);
         let out = Out::optional(bytes_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = upload_options(&unsafe { read(options) });
+        let o = upload_options(&unsafe { read(options) }, Arc::default());
         finish(block(op_upload_ex(s.clone(), local.into(), remote.into(), o)), out, pick_u64)
     }
 }
@@ -240,7 +251,7 @@ pub extern "C" fn ferroftp_session_upload_ex(
 /// Starts `ferroftp_session_upload_ex`; writes its future to `*future_out`, owned by the caller
 /// (free it with `ferroftp_future_free`; take the byte count with `ferroftp_future_take_u64`).
 /// `options` is copied before this call returns; its `userdata` must stay valid until the
-/// future has finished.
+/// future has finished or been freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn ferroftp_session_upload_ex_start(
     session: *const ferroftp_session,
@@ -255,8 +266,12 @@ pub extern "C" fn ferroftp_session_upload_ex_start(
         let remote = try_str!(remote);
         let out = try_out!(future_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = upload_options(&unsafe { read(options) });
-        spawn(op_upload_ex(s.clone(), local.into(), remote.into(), o), out)
+        let o = unsafe { read(options) };
+        let s = s.clone();
+        spawn_gated(
+            |gate| op_upload_ex(s, local.into(), remote.into(), upload_options(&o, gate)),
+            out,
+        )
     }
 }
 
@@ -268,13 +283,16 @@ mod tests {
     fn defaults_match_the_core() {
         let o = ferroftp_transfer_options::default();
         assert!(!o.resume && !o.atomic && o.verify && o.progress.is_none());
-        let d = download_options(&o);
+        let d = download_options(&o, Arc::default());
         assert_eq!((d.resume, d.verify), (false, true));
-        let u = upload_options(&ferroftp_transfer_options {
-            atomic: true,
-            verify: false,
-            ..o
-        });
+        let u = upload_options(
+            &ferroftp_transfer_options {
+                atomic: true,
+                verify: false,
+                ..o
+            },
+            Arc::default(),
+        );
         assert_eq!((u.resume, u.atomic, u.verify), (false, true, false));
     }
 }

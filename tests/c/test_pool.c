@@ -405,6 +405,56 @@ static void test_trees(ferroftp_pool *pool, const char *rdir, const char *ldir) 
     }
 }
 
+/* Freeing a pending batch future stops its progress calls before ferroftp_future_free returns:
+ * the userdata may be freed right after (valgrind would see a late call touch freed memory). */
+static int g_calls, g_calls_after_free, g_freed;
+
+static void slow_batch_progress(void *userdata, const ferroftp_batch_progress *progress) {
+    *(size_t *)userdata = progress->files_done; /* touches the heap userdata */
+    if (__atomic_load_n(&g_freed, __ATOMIC_SEQ_CST))
+        __atomic_add_fetch(&g_calls_after_free, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&g_calls, 1, __ATOMIC_SEQ_CST);
+    usleep(20000); /* keeps the batch pending (a test only: callbacks must be quick) */
+    *(size_t *)userdata = progress->files_done; /* again: free must have waited for this call */
+}
+
+static void test_free_stops_progress(ferroftp_pool *pool, const char *rdir, const char *ldir) {
+    enum { N = 10 };
+    const size_t len = 600000;
+    uint8_t *data = t_data(len, 3);
+    char *locals[N], *remotes[N];
+    for (int i = 0; i < N; i++) {
+        locals[i] = (char *)malloc(512);
+        remotes[i] = (char *)malloc(512);
+        if (!locals[i] || !remotes[i]) abort();
+        snprintf(locals[i], 512, "%s/slow-%d", ldir, i);
+        snprintf(remotes[i], 512, "%s/slow-%d", rdir, i);
+        t_write_file(locals[i], data, len);
+    }
+    size_t *userdata = (size_t *)malloc(sizeof *userdata);
+    CHECK(userdata != NULL);
+    ferroftp_batch_options o;
+    CHECK_OK(ferroftp_batch_options_init(&o));
+    o.progress = slow_batch_progress;
+    o.userdata = userdata;
+    ferroftp_future *f = NULL;
+    CHECK_OK(ferroftp_pool_upload_many_start(pool, (const char *const *)locals,
+                                             (const char *const *)remotes, N, &o, &f));
+    while (__atomic_load_n(&g_calls, __ATOMIC_SEQ_CST) == 0) usleep(1000);
+    CHECK(ferroftp_future_status(f) == FERROFTP_STATUS_PENDING);
+    ferroftp_future_free(f);
+    __atomic_store_n(&g_freed, 1, __ATOMIC_SEQ_CST);
+    free(userdata);
+    usleep(200000);
+    CHECK(__atomic_load_n(&g_calls_after_free, __ATOMIC_SEQ_CST) == 0);
+    for (int i = 0; i < N; i++) {
+        unlink(locals[i]);
+        free(locals[i]);
+        free(remotes[i]);
+    }
+    free(data);
+}
+
 static void test_bad_input(ferroftp_pool *pool) {
     ferroftp_pool *untouched_pool = (ferroftp_pool *)&T_CHECKS;
     ferroftp_pool *pp = untouched_pool;
@@ -485,6 +535,7 @@ int main(int argc, char **argv) {
     if (!limited) {
         test_missing(pool, s, rdir, ldir);
         test_trees(pool, rdir, ldir);
+        test_free_stops_progress(pool, rdir, ldir);
         test_bad_input(pool);
     }
 

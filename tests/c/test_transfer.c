@@ -239,6 +239,61 @@ static void test_transfers(ferroftp_session *s, const char *dir, const char *ldi
     unlink(local);
 }
 
+/* Freeing a pending future stops its progress calls before ferroftp_future_free returns, so the
+ * userdata may be freed right after (valgrind would see a late call touch freed memory). */
+static int g_calls;
+static int g_calls_after_free;
+static int g_freed;
+
+static void slow_progress(void *userdata, uint64_t done, uint64_t total, bool known) {
+    (void)total;
+    (void)known;
+    uint64_t *last = (uint64_t *)userdata;
+    *last = done; /* touches the heap userdata */
+    if (__atomic_load_n(&g_freed, __ATOMIC_SEQ_CST)) __atomic_add_fetch(&g_calls_after_free, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&g_calls, 1, __ATOMIC_SEQ_CST);
+    usleep(20000); /* keeps the transfer pending for a while (a test only: callbacks must be quick) */
+    *last = done;  /* ... and touches it again: free must have waited for this call to return */
+}
+
+static void test_free_stops_progress(ferroftp_session *s, const char *dir, const char *ldir) {
+    const size_t len = 4 * 1024 * 1024;
+    uint8_t *data = t_data(len, 11);
+    char remote[512], local[512];
+    snprintf(remote, sizeof remote, "%s/big.bin", dir);
+    snprintf(local, sizeof local, "%s/big.bin", ldir);
+    CHECK_OK(ferroftp_session_write(s, remote, data, len, NULL));
+    for (int upload = 0; upload < 2; upload++) {
+        uint64_t *userdata = (uint64_t *)malloc(sizeof *userdata);
+        CHECK(userdata != NULL);
+        *userdata = 0;
+        __atomic_store_n(&g_calls, 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&g_freed, 0, __ATOMIC_SEQ_CST);
+        ferroftp_transfer_options o;
+        CHECK_OK(ferroftp_transfer_options_init(&o));
+        o.progress = slow_progress;
+        o.userdata = userdata;
+        ferroftp_future *f = NULL;
+        if (upload) CHECK_OK(ferroftp_session_upload_ex_start(s, local, remote, &o, &f));
+        else CHECK_OK(ferroftp_session_download_ex_start(s, remote, local, &o, &f));
+        while (__atomic_load_n(&g_calls, __ATOMIC_SEQ_CST) == 0) usleep(1000);
+        CHECK(ferroftp_future_status(f) == FERROFTP_STATUS_PENDING);
+        ferroftp_future_free(f);
+        __atomic_store_n(&g_freed, 1, __ATOMIC_SEQ_CST);
+        free(userdata);
+        usleep(200000);
+        CHECK(__atomic_load_n(&g_calls_after_free, __ATOMIC_SEQ_CST) == 0);
+        if (!upload) {
+            CHECK(access(local, F_OK) != 0); /* a cancelled download leaves no file */
+            t_write_file(local, data, len);
+        }
+    }
+    unlink(local);
+    CHECK_OK(ferroftp_session_noop(s)); /* the session still works */
+    CHECK_OK(ferroftp_session_remove(s, remote));
+    free(data);
+}
+
 int main(int argc, char **argv) {
     t_init(argc, argv);
     test_options_init();
@@ -247,6 +302,7 @@ int main(int argc, char **argv) {
     char ldir[] = "/tmp/ferroftp-c-transfer-XXXXXX";
     CHECK(mkdtemp(ldir) != NULL);
     test_transfers(s, dir, ldir);
+    test_free_stops_progress(s, dir, ldir);
     CHECK(rmdir(ldir) == 0);
     CHECK_OK(ferroftp_session_rmdir(s, dir, true));
     free(dir);
