@@ -4,7 +4,9 @@
  *   ./example ftp://user:password@127.0.0.1:2121/
  *
  * It makes a directory, uploads 8 files through futures, waits for them with poll() on their
- * descriptors, lists the directory, reads every file back and compares it, then cleans up. */
+ * descriptors, lists the directory, reads every file back and compares it, mirrors the directory
+ * into a local one with a pool of 4 sessions (with a progress callback), then cleans up. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <ferroftp.h>
 
 #include <poll.h>
@@ -33,7 +35,53 @@ static void content(char *buf, size_t n, int i) {
     snprintf(buf, n, "file %d of the ferroftp C example, written through a future\n", i);
 }
 
-static int run(ferroftp_session *s) {
+/* Batch progress: runs on a library thread, never twice at once; must be quick. */
+static void on_batch(void *userdata, const ferroftp_batch_progress *p) {
+    (void)userdata;
+    if (p->files_done == p->files_total)
+        printf("  mirror: %zu/%zu files, %llu bytes\n", p->files_done, p->files_total,
+               (unsigned long long)p->bytes_done);
+}
+
+/* Mirrors the remote directory `dir` into a fresh local directory through a pool. */
+static int mirror(const char *url, const ferroftp_options *options, const char *dir) {
+    ferroftp_pool *pool = NULL;
+    TRY("pool_new", ferroftp_pool_new(url, options, 4, &pool));
+    char local[] = "/tmp/ferroftp-c-example-XXXXXX";
+    if (!mkdtemp(local)) {
+        perror("mkdtemp");
+        ferroftp_pool_free(pool);
+        return 1;
+    }
+    ferroftp_batch_options bopts;
+    ferroftp_batch_options_init(&bopts);
+    bopts.progress = on_batch;
+    ferroftp_batch_result *r = NULL;
+    ferroftp_status st = ferroftp_pool_download_tree(pool, dir, local, &bopts, &r);
+    ferroftp_pool_close(pool);
+    ferroftp_pool_free(pool);
+    if (st != FERROFTP_STATUS_OK) return fail("download_tree", st);
+    size_t ok = 0, failed = 0;
+    ferroftp_batch_result_ok_count(r, &ok);
+    ferroftp_batch_result_failed_count(r, &failed);
+    for (size_t i = 0; i < ok; i++) { /* remove the local copies again */
+        const char *path = NULL;
+        uint64_t bytes = 0;
+        ferroftp_batch_result_ok(r, i, &path, &bytes);
+        char copy[512];
+        snprintf(copy, sizeof copy, "%s/%s", local, strrchr(path, '/') + 1);
+        unlink(copy);
+    }
+    ferroftp_batch_result_free(r);
+    rmdir(local);
+    if (ok != FILES || failed != 0) {
+        fprintf(stderr, "example: the mirror got %zu files, %zu failed\n", ok, failed);
+        return 1;
+    }
+    return 0;
+}
+
+static int run(const char *url, const ferroftp_options *options, ferroftp_session *s) {
     char dir[64], path[FILES][128], data[FILES][128];
     snprintf(dir, sizeof dir, "/c-example-%ld", (long)getpid());
     TRY("mkdir", ferroftp_session_mkdir(s, dir, true));
@@ -86,8 +134,10 @@ static int run(ferroftp_session *s) {
             return 1;
         }
     }
+    if (mirror(url, options, dir) != 0) return 1;
     TRY("rmdir", ferroftp_session_rmdir(s, dir, true));
-    printf("ok: %d files written through futures, listed, read back and verified\n", FILES);
+    printf("ok: %d files written through futures, listed, read back, verified and mirrored\n",
+           FILES);
     return 0;
 }
 
@@ -105,7 +155,7 @@ int main(int argc, char **argv) {
     options.timeout_ms = 20000;
     ferroftp_session *s = NULL;
     TRY("connect", ferroftp_session_connect(argv[1], &options, &s));
-    int rc = run(s);
+    int rc = run(argv[1], &options, s);
     ferroftp_session_close(s);
     ferroftp_session_free(s);
     return rc;
