@@ -17,7 +17,7 @@ use pyo3::types::{PySlice, PyType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::errors::{err, ftp_err, io_err};
-use crate::runtime::{spawn_async, wait};
+use crate::runtime::{ready, spawn_async, wait};
 use crate::transfer::{CHUNK, bytes_arg};
 
 enum State {
@@ -379,8 +379,8 @@ impl PyAsyncRemoteFile {
         self.core.mode == "wb"
     }
 
-    fn __aenter__<'py>(slf: Py<Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        spawn_async(py, async move { Ok(slf) })
+    fn __aenter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyAny>> {
+        ready(slf.into_any())
     }
 
     /// Closes the file; after an exception, an upload is abandoned instead of confirmed.

@@ -173,6 +173,20 @@ where
     generic::future_into_py::<FerroRuntime, _, T>(py, CatchPanic::new(fut))
 }
 
+/// An asyncio future of the running loop, already resolved with `value`.
+///
+/// For `__aenter__`: awaiting it never yields, so no cancellation can fall between getting a
+/// resource (an open remote file) and entering its `async with` block — and no Rust future
+/// holds a Python object that keeps a session lock (a `Py` dropped on a runtime thread is only
+/// released the next time Python code runs through pyo3).
+pub(crate) fn ready<'py>(value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = value.py();
+    let event_loop = generic::get_current_loop::<FerroRuntime>(py)?;
+    let fut = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    fut.call_method1(pyo3::intern!(py, "set_result"), (value,))?;
+    Ok(fut)
+}
+
 /// The pyo3-async-runtimes runtime marker for the ferroftp runtime.
 pub(crate) struct FerroRuntime;
 

@@ -17,7 +17,7 @@ use crate::entry::{PyEntry, entries};
 use crate::errors::ftp_err;
 use crate::file::{Bytes, FileCore, PyAsyncRemoteFile, PyRemoteFile};
 use crate::options::Options;
-use crate::runtime::{FerroRuntime, spawn_async, wait, wait_with};
+use crate::runtime::{FerroRuntime, ready, spawn_async, wait, wait_with};
 use crate::transfer::{
     FromFile, Local, LoopProgress, ProgressFeed, ProgressPump, ToFile, bytes_arg, callback, not_yet,
 };
@@ -579,8 +579,8 @@ impl PyAsyncSession {
         awaitable!(self, py, |s| s.close())
     }
 
-    fn __aenter__<'py>(slf: Py<Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        spawn_async(py, async move { Ok(slf) })
+    fn __aenter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyAny>> {
+        ready(slf.into_any())
     }
 
     fn __aexit__<'py>(
