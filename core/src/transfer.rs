@@ -49,6 +49,13 @@ impl DownloadOptions {
         self.resume = yes;
         self
     }
+
+    /// Sets `verify`.
+    #[must_use]
+    pub fn verify(mut self, yes: bool) -> Self {
+        self.verify = yes;
+        self
+    }
 }
 
 /// Options of [`crate::Session::upload`].
@@ -97,6 +104,13 @@ impl UploadOptions {
     #[must_use]
     pub fn atomic(mut self, yes: bool) -> Self {
         self.atomic = yes;
+        self
+    }
+
+    /// Sets `verify`.
+    #[must_use]
+    pub fn verify(mut self, yes: bool) -> Self {
+        self.verify = yes;
         self
     }
 }
