@@ -5,6 +5,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
+use std::future::Future;
+
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::connection::{Connection, Progress, Transfer};
@@ -479,15 +481,56 @@ pub struct RemoteReader {
     stream: Option<Transfer>,
     context: String,
     total: Option<u64>,
+    idle: Idle,
+}
+
+/// The data-idle timeout of a streaming transfer: an I/O call that makes no progress for the
+/// session's `timeout` fails with `TimedOut` instead of waiting forever on a stalled server.
+struct Idle {
+    limit: std::time::Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Idle {
+    fn new(limit: std::time::Duration) -> Self {
+        Self {
+            limit,
+            timer: Box::pin(tokio::time::sleep(limit)),
+        }
+    }
+
+    /// Passes `poll` through, restarting the timer on progress and failing once it runs out.
+    fn guard<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        match poll {
+            Poll::Ready(r) => {
+                let next = tokio::time::Instant::now() + self.limit;
+                self.timer.as_mut().reset(next);
+                Poll::Ready(r)
+            }
+            Poll::Pending => match self.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no data for {:.1} s", self.limit.as_secs_f64()),
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
 }
 
 impl RemoteReader {
     pub(crate) fn new(op: Op, stream: Transfer, remote: &str, total: Option<u64>) -> Self {
+        let idle = Idle::new(op.config().timeout);
         Self {
             op,
             stream: Some(stream),
             context: format!("RETR {remote}"),
             total,
+            idle,
         }
     }
 
@@ -511,8 +554,12 @@ impl AsyncRead for RemoteReader {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match self.stream.as_mut() {
-            Some(s) => Pin::new(s).poll_read(cx, buf),
+        let this = &mut *self;
+        match this.stream.as_mut() {
+            Some(s) => {
+                let poll = Pin::new(s).poll_read(cx, buf);
+                this.idle.guard(cx, poll)
+            }
             None => Poll::Ready(Ok(())),
         }
     }
@@ -526,14 +573,17 @@ pub struct RemoteWriter {
     op: Op,
     stream: Option<Transfer>,
     context: String,
+    idle: Idle,
 }
 
 impl RemoteWriter {
     pub(crate) fn new(op: Op, stream: Transfer, remote: &str) -> Self {
+        let idle = Idle::new(op.config().timeout);
         Self {
             op,
             stream: Some(stream),
             context: format!("STOR {remote}"),
+            idle,
         }
     }
 
@@ -556,8 +606,12 @@ impl AsyncWrite for RemoteWriter {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match self.stream.as_mut() {
-            Some(s) => Pin::new(s).poll_write(cx, buf),
+        let this = &mut *self;
+        match this.stream.as_mut() {
+            Some(s) => {
+                let poll = Pin::new(s).poll_write(cx, buf);
+                this.idle.guard(cx, poll)
+            }
             None => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
         }
     }

@@ -198,3 +198,19 @@ fn full_local_disk() {
     s.noop().unwrap();
     assert_eq!(s.size(&format!("{dir}/big.bin")).unwrap(), 4 << 20);
 }
+
+/// A streaming reader on a stalled transfer fails after the data-idle timeout; the session
+/// then works again (here: it reconnects to the scripted server).
+#[test]
+fn stall_mid_stream_times_out() {
+    use std::io::Read;
+    let s = Session::connect_with(config(&scripted(Script::StallMidTransfer))).unwrap();
+    let mut r = s.open_read("/x.bin").unwrap();
+    let mut buf = Vec::new();
+    let e = r.read_to_end(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+    assert!(e.to_string().contains("no data"), "{e}");
+    assert_eq!(buf.len(), 65536, "the bytes that did arrive were delivered");
+    drop(r);
+    s.noop().unwrap();
+}
