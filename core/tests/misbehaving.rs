@@ -73,6 +73,7 @@ async fn serve(sock: tokio::net::TcpStream, script: Script) {
             (_, "FEAT") => b"211 no features\r\n".to_vec(),
             (_, "PWD") => b"257 \"/\"\r\n".to_vec(),
             (_, "CWD") => b"250 ok\r\n".to_vec(),
+            (_, "NOOP") => b"200 ok\r\n".to_vec(),
             (_, "EPSV") => {
                 let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let p = l.local_addr().unwrap().port();
