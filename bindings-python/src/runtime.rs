@@ -26,6 +26,9 @@ use crate::errors::{CatchPanic, err, ftp_err, panic_err, runtime_err};
 /// How long a blocking call waits with the GIL released before it checks for signals.
 pub(crate) const SLICE: Duration = Duration::from_millis(50);
 
+/// How long an interrupted blocking call waits for its cancelled operation to be dropped.
+const ABORT_WAIT: Duration = Duration::from_secs(5);
+
 /// The shared runtime, started if need be.
 pub(crate) fn handle() -> PyResult<Handle> {
     ferroftp::runtime::handle().map_err(ftp_err)
@@ -135,7 +138,7 @@ where
     let handle = blocking_handle()?;
     let mut task = Task(handle.spawn(CatchPanic::new(fut)));
     let mut result: Option<T> = None;
-    loop {
+    let outcome = (|| loop {
         pump.prepare(py)?;
         if pump.drained()
             && let Some(value) = result.take()
@@ -160,7 +163,19 @@ where
             Step::Tick => {}
         }
         py.check_signals()?;
+    })();
+    if outcome.is_err() && !task.0.is_finished() {
+        // Interrupted (a signal, an exception of a callback): cancel the operation and let its
+        // cleanup run (e.g. a download's part file is removed) before the exception reaches the
+        // caller. Dropping a cancelled operation is quick; the bound only guards against a stall.
+        task.0.abort();
+        py.detach(|| {
+            handle.block_on(async {
+                let _ = tokio::time::timeout(ABORT_WAIT, &mut task.0).await;
+            })
+        });
     }
+    outcome
 }
 
 /// Turns `fut` into an asyncio awaitable running on the ferroftp runtime.

@@ -4,8 +4,6 @@
 //! lock), so one object may be used by any number of threads or tasks. Every method only
 //! converts arguments, results, errors and threads; the FTP work is the core's.
 
-use std::sync::Arc;
-
 use ferroftp::{Config, DownloadOptions, UploadOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -17,10 +15,8 @@ use crate::entry::{PyEntry, entries};
 use crate::errors::ftp_err;
 use crate::file::{Bytes, FileCore, PyAsyncRemoteFile, PyRemoteFile};
 use crate::options::Options;
-use crate::runtime::{FerroRuntime, ready, spawn_async, wait, wait_with};
-use crate::transfer::{
-    FromFile, Local, LoopProgress, ProgressFeed, ProgressPump, ToFile, bytes_arg, callback, not_yet,
-};
+use crate::runtime::{ready, spawn_async, wait, wait_with};
+use crate::transfer::{FromFile, Local, ProgressGate, ToFile, bytes_arg, callback, path_only};
 
 /// A function of the pure-Python helper module `ferroftp._helpers`.
 fn helper<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -178,23 +174,22 @@ impl PySession {
         resume: bool,
         progress: Option<Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
-        not_yet("resume", resume)?;
         let progress = callback(progress)?;
         let s = self.inner.clone();
+        let mut options = DownloadOptions::default();
+        options.resume = resume;
         match (crate::transfer::local(local, "write")?, progress) {
             (Local::Path(path), None) => wait(py, async move {
-                s.download(&remote, &path, DownloadOptions::default())
-                    .await
-                    .map_err(ftp_err)
+                s.download(&remote, &path, options).await.map_err(ftp_err)
             }),
             (Local::Path(path), Some(cb)) => {
-                let feed = ProgressFeed::new();
-                let mut options = DownloadOptions::default();
-                options.progress = Some(feed.core_callback());
-                let op = async move { s.download(&remote, &path, options).await.map_err(ftp_err) };
-                wait_with(py, op, &mut ProgressPump::new(feed, cb))
+                let (gate, mut pump) = ProgressGate::for_caller(cb);
+                options.progress = Some(gate.core_callback());
+                let op = async move { gate.run(s.download(&remote, &path, options)).await };
+                wait_with(py, op, &mut pump)
             }
             (Local::File(file), cb) => {
+                path_only("resume", resume)?;
                 let (mut pump, mut pipe) = ToFile::new(file, cb);
                 let op = async move {
                     let r = s.download_to(&remote, &mut pipe).await;
@@ -217,24 +212,24 @@ impl PySession {
         atomic: bool,
         progress: Option<Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
-        not_yet("resume", resume)?;
-        not_yet("atomic", atomic)?;
         let progress = callback(progress)?;
         let s = self.inner.clone();
+        let mut options = UploadOptions::default();
+        options.resume = resume;
+        options.atomic = atomic;
         match (crate::transfer::local(local, "read")?, progress) {
             (Local::Path(path), None) => wait(py, async move {
-                s.upload(&path, &remote, UploadOptions::default())
-                    .await
-                    .map_err(ftp_err)
+                s.upload(&path, &remote, options).await.map_err(ftp_err)
             }),
             (Local::Path(path), Some(cb)) => {
-                let feed = ProgressFeed::new();
-                let mut options = UploadOptions::default();
-                options.progress = Some(feed.core_callback());
-                let op = async move { s.upload(&path, &remote, options).await.map_err(ftp_err) };
-                wait_with(py, op, &mut ProgressPump::new(feed, cb))
+                let (gate, mut pump) = ProgressGate::for_caller(cb);
+                options.progress = Some(gate.core_callback());
+                let op = async move { gate.run(s.upload(&path, &remote, options)).await };
+                wait_with(py, op, &mut pump)
             }
             (Local::File(file), cb) => {
+                path_only("resume", resume)?;
+                path_only("atomic", atomic)?;
                 let (mut pump, mut pipe) = FromFile::new(py, file, cb)?;
                 let op = async move { s.upload_from(&mut pipe, &remote).await.map_err(ftp_err) };
                 wait_with(py, op, &mut pump)
@@ -398,25 +393,24 @@ impl PyAsyncSession {
         progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        not_yet("resume", resume)?;
         let progress = callback(progress)?;
         let s = slf.get().inner.clone();
+        let mut options = DownloadOptions::default();
+        options.resume = resume;
         match crate::transfer::local(local, "write")? {
             Local::File(file) => {
+                path_only("resume", resume)?;
                 helper(py, "download_to_file_async")?.call1((slf, remote, file, progress))
             }
             Local::Path(path) => match progress {
                 None => spawn_async(py, async move {
-                    s.download(&remote, &path, DownloadOptions::default())
-                        .await
-                        .map_err(ftp_err)
+                    s.download(&remote, &path, options).await.map_err(ftp_err)
                 }),
                 Some(cb) => {
-                    let progress = loop_progress(py, cb)?;
-                    let mut options = DownloadOptions::default();
-                    options.progress = Some(progress.feed.core_callback());
+                    let gate = ProgressGate::for_loop(py, cb)?;
+                    options.progress = Some(gate.core_callback());
                     spawn_async(py, async move {
-                        progress.run(s.download(&remote, &path, options)).await
+                        gate.run(s.download(&remote, &path, options)).await
                     })
                 }
             },
@@ -434,26 +428,26 @@ impl PyAsyncSession {
         progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        not_yet("resume", resume)?;
-        not_yet("atomic", atomic)?;
         let progress = callback(progress)?;
         let s = slf.get().inner.clone();
+        let mut options = UploadOptions::default();
+        options.resume = resume;
+        options.atomic = atomic;
         match crate::transfer::local(local, "read")? {
             Local::File(file) => {
+                path_only("resume", resume)?;
+                path_only("atomic", atomic)?;
                 helper(py, "upload_from_file_async")?.call1((slf, file, remote, progress))
             }
             Local::Path(path) => match progress {
                 None => spawn_async(py, async move {
-                    s.upload(&path, &remote, UploadOptions::default())
-                        .await
-                        .map_err(ftp_err)
+                    s.upload(&path, &remote, options).await.map_err(ftp_err)
                 }),
                 Some(cb) => {
-                    let progress = loop_progress(py, cb)?;
-                    let mut options = UploadOptions::default();
-                    options.progress = Some(progress.feed.core_callback());
+                    let gate = ProgressGate::for_loop(py, cb)?;
+                    options.progress = Some(gate.core_callback());
                     spawn_async(py, async move {
-                        progress.run(s.upload(&path, &remote, options)).await
+                        gate.run(s.upload(&path, &remote, options)).await
                     })
                 }
             },
@@ -596,14 +590,4 @@ impl PyAsyncSession {
     fn __repr__(&self) -> String {
         format!("<ferroftp.AsyncSession {}>", describe(self.inner.config()))
     }
-}
-
-/// Progress delivery on the running event loop (the caller's).
-fn loop_progress(py: Python<'_>, callback: Py<PyAny>) -> PyResult<LoopProgress> {
-    let event_loop = pyo3_async_runtimes::generic::get_current_loop::<FerroRuntime>(py)?;
-    Ok(LoopProgress {
-        feed: ProgressFeed::new(),
-        callback: Arc::new(callback),
-        event_loop: Arc::new(event_loop.unbind()),
-    })
 }

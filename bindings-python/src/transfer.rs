@@ -1,12 +1,13 @@
 //! Transfer glue: local targets (a path or a binary file object), progress callbacks, and the
 //! pumps that move file-object data between Python and the core, chunk by chunk.
 //!
-//! Progress: the core calls its callback on a runtime thread; here that only stores the latest
-//! `(done, total)` in a watch channel. The Python callback runs where the caller is — on the
-//! thread of a blocking call ([`ProgressPump`]), on the event loop for an awaitable
-//! ([`with_loop_progress`]) — one call at a time, with the latest value (calls are coalesced
-//! when Python is slower than the transfer). An exception in the callback cancels the transfer
-//! and is raised.
+//! Progress ([`ProgressGate`]): the core calls its callback on a runtime thread; that only stores
+//! the latest `(done, total)` in a watch channel. The operation runs inside a gate that, when a
+//! new value is there, pauses the transfer and hands the value to Python where the caller is —
+//! the thread of a blocking call ([`ProgressPump`]) or the event loop of an awaitable — and
+//! resumes once the callback returned. So callbacks run one at a time, with the latest value
+//! (coalesced when Python is slower than the transfer), and an exception in one stops the
+//! transfer before more data moves; that exception is raised.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -16,9 +17,9 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyMemoryView, PyString};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::errors::{ftp_err, runtime_err};
+use crate::errors::{err, ftp_err, runtime_err};
 use crate::options::type_name;
 use crate::runtime::Pump;
 
@@ -77,11 +78,12 @@ pub(crate) fn callback(progress: Option<Bound<'_, PyAny>>) -> PyResult<Option<Py
     }
 }
 
-/// Refuses the DESIGN options the core does not implement yet.
-pub(crate) fn not_yet(name: &str, value: bool) -> PyResult<()> {
+/// Refuses `resume`/`atomic` for a file object (the core resumes and renames local paths and
+/// remote files it names; a stream has neither).
+pub(crate) fn path_only(name: &str, value: bool) -> PyResult<()> {
     if value {
         return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
-            "{name}=True is not supported yet by ferroftp (it is planned); pass {name}=False"
+            "{name}=True is supported for local paths only, not for file objects"
         )));
     }
     Ok(())
@@ -90,26 +92,18 @@ pub(crate) fn not_yet(name: &str, value: bool) -> PyResult<()> {
 type Latest = Option<(u64, Option<u64>)>;
 
 /// A core progress callback feeding a watch channel, and the channel's receiving end.
-pub(crate) struct ProgressFeed {
+struct ProgressFeed {
     tx: Arc<watch::Sender<Latest>>,
     rx: watch::Receiver<Latest>,
 }
 
 impl ProgressFeed {
-    pub(crate) fn new() -> Self {
+    fn new() -> Self {
         let (tx, rx) = watch::channel(None);
         Self {
             tx: Arc::new(tx),
             rx,
         }
-    }
-
-    /// The callback for the core's `DownloadOptions`/`UploadOptions`.
-    pub(crate) fn core_callback(&self) -> ferroftp::Progress {
-        let tx = Arc::clone(&self.tx);
-        Arc::new(move |done, total| {
-            tx.send_replace(Some((done, total)));
-        })
     }
 
     /// Whether a value arrived that was not handed out yet (the sender lives in `self`, so the
@@ -124,38 +118,168 @@ impl ProgressFeed {
     }
 }
 
-/// Calls `progress(done, total)` on the blocking caller's thread.
-pub(crate) struct ProgressPump {
+/// One progress value handed to the blocking caller's thread, with the way to say it was seen.
+pub(crate) type Handoff = (u64, Option<u64>, oneshot::Sender<bool>);
+
+enum Deliver {
+    /// To the thread of a blocking call (its [`ProgressPump`]).
+    Caller(mpsc::Sender<Handoff>),
+    /// To an event loop, through `call_soon_threadsafe`.
+    Loop {
+        callback: Arc<Py<PyAny>>,
+        event_loop: Arc<Py<PyAny>>,
+    },
+}
+
+/// Runs a transfer and delivers its progress to Python, pausing it while a callback runs.
+pub(crate) struct ProgressGate {
     feed: ProgressFeed,
+    deliver: Deliver,
+}
+
+impl ProgressGate {
+    /// A gate for a blocking call, and the pump the calling thread runs.
+    pub(crate) fn for_caller(callback: Py<PyAny>) -> (Self, ProgressPump) {
+        let (tx, rx) = mpsc::channel(1);
+        let gate = Self {
+            feed: ProgressFeed::new(),
+            deliver: Deliver::Caller(tx),
+        };
+        (gate, ProgressPump { rx, callback })
+    }
+
+    /// A gate for an awaitable: callbacks run on the running event loop.
+    pub(crate) fn for_loop(py: Python<'_>, callback: Py<PyAny>) -> PyResult<Self> {
+        let event_loop =
+            pyo3_async_runtimes::generic::get_current_loop::<crate::runtime::FerroRuntime>(py)?;
+        Ok(Self {
+            feed: ProgressFeed::new(),
+            deliver: Deliver::Loop {
+                callback: Arc::new(callback),
+                event_loop: Arc::new(event_loop.unbind()),
+            },
+        })
+    }
+
+    /// The callback for the core's `DownloadOptions`/`UploadOptions`.
+    pub(crate) fn core_callback(&self) -> ferroftp::Progress {
+        let tx = Arc::clone(&self.feed.tx);
+        Arc::new(move |done, total| {
+            tx.send_replace(Some((done, total)));
+        })
+    }
+
+    /// Runs `op` (a transfer reporting to [`ProgressGate::core_callback`]), delivering its
+    /// progress; the last value is delivered before the result.
+    pub(crate) async fn run<T>(
+        mut self,
+        op: impl Future<Output = ferroftp::Result<T>>,
+    ) -> PyResult<T> {
+        tokio::pin!(op);
+        loop {
+            tokio::select! {
+                biased;
+                latest = self.feed.next() => {
+                    if let Some(v) = latest {
+                        self.deliver(v).await?;
+                    }
+                }
+                r = &mut op => {
+                    if self.feed.pending()
+                        && let Some(v) = self.feed.next().await
+                    {
+                        self.deliver(v).await?;
+                    }
+                    return r.map_err(ftp_err);
+                }
+            }
+        }
+    }
+
+    async fn deliver(&self, (done, total): (u64, Option<u64>)) -> PyResult<()> {
+        let stopped = || {
+            err(
+                ferroftp::ErrorKind::Cancelled,
+                "the transfer was stopped by its progress callback",
+            )
+        };
+        match &self.deliver {
+            Deliver::Caller(tx) => {
+                let (ack, seen) = oneshot::channel();
+                tx.send((done, total, ack)).await.map_err(|_| stopped())?;
+                match seen.await {
+                    Ok(true) => Ok(()),
+                    _ => Err(stopped()),
+                }
+            }
+            Deliver::Loop {
+                callback,
+                event_loop,
+            } => {
+                let (tx, rx) = oneshot::channel();
+                let callback = Arc::clone(callback);
+                let event_loop = Arc::clone(event_loop);
+                // Scheduling needs the GIL: done on a blocking thread, never on a runtime worker.
+                let scheduled = tokio::task::spawn_blocking(move || {
+                    Python::attach(|py| -> PyResult<()> {
+                        let call = Py::new(
+                            py,
+                            ProgressCall {
+                                callback: callback.clone_ref(py),
+                                done,
+                                total,
+                                reply: Mutex::new(Some(tx)),
+                            },
+                        )?;
+                        event_loop.call_method1(
+                            py,
+                            pyo3::intern!(py, "call_soon_threadsafe"),
+                            (call,),
+                        )?;
+                        Ok(())
+                    })
+                })
+                .await
+                .map_err(|_| runtime_err("scheduling the progress callback failed"))?;
+                scheduled?;
+                rx.await.unwrap_or_else(|_| {
+                    Err(runtime_err(
+                        "the event loop closed before the progress callback ran",
+                    ))
+                })
+            }
+        }
+    }
+}
+
+/// Calls `progress(done, total)` on the blocking caller's thread, while the transfer waits.
+pub(crate) struct ProgressPump {
+    rx: mpsc::Receiver<Handoff>,
     callback: Py<PyAny>,
 }
 
-impl ProgressPump {
-    pub(crate) fn new(feed: ProgressFeed, callback: Py<PyAny>) -> Self {
-        Self { feed, callback }
-    }
-}
-
 impl Pump for ProgressPump {
-    type Event = Latest;
+    type Event = Option<Handoff>;
 
     fn active(&self) -> bool {
-        true
+        !self.rx.is_closed() || !self.rx.is_empty()
     }
 
-    fn next(&mut self) -> impl Future<Output = Latest> + Send + '_ {
-        self.feed.next()
+    fn next(&mut self) -> impl Future<Output = Self::Event> + Send + '_ {
+        self.rx.recv()
     }
 
-    fn handle(&mut self, py: Python<'_>, event: Latest) -> PyResult<()> {
-        if let Some((done, total)) = event {
-            self.callback.call1(py, (done, total))?;
+    fn handle(&mut self, py: Python<'_>, event: Self::Event) -> PyResult<()> {
+        if let Some((done, total, seen)) = event {
+            let result = self.callback.call1(py, (done, total));
+            let _ = seen.send(result.is_ok());
+            result?;
         }
         Ok(())
     }
 
     fn drained(&self) -> bool {
-        !self.feed.pending()
+        true // the gate delivers everything before the operation ends
     }
 }
 
@@ -350,71 +474,5 @@ impl ProgressCall {
         if let Some(tx) = reply {
             let _ = tx.send(result);
         }
-    }
-}
-
-/// Progress for an awaitable: calls `callback(done, total)` on `event_loop`'s thread (through
-/// `call_soon_threadsafe`), one call at a time, while the transfer runs.
-pub(crate) struct LoopProgress {
-    pub(crate) feed: ProgressFeed,
-    pub(crate) callback: Arc<Py<PyAny>>,
-    pub(crate) event_loop: Arc<Py<PyAny>>,
-}
-
-impl LoopProgress {
-    /// Runs `op` (a transfer fed by `self.feed`), delivering its progress.
-    pub(crate) async fn run<T>(
-        mut self,
-        op: impl Future<Output = ferroftp::Result<T>>,
-    ) -> PyResult<T> {
-        tokio::pin!(op);
-        loop {
-            tokio::select! {
-                biased;
-                r = &mut op => {
-                    if self.feed.pending()
-                        && let Some(v) = self.feed.next().await
-                    {
-                        self.deliver(v).await?;
-                    }
-                    return r.map_err(ftp_err);
-                }
-                latest = self.feed.next() => {
-                    if let Some(v) = latest {
-                        self.deliver(v).await?;
-                    }
-                }
-            }
-        }
-    }
-
-    async fn deliver(&self, (done, total): (u64, Option<u64>)) -> PyResult<()> {
-        let (tx, rx) = oneshot::channel();
-        let callback = Arc::clone(&self.callback);
-        let event_loop = Arc::clone(&self.event_loop);
-        // Scheduling needs the GIL: done on a blocking thread, never on a runtime worker.
-        let scheduled = tokio::task::spawn_blocking(move || {
-            Python::attach(|py| -> PyResult<()> {
-                let call = Py::new(
-                    py,
-                    ProgressCall {
-                        callback: callback.clone_ref(py),
-                        done,
-                        total,
-                        reply: Mutex::new(Some(tx)),
-                    },
-                )?;
-                event_loop.call_method1(py, pyo3::intern!(py, "call_soon_threadsafe"), (call,))?;
-                Ok(())
-            })
-        })
-        .await
-        .map_err(|_| runtime_err("scheduling the progress callback failed"))?;
-        scheduled?;
-        rx.await.unwrap_or_else(|_| {
-            Err(runtime_err(
-                "the event loop closed before the progress callback ran",
-            ))
-        })
     }
 }

@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -169,12 +170,86 @@ def test_upload_paths_file_objects_progress(
     assert session.read_bytes(f"{remote}/u5.bin") == b""
 
 
-def test_resume_and_atomic_are_refused_clearly(
-    session: ferroftp.Session, workdir: tuple[str, Path], tmp_path: Path
+class Cut(Exception):
+    """Raised by a progress callback to interrupt a transfer."""
+
+
+def cut_after(limit: int) -> Callable[[int, int | None], None]:
+    def progress(done: int, total: int | None) -> None:
+        if done >= limit:
+            raise Cut
+
+    return progress
+
+
+def test_download_resume(
+    server: Server, session: ferroftp.Session, workdir: tuple[str, Path], tmp_path: Path
+) -> None:
+    remote, local = workdir
+    payload = data(20_000_000, 21)
+    server.put(f"{local.name}/big.bin", payload)
+    target = tmp_path / "big.bin"
+    part = tmp_path / ".big.bin.ferroftp-part"
+    # An earlier attempt left 1 MB (zeros here, to tell): resume continues after it (REST).
+    part.write_bytes(bytes(1_000_000))
+    assert session.download(f"{remote}/big.bin", target, resume=True) > 0
+    assert target.read_bytes() == bytes(1_000_000) + payload[1_000_000:]
+    assert not part.exists()
+    target.unlink()
+    # Stopped by the callback (the transfer may also have finished first: progress calls are
+    # coalesced), then resumed until complete.
+    for limit in (3_000_000, 9_000_000):
+        with pytest.raises(Cut):
+            session.download(f"{remote}/big.bin", target, resume=True, progress=cut_after(limit))
+        if target.exists():  # finished before the stop took effect: complete, no part file
+            assert target.read_bytes() == payload
+            assert not part.exists()
+            target.unlink()
+        else:  # the part file is kept for the next attempt
+            assert part.stat().st_size <= len(payload)
+    session.download(f"{remote}/big.bin", target, resume=True)
+    assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(payload).digest()
+    assert not part.exists()
+    # Without resume, an interrupted download leaves no part file behind.
+    target.unlink()
+    with pytest.raises(Cut):
+        session.download(f"{remote}/big.bin", target, progress=cut_after(1_000_000))
+    assert [p.name for p in tmp_path.iterdir()] in ([], ["big.bin"])
+    assert not target.exists() or target.read_bytes() == payload
+
+
+def test_upload_resume_and_atomic(
+    server: Server, session: ferroftp.Session, workdir: tuple[str, Path], tmp_path: Path
+) -> None:
+    remote, local = workdir
+    payload = data(12_000_000, 22)
+    src = tmp_path / "src.bin"
+    src.write_bytes(payload)
+    # The server holds 1 MB of an earlier attempt (zeros, to tell): resume sends the rest.
+    server.put(f"{local.name}/z.bin", bytes(1_000_000))
+    session.upload(src, f"{remote}/z.bin", resume=True)
+    assert (local / "z.bin").read_bytes() == bytes(1_000_000) + payload[1_000_000:]
+    # Stopped by the callback (or finished first), then resumed.
+    with pytest.raises(Cut):
+        session.upload(src, f"{remote}/r.bin", progress=cut_after(2_000_000))
+    assert (local / "r.bin").stat().st_size <= len(payload)
+    session.upload(src, f"{remote}/r.bin", resume=True)
+    assert (local / "r.bin").read_bytes() == payload
+    # atomic: the target appears only complete.
+    assert session.upload(src, f"{remote}/a.bin", atomic=True) == len(payload)
+    assert (local / "a.bin").read_bytes() == payload
+    with pytest.raises(Cut):
+        session.upload(src, f"{remote}/b.bin", atomic=True, progress=cut_after(2_000_000))
+    # Never a partial file under the target's name.
+    assert "b.bin" not in session.names(remote) or (local / "b.bin").read_bytes() == payload
+
+
+def test_resume_and_atomic_need_a_local_path(
+    session: ferroftp.Session, workdir: tuple[str, Path]
 ) -> None:
     remote, _ = workdir
     with pytest.raises(NotImplementedError, match="resume"):
-        session.download(f"{remote}/x", tmp_path / "x", resume=True)
+        session.download(f"{remote}/x", io.BytesIO(), resume=True)
     with pytest.raises(NotImplementedError, match="resume"):
         session.upload(io.BytesIO(b"x"), f"{remote}/x", resume=True)
     with pytest.raises(NotImplementedError, match="atomic"):

@@ -136,10 +136,14 @@ class Session:
         """Downloads ``remote`` to a local path, or into a binary file object (chunk by chunk
         through its ``write``); returns the byte count.
 
-        A path receives the data under a temporary name, renamed into place only after the
-        server's final reply. ``resume=True`` is not supported yet (``NotImplementedError``).
-        ``progress(done, total)`` is called on this thread as data arrives (coalesced when it is
-        slower than the transfer); an exception in it cancels the download and is raised.
+        A path receives the data under a temporary name (``.<name>.ferroftp-part``), renamed
+        into place only after the server's final reply (and a size check). With
+        ``resume=True`` a download that fails or is interrupted keeps that part file, and the
+        next ``resume=True`` download continues from it (REST); local paths only.
+        ``progress(done, total)`` is called on this thread as data arrives, while the transfer
+        waits for it; calls are coalesced (each sees the latest count, so a fast transfer may
+        report only a few). An exception in it stops the transfer if it is still running, and
+        is raised.
         """
     def upload(
         self,
@@ -153,7 +157,10 @@ class Session:
         """Uploads a local path, or a binary file object (chunk by chunk through its ``read``),
         to ``remote``; returns the byte count once the server confirmed the transfer.
 
-        ``resume=True`` and ``atomic=True`` are not supported yet (``NotImplementedError``).
+        ``resume=True`` continues from what the server already holds (REST + STOR, or APPE);
+        ``atomic=True`` uploads to a temporary name beside ``remote`` and renames it into place
+        after the server's final reply, so readers never see a partial file. Both are for local
+        paths only (``NotImplementedError`` with a file object).
         """
     def read_bytes(self, remote: str) -> bytes:
         """Downloads ``remote`` into memory."""
