@@ -1,0 +1,500 @@
+"""The Python clients of the benchmark harness: ftplib, aioftp and ferroftp's Python binding.
+
+    python py_client.py LIB WORKLOAD --url URL [--key value ...]
+
+LIB is ``ftplib``, ``aioftp`` or ``ferroftp``; the workloads and their options are those of
+``core/examples/bench_client.rs`` (download, upload, stream, files, list, read-many, noop).
+Runs the workload once and prints one line of JSON: ``{"elapsed_s": ..., "op_s": ...,
+"bytes": ..., "files": ..., "ops": ...}``: ``elapsed_s`` is timed in the process from before
+the connect to after the session is closed (the interpreter's start-up and imports are not in
+it; the harness times the whole process as well), ``op_s`` covers the workload's operations
+alone, without connect and close. Exit status 3: this library cannot do this workload.
+
+Each library is used the way its documentation suggests, with the same 256 KiB transfer block
+ferroftp uses: ftplib ``retrbinary``/``storbinary``/``retrlines``; aioftp ``download_stream``
+(not ``download()``, which lists the parent directory of every file) and ``upload_stream``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ftplib
+import json
+import os
+import queue
+import ssl
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+BLOCK = 256 * 1024
+
+
+class Unsupported(Exception):
+    """This library cannot do this workload (exit status 3)."""
+
+
+class Options:
+    """``--key value`` options plus the parsed URL."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.values: dict[str, str] = {}
+        it = iter(argv)
+        for key in it:
+            if not key.startswith("--"):
+                raise SystemExit(f"unexpected argument {key!r}")
+            value = next(it, None)
+            if value is None:
+                raise SystemExit(f"{key} needs a value")
+            self.values[key[2:]] = value
+        self.url = self.get("url")
+        parts = urlsplit(self.url)
+        self.tls = parts.scheme == "ftpes"
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 21
+        self.user = unquote(parts.username or "anonymous")
+        self.password = unquote(parts.password or "")
+        self.ca_file = self.values.get("ca-file")
+
+    def get(self, name: str) -> str:
+        if name not in self.values:
+            raise SystemExit(f"missing --{name}")
+        return self.values[name]
+
+    def number(self, name: str) -> int:
+        return int(self.get(name))
+
+    def names(self) -> list[str]:
+        with open(self.get("names")) as f:
+            return [line.strip() for line in f if line.strip()]
+
+    def local_for(self, remote: str) -> str:
+        return os.path.join(self.get("local-dir"), remote.rsplit("/", 1)[-1])
+
+
+def result(nbytes: int = 0, files: int = 0, ops: int = 0) -> dict[str, Any]:
+    return {"bytes": nbytes, "files": files, "ops": ops}
+
+
+class Clock:
+    """The span of the workload's operations alone (``op_s``): no connect, no close."""
+
+    started = 0.0
+    stopped = 0.0
+
+
+def op_start() -> None:
+    Clock.started = time.perf_counter()
+
+
+def op_end() -> None:
+    Clock.stopped = time.perf_counter()
+
+
+# ---------------------------------------------------------------------------------------------
+# ftplib
+
+
+def ftplib_connect(o: Options) -> ftplib.FTP:
+    if o.tls:
+        # vsftpd requires TLS session reuse on data connections, which ftplib does not do.
+        raise Unsupported("ftplib cannot resume the TLS session on data connections")
+    ftp = ftplib.FTP()
+    ftp.connect(o.host, o.port, timeout=60)
+    ftp.login(o.user, o.password)
+    return ftp
+
+
+def ftplib_download(o: Options) -> dict[str, Any]:
+    ftp = ftplib_connect(o)
+    op_start()
+    counter = [0]
+    local = o.get("local")
+    with open(local, "wb") as f:
+
+        def write(block: bytes) -> None:
+            counter[0] += len(block)
+            f.write(block)
+
+        ftp.retrbinary(f"RETR {o.get('remote')}", write, blocksize=BLOCK)
+    op_end()
+    ftp.quit()
+    return result(counter[0], 1, 1)
+
+
+def ftplib_upload(o: Options) -> dict[str, Any]:
+    ftp = ftplib_connect(o)
+    op_start()
+    with open(o.get("local"), "rb") as f:
+        ftp.storbinary(f"STOR {o.get('remote')}", f, blocksize=BLOCK)
+        sent = f.tell()
+    op_end()
+    ftp.quit()
+    return result(sent, 1, 1)
+
+
+def ftplib_fetch_all(o: Options, ftp: ftplib.FTP, names: list[str]) -> int:
+    total = 0
+    for remote in names:
+        with open(o.local_for(remote), "wb") as f:
+            ftp.retrbinary(f"RETR {remote}", f.write, blocksize=BLOCK)
+            total += f.tell()
+    return total
+
+
+def ftplib_files(o: Options) -> dict[str, Any]:
+    names = o.names()
+    sessions = o.number("sessions")
+    if sessions <= 1:
+        ftp = ftplib_connect(o)
+        op_start()
+        total = ftplib_fetch_all(o, ftp, names)
+        op_end()
+        ftp.quit()
+        return result(total, len(names), len(names))
+    # One connection per thread, the files taken from a shared queue.
+    work = filled_queue(names)
+
+    def worker() -> int:
+        ftp = ftplib_connect(o)
+        done = 0
+        while (remote := next_item(work)) is not None:
+            done += ftplib_fetch_all(o, ftp, [remote])
+        ftp.quit()
+        return done
+
+    op_start()
+    totals = run_threads(worker, sessions)
+    op_end()
+    return result(sum(totals), len(names), len(names))
+
+
+def parse_list_line(line: str) -> tuple[str, int, str, str] | None:
+    """A minimal parse of a Unix ``ls -l`` line: (permissions, size, date text, name)."""
+    parts = line.split(None, 8)
+    if len(parts) < 9:
+        return None
+    return parts[0], int(parts[4]), " ".join(parts[5:8]), parts[8]
+
+
+def ftplib_list(o: Options) -> dict[str, Any]:
+    ftp = ftplib_connect(o)
+    op_start()
+    path, count = o.get("remote"), o.number("count")
+    expect = int(o.values["expect"]) if "expect" in o.values else None
+    seen = 0
+    for _ in range(count):
+        lines: list[str] = []
+        ftp.retrlines(f"LIST {path}", lines.append)
+        entries = [e for e in map(parse_list_line, lines) if e is not None]
+        if expect is not None and len(entries) != expect:
+            raise SystemExit(f"{path}: {len(entries)} entries, expected {expect}")
+        seen += len(entries)
+    op_end()
+    ftp.quit()
+    return result(0, seen, count)
+
+
+def ftplib_noop(o: Options) -> dict[str, Any]:
+    ftp = ftplib_connect(o)
+    count = o.number("count")
+    op_start()
+    for _ in range(count):
+        ftp.voidcmd("NOOP")
+    op_end()
+    ftp.quit()
+    return result(0, 0, count)
+
+
+# ---------------------------------------------------------------------------------------------
+# aioftp
+
+
+async def aioftp_client(o: Options) -> Any:
+    import aioftp  # imported (untimed) by main() already
+
+    client = aioftp.Client(socket_timeout=60)
+    await client.connect(o.host, o.port)
+    if o.tls:
+        ctx = ssl.create_default_context(cafile=o.ca_file)
+        await client.upgrade_to_tls(ctx)
+    await client.login(o.user, o.password)
+    return client
+
+
+async def aioftp_get(client: Any, remote: str, local: str) -> int:
+    total = 0
+    # A plain file write: cheaper than aioftp's own path_io (a thread per call).
+    with open(local, "wb") as f:  # noqa: ASYNC230
+        async with client.download_stream(remote) as stream:
+            async for block in stream.iter_by_block(BLOCK):
+                total += len(block)
+                f.write(block)
+    return total
+
+
+async def aioftp_download(o: Options) -> dict[str, Any]:
+    client = await aioftp_client(o)
+    op_start()
+    total = await aioftp_get(client, o.get("remote"), o.get("local"))
+    op_end()
+    await client.quit()
+    return result(total, 1, 1)
+
+
+async def aioftp_upload(o: Options) -> dict[str, Any]:
+    client = await aioftp_client(o)
+    op_start()
+    total = 0
+    with open(o.get("local"), "rb") as f:  # noqa: ASYNC230 (as in aioftp_get)
+        async with client.upload_stream(o.get("remote")) as stream:
+            while block := f.read(BLOCK):
+                await stream.write(block)
+                total += len(block)
+    op_end()
+    await client.quit()
+    return result(total, 1, 1)
+
+
+async def aioftp_files(o: Options) -> dict[str, Any]:
+    names = o.names()
+    sessions = max(1, o.number("sessions"))
+    work: asyncio.Queue[str] = asyncio.Queue()
+    for n in names:
+        work.put_nowait(n)
+
+    async def worker() -> int:
+        client = await aioftp_client(o)
+        done = 0
+        while not work.empty():
+            remote = work.get_nowait()
+            done += await aioftp_get(client, remote, o.local_for(remote))
+        await client.quit()
+        return done
+
+    op_start()
+    totals = await asyncio.gather(*(worker() for _ in range(sessions)))
+    op_end()
+    return result(sum(totals), len(names), len(names))
+
+
+async def aioftp_list(o: Options) -> dict[str, Any]:
+    client = await aioftp_client(o)
+    op_start()
+    path, count = o.get("remote"), o.number("count")
+    expect = int(o.values["expect"]) if "expect" in o.values else None
+    seen = 0
+    for _ in range(count):
+        entries = await client.list(path)
+        if expect is not None and len(entries) != expect:
+            raise SystemExit(f"{path}: {len(entries)} entries, expected {expect}")
+        seen += len(entries)
+    op_end()
+    await client.quit()
+    return result(0, seen, count)
+
+
+async def aioftp_noop(o: Options) -> dict[str, Any]:
+    client = await aioftp_client(o)
+    count = o.number("count")
+    op_start()
+    for _ in range(count):
+        await client.command("NOOP", "2xx")
+    op_end()
+    await client.quit()
+    return result(0, 0, count)
+
+
+# ---------------------------------------------------------------------------------------------
+# ferroftp (the Python binding)
+
+
+def ferroftp_connect(o: Options) -> Any:
+    import ferroftp  # imported (untimed) by main() already
+
+    if o.ca_file:
+        return ferroftp.connect(o.url, ca_file=o.ca_file, timeout=60.0)
+    return ferroftp.connect(o.url, timeout=60.0)
+
+
+def ferroftp_download(o: Options) -> dict[str, Any]:
+    s = ferroftp_connect(o)
+    op_start()
+    n = s.download(o.get("remote"), o.get("local"))
+    op_end()
+    s.close()
+    return result(n, 1, 1)
+
+
+def ferroftp_upload(o: Options) -> dict[str, Any]:
+    s = ferroftp_connect(o)
+    op_start()
+    n = s.upload(o.get("local"), o.get("remote"))
+    op_end()
+    s.close()
+    return result(n, 1, 1)
+
+
+def ferroftp_stream(o: Options) -> dict[str, Any]:
+    s = ferroftp_connect(o)
+    op_start()
+    buf = bytearray(BLOCK)
+    total = 0
+    with s.open(o.get("remote"), "rb") as f:
+        while n := f.readinto(buf):
+            total += n
+    op_end()
+    s.close()
+    return result(total, 1, 1)
+
+
+def ferroftp_files(o: Options) -> dict[str, Any]:
+    names = o.names()
+    sessions = o.number("sessions")
+    if sessions <= 1:
+        s = ferroftp_connect(o)
+        op_start()
+        total = sum(s.download(r, o.local_for(r)) for r in names)
+        op_end()
+        s.close()
+        return result(total, len(names), len(names))
+    # No pool in the Python binding yet: one session per thread, files from a shared queue.
+    work = filled_queue(names)
+
+    def worker() -> int:
+        s = ferroftp_connect(o)
+        done = 0
+        while (remote := next_item(work)) is not None:
+            done += s.download(remote, o.local_for(remote))
+        s.close()
+        return done
+
+    op_start()
+    totals = run_threads(worker, sessions)
+    op_end()
+    return result(sum(totals), len(names), len(names))
+
+
+def ferroftp_list(o: Options) -> dict[str, Any]:
+    s = ferroftp_connect(o)
+    op_start()
+    path, count = o.get("remote"), o.number("count")
+    expect = int(o.values["expect"]) if "expect" in o.values else None
+    seen = 0
+    for _ in range(count):
+        entries = s.list(path)
+        if expect is not None and len(entries) != expect:
+            raise SystemExit(f"{path}: {len(entries)} entries, expected {expect}")
+        seen += len(entries)
+    op_end()
+    s.close()
+    return result(0, seen, count)
+
+
+def ferroftp_read_many(o: Options) -> dict[str, Any]:
+    names = o.names()
+    threads = max(1, o.number("threads"))
+    s = ferroftp_connect(o)
+    op_start()
+    with ThreadPoolExecutor(threads) as pool:
+        parts = [
+            pool.submit(lambda t: sum(len(s.read_bytes(r)) for r in names[t::threads]), t)
+            for t in range(threads)
+        ]
+        total = sum(p.result() for p in parts)
+    op_end()
+    s.close()
+    return result(total, len(names), len(names))
+
+
+def ferroftp_noop(o: Options) -> dict[str, Any]:
+    s = ferroftp_connect(o)
+    count = o.number("count")
+    op_start()
+    for _ in range(count):
+        s.noop()
+    op_end()
+    s.close()
+    return result(0, 0, count)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def run_threads(target: Callable[[], int], n: int) -> list[int]:
+    """Runs ``target`` in ``n`` threads at once; its results (an exception is raised here)."""
+    with ThreadPoolExecutor(n) as pool:
+        futures = [pool.submit(target) for _ in range(n)]
+        return [f.result() for f in futures]
+
+
+def filled_queue(items: list[str]) -> queue.SimpleQueue[str]:
+    q: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for item in items:
+        q.put(item)
+    return q
+
+
+def next_item(q: queue.SimpleQueue[str]) -> str | None:
+    try:
+        return q.get_nowait()
+    except queue.Empty:
+        return None
+
+
+WORKLOADS: dict[str, dict[str, Callable[[Options], Any]]] = {
+    "ftplib": {
+        "download": ftplib_download,
+        "upload": ftplib_upload,
+        "files": ftplib_files,
+        "list": ftplib_list,
+        "noop": ftplib_noop,
+    },
+    "aioftp": {
+        "download": aioftp_download,
+        "upload": aioftp_upload,
+        "files": aioftp_files,
+        "list": aioftp_list,
+        "noop": aioftp_noop,
+    },
+    "ferroftp": {
+        "download": ferroftp_download,
+        "upload": ferroftp_upload,
+        "stream": ferroftp_stream,
+        "files": ferroftp_files,
+        "list": ferroftp_list,
+        "read-many": ferroftp_read_many,
+        "noop": ferroftp_noop,
+    },
+}
+
+
+def main() -> int:
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    lib, workload = sys.argv[1], sys.argv[2]
+    fn = WORKLOADS.get(lib, {}).get(workload)
+    if fn is None:
+        print(f"py_client: {lib} does not do {workload}", file=sys.stderr)
+        return 3
+    o = Options(sys.argv[3:])
+    if lib != "ftplib":
+        __import__(lib)  # the import is not part of the timed run
+    started = time.perf_counter()
+    try:
+        out = asyncio.run(fn(o)) if asyncio.iscoroutinefunction(fn) else fn(o)
+    except Unsupported as e:
+        print(f"py_client: {lib} {workload}: {e}", file=sys.stderr)
+        return 3
+    elapsed = time.perf_counter() - started
+    op_s = Clock.stopped - Clock.started
+    print(json.dumps({"elapsed_s": elapsed, "op_s": op_s, **out}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
