@@ -658,8 +658,16 @@ def iperf3_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
         return server
 
     def stop(server: subprocess.Popen[bytes]) -> dict[str, Any]:
-        _, _, ru = os.wait4(server.pid, 0)
-        server.returncode = 0
+        # The one-off server exits after its client; if the client never came, kill it.
+        deadline = time.monotonic() + 10
+        pid, status, ru = os.wait4(server.pid, os.WNOHANG)
+        while not pid and time.monotonic() < deadline:
+            time.sleep(0.01)
+            pid, status, ru = os.wait4(server.pid, os.WNOHANG)
+        if not pid:
+            server.kill()
+            pid, status, ru = os.wait4(server.pid, 0)
+        server.returncode = os.waitstatus_to_exitcode(status)
         return {"server_cpu": ru.ru_utime + ru.ru_stime}
 
     def parse(text: str) -> dict[str, Any]:
@@ -693,6 +701,7 @@ def run_case(case: Case, env: Env, timeout: float) -> Sample | str:
     server = env.tls if case.workload.tls else env.plain
     report = env.out / "measure.txt"
     stdout_path, stderr_path = env.out / "stdout", env.out / "stderr"
+    state = None
     try:
         state = cmd.before() if cmd.before else None
         server.wait_idle()
@@ -713,6 +722,10 @@ def run_case(case: Case, env: Env, timeout: float) -> Sample | str:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 return f"killed after {timeout:.0f} s"
+            except BaseException:  # Ctrl-C, SIGTERM: leave nothing running
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise
         extra = cmd.after(state) if cmd.after else {}
         server.wait_idle()
         cpu1 = server.cpu()
@@ -737,6 +750,9 @@ def run_case(case: Case, env: Env, timeout: float) -> Sample | str:
     except (OSError, ValueError, KeyError) as e:
         return f"{type(e).__name__}: {e}"
     finally:
+        if isinstance(state, subprocess.Popen) and state.poll() is None:
+            state.kill()  # a helper server (iperf3) whose client never came
+            state.wait()
         cleanup(case, env, out)
 
 
@@ -877,7 +893,9 @@ def table(w: Workload, cases: list[Case], env: Env) -> list[str]:
             timed = "iperf3's own (transfer only)"
         details = [x for x in (c.note, f"{len(c.failures)} runs failed" if c.failures else "") if x]
         stalls = [x.stalls for x in c.samples if x.stalls is not None]
-        if stalls:
+        if stalls and not any(stalls):
+            details.append("no transfer took ≥ 1 s")
+        elif stalls:
             # For the reader only (goals use what was measured): the rate without those waits.
             rates = [w.amount(env) / (x.wall - x.stalls) for x in c.samples if x.stalls is not None]
             details.append(
@@ -1317,7 +1335,8 @@ def main() -> int:
     t0 = time.monotonic()
     with scratch_dir(3 * sizes.big + 512 * MIB) as scratch:
         measure = scratch / "measure"
-        error = compile_c([os.environ.get("CC", "cc"), "-O2", str(MEASURE_SRC), "-o", str(measure)])
+        cc = [os.environ.get("CC", "cc"), "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"]
+        error = compile_c([*cc, str(MEASURE_SRC), "-o", str(measure)])
         if error:
             raise SystemExit(f"bench: the measure wrapper does not compile: {error}")
         rust = build_rust()
