@@ -186,6 +186,15 @@ impl FileCore {
         }
     }
 
+    /// Abandons the transfer at once, without waiting (for a file that never reached its
+    /// caller). Does nothing while an operation on the file is under way.
+    fn abandon_now(&self) {
+        if let Ok(mut state) = self.state.try_lock() {
+            self.closed.store(true, Ordering::SeqCst);
+            *state = State::Closed;
+        }
+    }
+
     fn repr(&self, class: &str) -> String {
         let closed = if self.closed.load(Ordering::SeqCst) {
             " closed"
@@ -394,6 +403,11 @@ impl PyAsyncRemoteFile {
         let core = Arc::clone(&self.core);
         let abandon = exc_type.is_some();
         spawn_async(py, async move { core.close(abandon).await.map(|()| false) })
+    }
+
+    /// Abandons the transfer now (used by `open` when it is cancelled at the last moment).
+    fn _abandon(&self) {
+        self.core.abandon_now();
     }
 
     fn __repr__(&self) -> String {

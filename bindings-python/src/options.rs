@@ -1,16 +1,40 @@
-//! The keyword options of `connect` / `connect_async` → [`ferroftp::Config`].
+//! Arguments: the keyword options of `connect` / `connect_async` → [`ferroftp::Config`], and
+//! remote paths.
+//!
+//! Each option has its own argument type whose error names the option and says what it
+//! accepts (pyo3 adds the parameter name only as an exception note, which Python < 3.11 does
+//! not show).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use ferroftp::{Config, DataMode, TlsMode};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
 
 use crate::errors::ftp_err;
 
-/// A positive, finite number of seconds.
-fn seconds(name: &str, secs: f64) -> PyResult<Duration> {
+/// The Python type name of `value`, for messages.
+pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// A positive, finite number of seconds (an `int` or a `float`, not a `bool`).
+fn seconds(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    let number = !obj.is_instance_of::<PyBool>()
+        && (obj.is_instance_of::<PyFloat>() || obj.is_instance_of::<PyInt>());
+    if !number {
+        return Err(PyTypeError::new_err(format!(
+            "{name} must be a number of seconds (int or float), not {}",
+            type_name(obj)
+        )));
+    }
+    let secs: f64 = obj.extract()?;
     if !secs.is_finite() || secs <= 0.0 {
         return Err(PyValueError::new_err(format!(
             "{name} must be a positive number of seconds, not {secs}"
@@ -20,64 +44,186 @@ fn seconds(name: &str, secs: f64) -> PyResult<Duration> {
         .map_err(|_| PyValueError::new_err(format!("{name} is too large: {secs}")))
 }
 
+/// A `str` option with a fixed set of values.
+fn choice(name: &str, obj: &Bound<'_, PyAny>, allowed: &str) -> PyResult<String> {
+    match obj.cast::<PyString>() {
+        Ok(s) => Ok(s.to_cow()?.to_ascii_lowercase()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{name} must be {allowed}, not {}",
+            type_name(obj)
+        ))),
+    }
+}
+
+macro_rules! option_type {
+    ($(#[$doc:meta])* $name:ident($inner:ty), |$obj:ident| $body:expr) => {
+        $(#[$doc])*
+        pub(crate) struct $name(pub(crate) $inner);
+
+        impl<'a, 'py> FromPyObject<'a, 'py> for $name {
+            type Error = PyErr;
+
+            fn extract($obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+                let $obj: &Bound<'py, PyAny> = &$obj;
+                $body.map($name)
+            }
+        }
+    };
+}
+
+option_type!(
+    /// `timeout=`: seconds for each reply and each data read or write.
+    Timeout(Duration),
+    |obj| seconds("timeout", obj)
+);
+
+option_type!(
+    /// `connect_timeout=`: seconds for the TCP connection and the greeting.
+    ConnectTimeout(Duration),
+    |obj| seconds("connect_timeout", obj)
+);
+
+const TLS_VALUES: &str = "None, \"explicit\" or \"implicit\"";
+
+option_type!(
+    /// `tls=`: `"explicit"` or `"implicit"` (None is the parameter's absence).
+    Tls(TlsMode),
+    |obj| match choice("tls", obj, TLS_VALUES)?.as_str() {
+        "explicit" => Ok(TlsMode::Explicit),
+        "implicit" => Ok(TlsMode::Implicit),
+        other => Err(PyValueError::new_err(format!(
+            "tls must be {TLS_VALUES}, not {other:?}"
+        ))),
+    }
+);
+
+const DATA_MODES: &str = "\"auto\", \"epsv\", \"pasv\" or \"active\"";
+
+option_type!(
+    /// `data_mode=`.
+    DataModeArg(DataMode),
+    |obj| match choice("data_mode", obj, DATA_MODES)?.as_str() {
+        "auto" => Ok(DataMode::Auto),
+        "epsv" => Ok(DataMode::Epsv),
+        "pasv" => Ok(DataMode::Pasv),
+        "active" => Ok(DataMode::Active),
+        other => Err(PyValueError::new_err(format!(
+            "data_mode must be {DATA_MODES}, not {other:?}"
+        ))),
+    }
+);
+
+option_type!(
+    /// `retries=`: a non-negative `int`.
+    Retries(u32),
+    |obj| {
+        if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+            Err(PyTypeError::new_err(format!(
+                "retries must be an int, not {}",
+                type_name(obj)
+            )))
+        } else {
+            obj.extract::<i128>().ok().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "retries must be between 0 and {}, not {obj}",
+                    u32::MAX
+                ))
+            })
+        }
+    }
+);
+
+option_type!(
+    /// `verify=`: a `bool`.
+    Verify(bool),
+    |obj| match obj.cast::<PyBool>() {
+        Ok(b) => Ok(b.is_true()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "verify must be True or False, not {}",
+            type_name(obj)
+        ))),
+    }
+);
+
+option_type!(
+    /// `ca_file=`: a path (`str` or `os.PathLike`) to a PEM file.
+    CaFile(PathBuf),
+    |obj| obj.extract::<PathBuf>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "ca_file must be a path (str or os.PathLike), not {}",
+            type_name(obj)
+        ))
+    })
+);
+
+option_type!(
+    /// A remote path: a `str`.
+    Remote(String),
+    |obj| match obj.cast::<PyString>() {
+        Ok(s) => Ok(s.to_cow()?.into_owned()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "a remote path must be a str, not {}",
+            type_name(obj)
+        ))),
+    }
+);
+
+impl std::ops::Deref for Remote {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+option_type!(
+    /// A URL: a `str`.
+    UrlArg(String),
+    |obj| match obj.cast::<PyString>() {
+        Ok(s) => Ok(s.to_cow()?.into_owned()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "url must be a str (ftp://user:password@host:port/dir), not {}",
+            type_name(obj)
+        ))),
+    }
+);
+
+option_type!(
+    /// A raw command line for `quote`: a `str`.
+    CommandLine(String),
+    |obj| match obj.cast::<PyString>() {
+        Ok(s) => Ok(s.to_cow()?.into_owned()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "the command line must be a str, not {}",
+            type_name(obj)
+        ))),
+    }
+);
+
 /// The options shared by `connect` and `connect_async` (and, later, the pools).
 pub(crate) struct Options {
-    pub timeout: f64,
-    pub connect_timeout: f64,
-    pub tls: Option<String>,
-    pub verify: bool,
-    pub ca_file: Option<PathBuf>,
-    pub data_mode: String,
-    pub retries: i64,
+    pub timeout: Timeout,
+    pub connect_timeout: ConnectTimeout,
+    pub tls: Option<Tls>,
+    pub verify: Verify,
+    pub ca_file: Option<CaFile>,
+    pub data_mode: DataModeArg,
+    pub retries: Retries,
 }
 
 impl Options {
     /// The session's configuration: the URL, then each option.
-    pub(crate) fn config(&self, url: &str) -> PyResult<Config> {
+    pub(crate) fn config(self, url: &str) -> PyResult<Config> {
         let mut config = Config::from_url(url).map_err(ftp_err)?;
-        config.timeout = seconds("timeout", self.timeout)?;
-        config.connect_timeout = seconds("connect_timeout", self.connect_timeout)?;
-        if let Some(tls) = &self.tls {
-            config.tls = match tls.to_ascii_lowercase().as_str() {
-                "explicit" => TlsMode::Explicit,
-                "implicit" => TlsMode::Implicit,
-                _ => {
-                    return Err(PyValueError::new_err(format!(
-                        "tls must be None, \"explicit\" or \"implicit\", not {tls:?}"
-                    )));
-                }
-            };
+        config.timeout = self.timeout.0;
+        config.connect_timeout = self.connect_timeout.0;
+        if let Some(tls) = self.tls {
+            config.tls = tls.0;
         }
-        config.verify = self.verify;
-        config.ca_file = self.ca_file.clone();
-        config.data_mode = match self.data_mode.to_ascii_lowercase().as_str() {
-            "auto" => DataMode::Auto,
-            "epsv" => DataMode::Epsv,
-            "pasv" => DataMode::Pasv,
-            "active" => DataMode::Active,
-            _ => {
-                return Err(PyValueError::new_err(format!(
-                    "data_mode must be \"auto\", \"epsv\", \"pasv\" or \"active\", not {:?}",
-                    self.data_mode
-                )));
-            }
-        };
-        config.retries = u32::try_from(self.retries).map_err(|_| {
-            PyValueError::new_err(format!(
-                "retries must be between 0 and {}, not {}",
-                u32::MAX,
-                self.retries
-            ))
-        })?;
+        config.verify = self.verify.0;
+        config.ca_file = self.ca_file.map(|c| c.0);
+        config.data_mode = self.data_mode.0;
+        config.retries = self.retries.0;
         Ok(config)
     }
-}
-
-/// The Python type name of `value`, for messages.
-pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
-    value
-        .get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
 }

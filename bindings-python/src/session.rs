@@ -4,7 +4,9 @@
 //! lock), so one object may be used by any number of threads or tasks. Every method only
 //! converts arguments, results, errors and threads; the FTP work is the core's.
 
-use ferroftp::{Config, DownloadOptions, UploadOptions};
+use std::time::Duration;
+
+use ferroftp::{Config, DataMode, DownloadOptions, UploadOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -14,7 +16,10 @@ use pyo3::types::{PyModule, PyType};
 use crate::entry::{PyEntry, entries};
 use crate::errors::ftp_err;
 use crate::file::{Bytes, FileCore, PyAsyncRemoteFile, PyRemoteFile};
-use crate::options::Options;
+use crate::options::{
+    CaFile, CommandLine, ConnectTimeout, DataModeArg, Options, Remote, Retries, Timeout, Tls,
+    UrlArg, Verify,
+};
 use crate::runtime::{ready, spawn_async, wait, wait_with};
 use crate::transfer::{FromFile, Local, ProgressGate, ToFile, bytes_arg, callback, path_only};
 
@@ -50,19 +55,25 @@ fn open_mode(mode: &str) -> PyResult<bool> {
 
 /// Connects and logs in; returns a `Session`.
 #[pyfunction]
-#[pyo3(signature = (url, *, timeout = 30.0, connect_timeout = 10.0, tls = None, verify = true,
-                    ca_file = None, data_mode = "auto", retries = 3))]
+#[pyo3(
+    signature = (url, *, timeout = Timeout(Duration::from_secs(30)),
+                 connect_timeout = ConnectTimeout(Duration::from_secs(10)), tls = None,
+                 verify = Verify(true), ca_file = None, data_mode = DataModeArg(DataMode::Auto),
+                 retries = Retries(3)),
+    text_signature = "(url, *, timeout=30.0, connect_timeout=10.0, tls=None, verify=True, \
+                      ca_file=None, data_mode='auto', retries=3)"
+)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn connect(
     py: Python<'_>,
-    url: &str,
-    timeout: f64,
-    connect_timeout: f64,
-    tls: Option<String>,
-    verify: bool,
-    ca_file: Option<std::path::PathBuf>,
-    data_mode: &str,
-    retries: i64,
+    url: UrlArg,
+    timeout: Timeout,
+    connect_timeout: ConnectTimeout,
+    tls: Option<Tls>,
+    verify: Verify,
+    ca_file: Option<CaFile>,
+    data_mode: DataModeArg,
+    retries: Retries,
 ) -> PyResult<PySession> {
     let config = Options {
         timeout,
@@ -70,10 +81,10 @@ pub(crate) fn connect(
         tls,
         verify,
         ca_file,
-        data_mode: data_mode.to_owned(),
+        data_mode,
         retries,
     }
-    .config(url)?;
+    .config(&url.0)?;
     let inner = wait(py, async move {
         ferroftp::Session::connect_with(config)
             .await
@@ -84,19 +95,25 @@ pub(crate) fn connect(
 
 /// Connects and logs in; returns an awaitable of an `AsyncSession`.
 #[pyfunction]
-#[pyo3(signature = (url, *, timeout = 30.0, connect_timeout = 10.0, tls = None, verify = true,
-                    ca_file = None, data_mode = "auto", retries = 3))]
+#[pyo3(
+    signature = (url, *, timeout = Timeout(Duration::from_secs(30)),
+                 connect_timeout = ConnectTimeout(Duration::from_secs(10)), tls = None,
+                 verify = Verify(true), ca_file = None, data_mode = DataModeArg(DataMode::Auto),
+                 retries = Retries(3)),
+    text_signature = "(url, *, timeout=30.0, connect_timeout=10.0, tls=None, verify=True, \
+                      ca_file=None, data_mode='auto', retries=3)"
+)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn connect_async<'py>(
     py: Python<'py>,
-    url: &str,
-    timeout: f64,
-    connect_timeout: f64,
-    tls: Option<String>,
-    verify: bool,
-    ca_file: Option<std::path::PathBuf>,
-    data_mode: &str,
-    retries: i64,
+    url: UrlArg,
+    timeout: Timeout,
+    connect_timeout: ConnectTimeout,
+    tls: Option<Tls>,
+    verify: Verify,
+    ca_file: Option<CaFile>,
+    data_mode: DataModeArg,
+    retries: Retries,
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = Options {
         timeout,
@@ -104,10 +121,10 @@ pub(crate) fn connect_async<'py>(
         tls,
         verify,
         ca_file,
-        data_mode: data_mode.to_owned(),
+        data_mode,
         retries,
     }
-    .config(url)?;
+    .config(&url.0)?;
     spawn_async(py, async move {
         let inner = ferroftp::Session::connect_with(config)
             .await
@@ -147,9 +164,8 @@ macro_rules! awaitable {
 #[pymethods]
 impl PySession {
     /// Lists a directory (MLSD when the server offers it, else LIST parsed).
-    #[pyo3(signature = (path = ""))]
-    fn list(&self, py: Python<'_>, path: &str) -> PyResult<Vec<PyEntry>> {
-        let path = path.to_owned();
+    #[pyo3(signature = (path = Remote(String::new())), text_signature = "($self, path='')")]
+    fn list(&self, py: Python<'_>, path: Remote) -> PyResult<Vec<PyEntry>> {
         blocking!(
             self,
             py,
@@ -158,9 +174,8 @@ impl PySession {
     }
 
     /// The names in a directory (NLST).
-    #[pyo3(signature = (path = ""))]
-    fn names(&self, py: Python<'_>, path: &str) -> PyResult<Vec<String>> {
-        let path = path.to_owned();
+    #[pyo3(signature = (path = Remote(String::new())), text_signature = "($self, path='')")]
+    fn names(&self, py: Python<'_>, path: Remote) -> PyResult<Vec<String>> {
         blocking!(self, py, |s| s.names(&path))
     }
 
@@ -169,7 +184,7 @@ impl PySession {
     fn download(
         &self,
         py: Python<'_>,
-        remote: String,
+        remote: Remote,
         local: &Bound<'_, PyAny>,
         resume: bool,
         progress: Option<Bound<'_, PyAny>>,
@@ -207,7 +222,7 @@ impl PySession {
         &self,
         py: Python<'_>,
         local: &Bound<'_, PyAny>,
-        remote: String,
+        remote: Remote,
         resume: bool,
         atomic: bool,
         progress: Option<Bound<'_, PyAny>>,
@@ -238,7 +253,7 @@ impl PySession {
     }
 
     /// Downloads `remote` into memory.
-    fn read_bytes(&self, py: Python<'_>, remote: String) -> PyResult<Bytes> {
+    fn read_bytes(&self, py: Python<'_>, remote: Remote) -> PyResult<Bytes> {
         blocking!(self, py, |s| async move {
             s.read_bytes(&remote).await.map(Bytes)
         })
@@ -248,7 +263,7 @@ impl PySession {
     fn write_bytes(
         &self,
         py: Python<'_>,
-        remote: String,
+        remote: Remote,
         data: &Bound<'_, PyAny>,
     ) -> PyResult<u64> {
         let data: PyBackedBytes = bytes_arg(data, "data")?;
@@ -260,44 +275,44 @@ impl PySession {
     }
 
     /// The size of a remote file in bytes (SIZE).
-    fn size(&self, py: Python<'_>, path: String) -> PyResult<u64> {
+    fn size(&self, py: Python<'_>, path: Remote) -> PyResult<u64> {
         blocking!(self, py, |s| s.size(&path))
     }
 
     /// The modification time of a remote file (MDTM), an aware UTC datetime.
-    fn modified(&self, py: Python<'_>, path: String) -> PyResult<chrono::DateTime<chrono::Utc>> {
+    fn modified(&self, py: Python<'_>, path: Remote) -> PyResult<chrono::DateTime<chrono::Utc>> {
         blocking!(self, py, |s| s.modified(&path))
     }
 
     /// Whether a remote file or directory exists.
-    fn exists(&self, py: Python<'_>, path: String) -> PyResult<bool> {
+    fn exists(&self, py: Python<'_>, path: Remote) -> PyResult<bool> {
         blocking!(self, py, |s| s.exists(&path))
     }
 
     /// Creates a directory (and its missing parents with `parents=True`).
     #[pyo3(signature = (path, *, parents = false))]
-    fn mkdir(&self, py: Python<'_>, path: String, parents: bool) -> PyResult<()> {
+    fn mkdir(&self, py: Python<'_>, path: Remote, parents: bool) -> PyResult<()> {
         blocking!(self, py, |s| s.mkdir(&path, parents))
     }
 
     /// Removes a directory (and everything in it with `recursive=True`).
     #[pyo3(signature = (path, *, recursive = false))]
-    fn rmdir(&self, py: Python<'_>, path: String, recursive: bool) -> PyResult<()> {
+    fn rmdir(&self, py: Python<'_>, path: Remote, recursive: bool) -> PyResult<()> {
         blocking!(self, py, |s| s.rmdir(&path, recursive))
     }
 
     /// Removes a file.
-    fn remove(&self, py: Python<'_>, path: String) -> PyResult<()> {
+    fn remove(&self, py: Python<'_>, path: Remote) -> PyResult<()> {
         blocking!(self, py, |s| s.remove(&path))
     }
 
     /// Renames (moves) a remote file or directory.
-    fn rename(&self, py: Python<'_>, src: String, dst: String) -> PyResult<()> {
+    fn rename(&self, py: Python<'_>, src: Remote, dst: Remote) -> PyResult<()> {
         blocking!(self, py, |s| s.rename(&src, &dst))
     }
 
     /// Changes the working directory (restored after any reconnect).
-    fn cwd(&self, py: Python<'_>, path: String) -> PyResult<()> {
+    fn cwd(&self, py: Python<'_>, path: Remote) -> PyResult<()> {
         blocking!(self, py, |s| s.cwd(&path))
     }
 
@@ -312,30 +327,30 @@ impl PySession {
     }
 
     /// Sends a raw command line; returns the reply's `(code, text)` whatever the code.
-    fn quote(&self, py: Python<'_>, line: String) -> PyResult<(u16, String)> {
-        blocking!(self, py, |s| s.quote(&line))
+    fn quote(&self, py: Python<'_>, line: CommandLine) -> PyResult<(u16, String)> {
+        blocking!(self, py, |s| s.quote(&line.0))
     }
 
     /// Opens `path` for streaming (`"rb"` or `"wb"`); the file holds the session until closed.
     #[pyo3(signature = (path, mode = "rb"))]
-    fn open(&self, py: Python<'_>, path: String, mode: &str) -> PyResult<PyRemoteFile> {
+    fn open(&self, py: Python<'_>, path: Remote, mode: &str) -> PyResult<PyRemoteFile> {
         let write = open_mode(mode)?;
         let s = self.inner.clone();
         let core = wait(py, async move {
             if write {
                 let w = s.open_write(&path).await.map_err(ftp_err)?;
-                Ok(FileCore::writer(path, w))
+                Ok(FileCore::writer(path.0, w))
             } else {
                 let r = s.open_read(&path).await.map_err(ftp_err)?;
-                Ok(FileCore::reader(path, r))
+                Ok(FileCore::reader(path.0, r))
             }
         })?;
         Ok(PyRemoteFile::new(core))
     }
 
     /// Walks the tree under `top` like `os.walk`: yields `(dirpath, dirnames, filenames)`.
-    fn walk<'py>(slf: Bound<'py, Self>, top: String) -> PyResult<Bound<'py, PyAny>> {
-        helper(slf.py(), "walk")?.call1((slf, top))
+    fn walk<'py>(slf: Bound<'py, Self>, top: Remote) -> PyResult<Bound<'py, PyAny>> {
+        helper(slf.py(), "walk")?.call1((slf, top.0))
     }
 
     /// Says goodbye (QUIT); later calls raise `ferroftp.ClosedError`.
@@ -366,9 +381,8 @@ impl PySession {
 #[pymethods]
 impl PyAsyncSession {
     /// See `Session.list`.
-    #[pyo3(signature = (path = ""))]
-    fn list<'py>(&self, py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
-        let path = path.to_owned();
+    #[pyo3(signature = (path = Remote(String::new())), text_signature = "($self, path='')")]
+    fn list<'py>(&self, py: Python<'py>, path: Remote) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(
             self,
             py,
@@ -377,9 +391,8 @@ impl PyAsyncSession {
     }
 
     /// See `Session.names`.
-    #[pyo3(signature = (path = ""))]
-    fn names<'py>(&self, py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
-        let path = path.to_owned();
+    #[pyo3(signature = (path = Remote(String::new())), text_signature = "($self, path='')")]
+    fn names<'py>(&self, py: Python<'py>, path: Remote) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(self, py, |s| s.names(&path))
     }
 
@@ -387,7 +400,7 @@ impl PyAsyncSession {
     #[pyo3(signature = (remote, local, *, resume = false, progress = None))]
     fn download<'py>(
         slf: &Bound<'py, Self>,
-        remote: String,
+        remote: Remote,
         local: &Bound<'py, PyAny>,
         resume: bool,
         progress: Option<Bound<'py, PyAny>>,
@@ -400,7 +413,7 @@ impl PyAsyncSession {
         match crate::transfer::local(local, "write")? {
             Local::File(file) => {
                 path_only("resume", resume)?;
-                helper(py, "download_to_file_async")?.call1((slf, remote, file, progress))
+                helper(py, "download_to_file_async")?.call1((slf, remote.0, file, progress))
             }
             Local::Path(path) => match progress {
                 None => spawn_async(py, async move {
@@ -422,7 +435,7 @@ impl PyAsyncSession {
     fn upload<'py>(
         slf: &Bound<'py, Self>,
         local: &Bound<'py, PyAny>,
-        remote: String,
+        remote: Remote,
         resume: bool,
         atomic: bool,
         progress: Option<Bound<'py, PyAny>>,
@@ -437,7 +450,7 @@ impl PyAsyncSession {
             Local::File(file) => {
                 path_only("resume", resume)?;
                 path_only("atomic", atomic)?;
-                helper(py, "upload_from_file_async")?.call1((slf, file, remote, progress))
+                helper(py, "upload_from_file_async")?.call1((slf, file, remote.0, progress))
             }
             Local::Path(path) => match progress {
                 None => spawn_async(py, async move {
@@ -455,7 +468,7 @@ impl PyAsyncSession {
     }
 
     /// See `Session.read_bytes`.
-    fn read_bytes<'py>(&self, py: Python<'py>, remote: String) -> PyResult<Bound<'py, PyAny>> {
+    fn read_bytes<'py>(&self, py: Python<'py>, remote: Remote) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(self, py, |s| async move {
             s.read_bytes(&remote).await.map(Bytes)
         })
@@ -465,7 +478,7 @@ impl PyAsyncSession {
     fn write_bytes<'py>(
         &self,
         py: Python<'py>,
-        remote: String,
+        remote: Remote,
         data: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let data: PyBackedBytes = bytes_arg(data, "data")?;
@@ -477,17 +490,17 @@ impl PyAsyncSession {
     }
 
     /// See `Session.size`.
-    fn size<'py>(&self, py: Python<'py>, path: String) -> PyResult<Bound<'py, PyAny>> {
+    fn size<'py>(&self, py: Python<'py>, path: Remote) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(self, py, |s| s.size(&path))
     }
 
     /// See `Session.modified`.
-    fn modified<'py>(&self, py: Python<'py>, path: String) -> PyResult<Bound<'py, PyAny>> {
+    fn modified<'py>(&self, py: Python<'py>, path: Remote) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(self, py, |s| s.modified(&path))
     }
 
     /// See `Session.exists`.
-    fn exists<'py>(&self, py: Python<'py>, path: String) -> PyResult<Bound<'py, PyAny>> {
+    fn exists<'py>(&self, py: Python<'py>, path: Remote) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(self, py, |s| s.exists(&path))
     }
 
@@ -496,7 +509,7 @@ impl PyAsyncSession {
     fn mkdir<'py>(
         &self,
         py: Python<'py>,
-        path: String,
+        path: Remote,
         parents: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(self, py, |s| s.mkdir(&path, parents))
@@ -507,14 +520,14 @@ impl PyAsyncSession {
     fn rmdir<'py>(
         &self,
         py: Python<'py>,
-        path: String,
+        path: Remote,
         recursive: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(self, py, |s| s.rmdir(&path, recursive))
     }
 
     /// See `Session.remove`.
-    fn remove<'py>(&self, py: Python<'py>, path: String) -> PyResult<Bound<'py, PyAny>> {
+    fn remove<'py>(&self, py: Python<'py>, path: Remote) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(self, py, |s| s.remove(&path))
     }
 
@@ -522,14 +535,14 @@ impl PyAsyncSession {
     fn rename<'py>(
         &self,
         py: Python<'py>,
-        src: String,
-        dst: String,
+        src: Remote,
+        dst: Remote,
     ) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(self, py, |s| s.rename(&src, &dst))
     }
 
     /// See `Session.cwd`.
-    fn cwd<'py>(&self, py: Python<'py>, path: String) -> PyResult<Bound<'py, PyAny>> {
+    fn cwd<'py>(&self, py: Python<'py>, path: Remote) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(self, py, |s| s.cwd(&path))
     }
 
@@ -544,28 +557,40 @@ impl PyAsyncSession {
     }
 
     /// See `Session.quote`.
-    fn quote<'py>(&self, py: Python<'py>, line: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable!(self, py, |s| s.quote(&line))
+    fn quote<'py>(&self, py: Python<'py>, line: CommandLine) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(self, py, |s| s.quote(&line.0))
     }
 
     /// See `Session.open`; the awaitable gives an `AsyncRemoteFile`.
+    ///
+    /// A coroutine (`ferroftp._helpers.open_async`) around [`PyAsyncSession::_open`]: it starts
+    /// the operation only when awaited, and if it is cancelled after the file was opened but
+    /// before the file reached the caller, it abandons the file at once (so the session's lock
+    /// is never left to a Python object nobody holds).
     #[pyo3(signature = (path, mode = "rb"))]
-    fn open<'py>(&self, py: Python<'py>, path: String, mode: &str) -> PyResult<Bound<'py, PyAny>> {
+    fn open<'py>(slf: Bound<'py, Self>, path: Remote, mode: &str) -> PyResult<Bound<'py, PyAny>> {
+        open_mode(mode)?;
+        helper(slf.py(), "open_async")?.call1((slf, path.0, mode))
+    }
+
+    /// The operation behind `open`: an asyncio future of the opened file.
+    #[pyo3(signature = (path, mode = "rb"))]
+    fn _open<'py>(&self, py: Python<'py>, path: Remote, mode: &str) -> PyResult<Bound<'py, PyAny>> {
         let write = open_mode(mode)?;
         let s = self.inner.clone();
         spawn_async(py, async move {
             let core = if write {
-                FileCore::writer(path.clone(), s.open_write(&path).await.map_err(ftp_err)?)
+                FileCore::writer(path.0.clone(), s.open_write(&path).await.map_err(ftp_err)?)
             } else {
-                FileCore::reader(path.clone(), s.open_read(&path).await.map_err(ftp_err)?)
+                FileCore::reader(path.0.clone(), s.open_read(&path).await.map_err(ftp_err)?)
             };
             Ok(PyAsyncRemoteFile::new(core))
         })
     }
 
     /// See `Session.walk`; an async iterator.
-    fn walk<'py>(slf: Bound<'py, Self>, top: String) -> PyResult<Bound<'py, PyAny>> {
-        helper(slf.py(), "walk_async")?.call1((slf, top))
+    fn walk<'py>(slf: Bound<'py, Self>, top: Remote) -> PyResult<Bound<'py, PyAny>> {
+        helper(slf.py(), "walk_async")?.call1((slf, top.0))
     }
 
     /// See `Session.close`.

@@ -16,6 +16,7 @@ import pytest
 from conftest import OPTIONS, Server, data
 
 import ferroftp
+from ferroftp import _helpers
 
 ROUNDS = 200
 #: Far above any operation's duration here: only turns a hang into a failure.
@@ -108,6 +109,38 @@ async def test_cancelled_opens_release_the_session(
                 await asyncio.wait_for(op, (i % 5) * 0.0005 or 1e-4)
             # Nothing else may run in between (any call into the extension could mask a leak).
             assert await asyncio.wait_for(s.size(f"{remote}/o.bin"), HANG) == len(payload)
+
+
+@pytest.mark.asyncio
+async def test_open_cancelled_after_the_file_opened(
+    server: Server, workdir: tuple[str, Path]
+) -> None:
+    """The worst moment for a cancellation: the file is open (the lock taken) and its future
+    done, but the awaiting task has not resumed yet. The file must be abandoned at once, not
+    left to a future nobody looks at (which would hold the session until garbage collection)."""
+    remote, local = workdir
+    server.put(f"{local.name}/f.bin", b"0123456789")
+    async with await ferroftp.connect_async(server.url, **OPTIONS) as s:
+
+        class Handle:
+            """`s` as seen by the open helper, with a hook on the opening's future."""
+
+            def __init__(self) -> None:
+                self.fut: asyncio.Future[ferroftp.AsyncRemoteFile] | None = None
+
+            def _open(self, path: str, mode: str) -> asyncio.Future[ferroftp.AsyncRemoteFile]:
+                self.fut = s._open(path, "rb")
+                # Runs when the file is open, before the task awaiting it resumes.
+                self.fut.add_done_callback(lambda _: task.cancel())
+                return self.fut
+
+        for _ in range(5):
+            handle = Handle()
+            task = asyncio.ensure_future(_helpers.open_async(handle, f"{remote}/f.bin", "rb"))  # type: ignore[arg-type]
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert handle.fut is not None and handle.fut.result().closed  # opened, abandoned
+            assert await asyncio.wait_for(s.size(f"{remote}/f.bin"), HANG) == 10
 
 
 @pytest.mark.asyncio

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional
 
 if TYPE_CHECKING:
-    from ferroftp._native import AsyncSession, Session
+    from ferroftp._native import AsyncRemoteFile, AsyncSession, Session
 
 #: Chunk size for file objects.
 CHUNK = 256 * 1024
@@ -54,6 +54,21 @@ async def _walk_async(
 def walk_async(session: AsyncSession, top: str) -> AsyncIterator[tuple[str, list[str], list[str]]]:
     """The async iterator twin of :func:`walk`."""
     return _walk_async(session, top)
+
+
+async def open_async(
+    session: AsyncSession, path: str, mode: Literal["rb", "wb"]
+) -> AsyncRemoteFile:
+    """``AsyncSession.open``: awaits the opening; if this coroutine is cancelled when the file
+    is already open but not yet handed over, the file is abandoned at once (it would otherwise
+    hold the session's lock until garbage collection)."""
+    fut = session._open(path, mode)
+    try:
+        return await fut
+    except BaseException:
+        if fut.done() and not fut.cancelled() and fut.exception() is None:
+            fut.result()._abandon()
+        raise
 
 
 def _write_all(file: Any, data: bytes) -> None:

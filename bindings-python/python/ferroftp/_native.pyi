@@ -1,4 +1,5 @@
 # Hand-written stubs of the extension module ferroftp._native (checked by mypy.stubtest).
+import asyncio
 import builtins
 import datetime
 import os
@@ -272,7 +273,12 @@ class AsyncSession:
     def quote(self, line: str) -> Awaitable[tuple[int, str]]:
         """See :meth:`Session.quote`."""
     def open(self, path: str, mode: Literal["rb", "wb"] = "rb") -> Awaitable[AsyncRemoteFile]:
-        """See :meth:`Session.open`: ``async with await s.open(path) as f: await f.read()``."""
+        """See :meth:`Session.open`: ``async with await s.open(path) as f: await f.read()``.
+
+        A coroutine: the file is opened when it is awaited."""
+    def _open(
+        self, path: str, mode: Literal["rb", "wb"] = "rb"
+    ) -> asyncio.Future[AsyncRemoteFile]: ...
     def walk(self, top: str) -> AsyncIterator[tuple[str, builtins.list[str], builtins.list[str]]]:
         """See :meth:`Session.walk`: ``async for dirpath, dirnames, filenames in s.walk(top)``."""
     def close(self) -> Awaitable[None]:
@@ -354,6 +360,7 @@ class AsyncRemoteFile:
         """See :meth:`RemoteFile.close`."""
     def readable(self) -> bool: ...
     def writable(self) -> bool: ...
+    def _abandon(self) -> None: ...
     def __aenter__(self) -> Awaitable[Self]: ...
     def __aexit__(
         self,
