@@ -10,6 +10,9 @@ pub(crate) struct PyEntry {
     /// The file name, without any directory part.
     #[pyo3(get)]
     name: String,
+    /// The file name as the server's bytes (differs from `name` only for names that are not
+    /// UTF-8, which `name` carries as private-use characters).
+    name_bytes: Vec<u8>,
     /// The listed directory joined with the name.
     #[pyo3(get)]
     path: String,
@@ -36,6 +39,7 @@ pub(crate) struct PyEntry {
 impl From<ferroftp::Entry> for PyEntry {
     fn from(e: ferroftp::Entry) -> Self {
         Self {
+            name_bytes: e.name_bytes(),
             name: e.name,
             path: e.path,
             kind: e.kind.as_str(),
@@ -70,6 +74,12 @@ impl PyEntry {
 
 #[pymethods]
 impl PyEntry {
+    /// The file name as the server sent it (bytes).
+    #[getter]
+    fn name_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+        pyo3::types::PyBytes::new(py, &self.name_bytes)
+    }
+
     /// Whether the entry is a directory.
     fn is_dir(&self) -> bool {
         self.kind == "dir"

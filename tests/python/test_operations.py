@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import OPTIONS, Server, data
+from conftest import OPTIONS, Server, Servers, data
 
 import ferroftp
 
@@ -61,6 +61,28 @@ def test_list_and_names(
     session.cwd(remote)
     assert sorted(e.name for e in session.list()) == ["a.bin", "sub"]
     assert sorted(session.names()) == ["a.bin", "sub"]
+
+
+def test_names_that_are_not_utf8(servers: Servers) -> None:
+    """A listed name that is not UTF-8 comes back as the server's bytes, and the entry's path
+    reaches that very file. (vsftpd only: pyftpdlib itself replaces undecodable bytes with '?'
+    in its listings, so no client can address such a name through it.)"""
+    server = servers.get("vsftpd")
+    remote, local = server.dir("t-names-not-utf8")
+    raw = b"caf\xe9.txt"  # Latin-1, not UTF-8
+    path = os.path.join(os.fsencode(local), raw)
+    with open(path, "wb") as f:
+        f.write(b"latin-1 name")
+    os.chown(path, server.uid, server.gid)
+    with ferroftp.connect(server.url, **OPTIONS) as session:
+        (entry,) = session.list(remote)
+        assert entry.name_bytes == raw
+        assert entry.name != raw.decode("latin-1")  # carried as private-use characters
+        assert session.size(entry.path) == 12
+        assert session.read_bytes(entry.path) == b"latin-1 name"
+        assert session.names(remote) == [entry.name]
+        session.rename(entry.path, entry.path + ".old")
+        assert os.listdir(os.fsencode(local)) == [raw + b".old"]
 
 
 def test_bytes_round_trip(session: ferroftp.Session, workdir: tuple[str, Path]) -> None:

@@ -83,6 +83,11 @@ class Entry:
     def name(self) -> str:
         """The file name, without any directory part."""
     @property
+    def name_bytes(self) -> bytes:
+        """The file name as the server sent it; differs from ``name`` only for names that are
+        not UTF-8, which ``name`` (and ``path``) carry as private-use characters that every
+        method maps back to the original bytes."""
+    @property
     def path(self) -> str:
         """The listed directory joined with the name."""
     @property
