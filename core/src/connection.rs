@@ -785,7 +785,7 @@ fn no_address(ctx: &str) -> Error {
 
 /// The command part of `line` for messages (never a password).
 fn line_context(line: &str) -> &str {
-    if line.len() >= 5 && line[..5].eq_ignore_ascii_case("PASS ") {
+    if line.get(..5).is_some_and(|v| v.eq_ignore_ascii_case("PASS ")) {
         "PASS"
     } else {
         line
@@ -913,6 +913,16 @@ mod tests {
         assert_eq!(announced_size(t), Some(1 << 30));
         assert_eq!(announced_size("150 File status okay."), None);
         assert_eq!(announced_size("125 Data connection already open (x)"), None);
+    }
+
+    #[test]
+    fn command_context_never_shows_a_password() {
+        assert_eq!(line_context("PASS secret"), "PASS");
+        assert_eq!(line_context("pass secret"), "PASS");
+        assert_eq!(line_context("SIZE /a"), "SIZE /a");
+        // found by the `reply` fuzz target: slicing inside a multi-byte character
+        assert_eq!(line_context("\u{b4}\u{b4}\u{b4}15201"), "\u{b4}\u{b4}\u{b4}15201");
+        fuzz_replies(b"\xb4\xb4\xb4\xb4\xb4\xb415201");
     }
 
     #[test]
