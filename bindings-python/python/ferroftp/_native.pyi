@@ -149,7 +149,8 @@ class Session:
         ``progress(done, total)`` is called on this thread as data arrives, while the transfer
         waits for it; calls are coalesced (each sees the latest count, so a fast transfer may
         report only a few). An exception in it stops the transfer if it is still running, and
-        is raised.
+        is raised. The session is busy with this transfer meanwhile: a callback (or a file
+        object) that calls this same session from this thread would wait forever.
         """
     def upload(
         self,
