@@ -1,17 +1,12 @@
 # ferroftp — one entry point for people and CI.
 #   make demo   set everything up, then run the main job against a loopback FTP server
 #   make test   set everything up, then run every test suite
-#   make lint   rustfmt, clippy (warnings are errors)
+#   make lint   rustfmt, clippy and rustdoc (warnings are errors), ruff, mypy stubtest, header check
 SHELL := /bin/bash
 CARGO ?= cargo
 
 .PHONY: setup demo test test-rust test-python test-c lint fmt
 
-# Each binding owns a fragment defining test-python / test-c (and more); empty until it exists.
--include bindings-python/python.mk
--include bindings-c/c.mk
-# `make bench` (not part of `make test`): see bench/.
--include bench/bench.mk
 
 setup:
 	@bash scripts/setup.sh
@@ -35,3 +30,10 @@ lint::
 
 fmt:
 	$(CARGO) fmt --all
+
+# Each binding owns a fragment adding to test-python / test-c / lint / demo (double-colon
+# rules run in the order they appear: the core's first).
+-include bindings-python/python.mk
+-include bindings-c/c.mk
+# `make bench` (not part of `make test`): see bench/.
+-include bench/bench.mk
