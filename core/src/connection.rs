@@ -785,7 +785,10 @@ fn no_address(ctx: &str) -> Error {
 
 /// The command part of `line` for messages (never a password).
 fn line_context(line: &str) -> &str {
-    if line.get(..5).is_some_and(|v| v.eq_ignore_ascii_case("PASS ")) {
+    if line
+        .get(..5)
+        .is_some_and(|v| v.eq_ignore_ascii_case("PASS "))
+    {
         "PASS"
     } else {
         line
@@ -921,7 +924,10 @@ mod tests {
         assert_eq!(line_context("pass secret"), "PASS");
         assert_eq!(line_context("SIZE /a"), "SIZE /a");
         // found by the `reply` fuzz target: slicing inside a multi-byte character
-        assert_eq!(line_context("\u{b4}\u{b4}\u{b4}15201"), "\u{b4}\u{b4}\u{b4}15201");
+        assert_eq!(
+            line_context("\u{b4}\u{b4}\u{b4}15201"),
+            "\u{b4}\u{b4}\u{b4}15201"
+        );
         fuzz_replies(b"\xb4\xb4\xb4\xb4\xb4\xb415201");
     }
 
