@@ -153,6 +153,55 @@ class StopSignal:
 # --------------------------------------------------------------------------
 
 
+def _fd_safe_ioloop() -> Any:
+    """A pyftpdlib IO loop that never hands an event to the wrong socket.
+
+    pyftpdlib's loop polls once, then dispatches each (fd, event) by looking the fd up in its
+    socket map. When handling one event closes a socket and opens another that gets the same
+    fd number (EPSV closes the old data channel and opens a passive listener), a later event of
+    the same batch for the *old* socket (its hang-up) goes to the *new* listener, which closes
+    itself: the next transfer then waits for a data connection that is never accepted (seen as
+    a STOR hanging for 30 s after a refused RETR). This loop dispatches only to the object that
+    owned the fd when the batch was polled.
+    """
+    from pyftpdlib.ioloop import Poll
+
+    class FdSafePoll(Poll):  # type: ignore[misc, valid-type]
+        def poll(self, timeout: float | None) -> None:
+            try:
+                events = self._poller.poll(
+                    -1 if timeout is None else int(timeout * 1000)
+                )
+            except InterruptedError:
+                return
+            owners = {fd: self.socket_map.get(fd) for fd, _ in events}
+            for fd, event in events:
+                inst = self.socket_map.get(fd)
+                if inst is None or inst is not owners[fd]:
+                    continue
+                if event & self._ERROR and not event & self.READ:
+                    inst.handle_close()
+                else:
+                    if event & self.READ and inst.readable():
+                        _pyftpdlib_read(inst)
+                    if event & self.WRITE and inst.writable():
+                        _pyftpdlib_write(inst)
+
+    return FdSafePoll()
+
+
+def _pyftpdlib_read(inst: Any) -> None:
+    from pyftpdlib.ioloop import _read
+
+    _read(inst)
+
+
+def _pyftpdlib_write(inst: Any) -> None:
+    from pyftpdlib.ioloop import _write
+
+    _write(inst)
+
+
 def family_of(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
@@ -536,11 +585,7 @@ class PyftpdlibServer(Server):
         handler = type("FerroftpHandler", (base,), attrs)
 
         try:
-            # poll(2), not epoll: under load pyftpdlib's epoll loop was seen to miss a
-            # re-registered socket (a delayed 530, a passive accept) for 20-30 s.
-            from pyftpdlib.ioloop import Poll
-
-            server = FTPServer((args.host, 0), handler, ioloop=Poll())
+            server = FTPServer((args.host, 0), handler, ioloop=_fd_safe_ioloop())
         except OSError as exc:
             raise LaunchError(f"cannot listen on {args.host}: {exc}") from None
         if args.max_cons:
