@@ -366,8 +366,9 @@ pub extern "C" fn ferroftp_pool_new(
     }
 }
 
-/// Closes the pool's idle sessions politely (QUIT), blocking until done. The pool stays usable
-/// (later batches open new sessions); sessions lent to running batches are not touched.
+/// Closes the pool, blocking until done: its idle sessions say goodbye (QUIT), sessions lent
+/// to running batches are closed when they come back, and later batches fail each file with
+/// `FERROFTP_STATUS_CLOSED`. Call `ferroftp_pool_free` afterwards.
 #[unsafe(no_mangle)]
 pub extern "C" fn ferroftp_pool_close(pool: *const ferroftp_pool) -> ferroftp_status {
     ffi_panic_boundary! {

@@ -7,6 +7,7 @@
 //! * `session`: `connect`, `connect_async`, `Session`, `AsyncSession`.
 //! * `file`: `RemoteFile`, `AsyncRemoteFile` (what `open` returns).
 //! * `entry`: `Entry`.
+//! * `pool`: `Pool`, `AsyncPool`, `BatchResult`, `BatchProgress`.
 //! * `runtime`: blocking calls (GIL released, Ctrl-C aware) and awaitables on the one runtime.
 //! * `transfer`: local paths and file objects, progress callbacks.
 //! * `errors`: core errors → `ferroftp.exceptions`, panics → exceptions.
@@ -18,6 +19,7 @@ mod entry;
 mod errors;
 mod file;
 mod options;
+mod pool;
 mod runtime;
 mod session;
 mod transfer;
@@ -57,6 +59,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<entry::PyEntry>()?;
     m.add_class::<file::PyRemoteFile>()?;
     m.add_class::<file::PyAsyncRemoteFile>()?;
+    m.add_class::<pool::PyPool>()?;
+    m.add_class::<pool::PyAsyncPool>()?;
+    m.add_class::<pool::PyBatchResult>()?;
+    m.add_class::<pool::PyBatchProgress>()?;
+    m.add_class::<pool::PyLease>()?;
+    m.add_class::<pool::PyAsyncLease>()?;
     m.add_function(wrap_pyfunction!(_panic_in_operation, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_operation_async, m)?)?;
     Ok(())

@@ -227,3 +227,32 @@ impl Options {
         Ok(config)
     }
 }
+
+option_type!(
+    /// `max_sessions=`: a positive `int`.
+    MaxSessions(usize),
+    |obj| {
+        if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+            Err(PyTypeError::new_err(format!(
+                "max_sessions must be an int, not {}",
+                type_name(obj)
+            )))
+        } else {
+            obj.extract::<i128>()
+                .ok()
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| (1..=1024).contains(&n))
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "max_sessions must be between 1 and 1024, not {obj}"
+                    ))
+                })
+        }
+    }
+);
+
+option_type!(
+    /// `wait_timeout=`: seconds a caller waits for a pooled session.
+    WaitTimeout(Duration),
+    |obj| seconds("wait_timeout", obj)
+);

@@ -21,7 +21,9 @@ use crate::options::{
     UrlArg, Verify,
 };
 use crate::runtime::{ready, spawn_async, wait, wait_with};
-use crate::transfer::{FromFile, Local, ProgressGate, ToFile, bytes_arg, callback, path_only};
+use crate::transfer::{
+    FromFile, Local, ProgressGate, ToFile, bytes_arg, callback, core_progress, path_only,
+};
 
 /// A function of the pure-Python helper module `ferroftp._helpers`.
 fn helper<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -139,10 +141,24 @@ pub(crate) struct PySession {
     inner: ferroftp::Session,
 }
 
+impl PySession {
+    /// A `Session` over a core session (e.g. one lent by a pool).
+    pub(crate) fn from_core(inner: ferroftp::Session) -> Self {
+        Self { inner }
+    }
+}
+
 /// An asyncio FTP session, safe to share between tasks (and threads).
 #[pyclass(frozen, module = "ferroftp", name = "AsyncSession")]
 pub(crate) struct PyAsyncSession {
     inner: ferroftp::Session,
+}
+
+impl PyAsyncSession {
+    /// An `AsyncSession` over a core session (e.g. one lent by a pool).
+    pub(crate) fn from_core(inner: ferroftp::Session) -> Self {
+        Self { inner }
+    }
 }
 
 /// Runs `$body` (using the cloned core session `$s`) as a blocking call.
@@ -199,7 +215,7 @@ impl PySession {
             }),
             (Local::Path(path), Some(cb)) => {
                 let (gate, mut pump) = ProgressGate::for_caller(cb);
-                options.progress = Some(gate.core_callback());
+                options.progress = Some(core_progress(&gate));
                 let op = async move { gate.run(s.download(&remote, &path, options)).await };
                 wait_with(py, op, &mut pump)
             }
@@ -238,7 +254,7 @@ impl PySession {
             }),
             (Local::Path(path), Some(cb)) => {
                 let (gate, mut pump) = ProgressGate::for_caller(cb);
-                options.progress = Some(gate.core_callback());
+                options.progress = Some(core_progress(&gate));
                 let op = async move { gate.run(s.upload(&path, &remote, options)).await };
                 wait_with(py, op, &mut pump)
             }
@@ -421,7 +437,7 @@ impl PyAsyncSession {
                 }),
                 Some(cb) => {
                     let gate = ProgressGate::for_loop(py, cb)?;
-                    options.progress = Some(gate.core_callback());
+                    options.progress = Some(core_progress(&gate));
                     spawn_async(py, async move {
                         gate.run(s.download(&remote, &path, options)).await
                     })
@@ -458,7 +474,7 @@ impl PyAsyncSession {
                 }),
                 Some(cb) => {
                     let gate = ProgressGate::for_loop(py, cb)?;
-                    options.progress = Some(gate.core_callback());
+                    options.progress = Some(core_progress(&gate));
                     spawn_async(py, async move {
                         gate.run(s.upload(&path, &remote, options)).await
                     })

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyMemoryView, PyString};
+use pyo3::types::{PyBytes, PyMemoryView, PyString, PyTuple};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -89,15 +89,26 @@ pub(crate) fn path_only(name: &str, value: bool) -> PyResult<()> {
     Ok(())
 }
 
-type Latest = Option<(u64, Option<u64>)>;
-
-/// A core progress callback feeding a watch channel, and the channel's receiving end.
-struct ProgressFeed {
-    tx: Arc<watch::Sender<Latest>>,
-    rx: watch::Receiver<Latest>,
+/// A progress value, and how it is passed to a Python callback.
+pub(crate) trait ProgressValue: Copy + Send + Sync + 'static {
+    /// The callback's arguments.
+    fn args<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>>;
 }
 
-impl ProgressFeed {
+/// A single transfer's progress: `progress(done, total)`.
+impl ProgressValue for (u64, Option<u64>) {
+    fn args<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        self.into_pyobject(py)
+    }
+}
+
+/// A core progress callback feeding a watch channel, and the channel's receiving end.
+struct ProgressFeed<V> {
+    tx: Arc<watch::Sender<Option<V>>>,
+    rx: watch::Receiver<Option<V>>,
+}
+
+impl<V: ProgressValue> ProgressFeed<V> {
     fn new() -> Self {
         let (tx, rx) = watch::channel(None);
         Self {
@@ -112,18 +123,18 @@ impl ProgressFeed {
         self.rx.has_changed().unwrap_or(false)
     }
 
-    async fn next(&mut self) -> Latest {
+    async fn next(&mut self) -> Option<V> {
         let _ = self.rx.changed().await;
         *self.rx.borrow_and_update()
     }
 }
 
 /// One progress value handed to the blocking caller's thread, with the way to say it was seen.
-pub(crate) type Handoff = (u64, Option<u64>, oneshot::Sender<bool>);
+pub(crate) type Handoff<V> = (V, oneshot::Sender<bool>);
 
-enum Deliver {
+enum Deliver<V> {
     /// To the thread of a blocking call (its [`ProgressPump`]).
-    Caller(mpsc::Sender<Handoff>),
+    Caller(mpsc::Sender<Handoff<V>>),
     /// To an event loop, through `call_soon_threadsafe`.
     Loop {
         callback: Arc<Py<PyAny>>,
@@ -132,14 +143,14 @@ enum Deliver {
 }
 
 /// Runs a transfer and delivers its progress to Python, pausing it while a callback runs.
-pub(crate) struct ProgressGate {
-    feed: ProgressFeed,
-    deliver: Deliver,
+pub(crate) struct ProgressGate<V = (u64, Option<u64>)> {
+    feed: ProgressFeed<V>,
+    deliver: Deliver<V>,
 }
 
-impl ProgressGate {
+impl<V: ProgressValue> ProgressGate<V> {
     /// A gate for a blocking call, and the pump the calling thread runs.
-    pub(crate) fn for_caller(callback: Py<PyAny>) -> (Self, ProgressPump) {
+    pub(crate) fn for_caller(callback: Py<PyAny>) -> (Self, ProgressPump<V>) {
         let (tx, rx) = mpsc::channel(1);
         let gate = Self {
             feed: ProgressFeed::new(),
@@ -161,12 +172,12 @@ impl ProgressGate {
         })
     }
 
-    /// The callback for the core's `DownloadOptions`/`UploadOptions`.
-    pub(crate) fn core_callback(&self) -> ferroftp::Progress {
+    /// Where the core's callback stores each new value (the latest one wins).
+    pub(crate) fn sink(&self) -> impl Fn(V) + Send + Sync + 'static {
         let tx = Arc::clone(&self.feed.tx);
-        Arc::new(move |done, total| {
-            tx.send_replace(Some((done, total)));
-        })
+        move |value| {
+            tx.send_replace(Some(value));
+        }
     }
 
     /// Runs `op` (a transfer reporting to [`ProgressGate::core_callback`]), delivering its
@@ -196,7 +207,7 @@ impl ProgressGate {
         }
     }
 
-    async fn deliver(&self, (done, total): (u64, Option<u64>)) -> PyResult<()> {
+    async fn deliver(&self, value: V) -> PyResult<()> {
         let stopped = || {
             err(
                 ferroftp::ErrorKind::Cancelled,
@@ -206,7 +217,7 @@ impl ProgressGate {
         match &self.deliver {
             Deliver::Caller(tx) => {
                 let (ack, seen) = oneshot::channel();
-                tx.send((done, total, ack)).await.map_err(|_| stopped())?;
+                tx.send((value, ack)).await.map_err(|_| stopped())?;
                 match seen.await {
                     Ok(true) => Ok(()),
                     _ => Err(stopped()),
@@ -226,8 +237,7 @@ impl ProgressGate {
                             py,
                             ProgressCall {
                                 callback: callback.clone_ref(py),
-                                done,
-                                total,
+                                args: value.args(py)?.unbind(),
                                 reply: Mutex::new(Some(tx)),
                             },
                         )?;
@@ -252,14 +262,14 @@ impl ProgressGate {
     }
 }
 
-/// Calls `progress(done, total)` on the blocking caller's thread, while the transfer waits.
-pub(crate) struct ProgressPump {
-    rx: mpsc::Receiver<Handoff>,
+/// Calls the progress callback on the blocking caller's thread, while the transfer waits.
+pub(crate) struct ProgressPump<V> {
+    rx: mpsc::Receiver<Handoff<V>>,
     callback: Py<PyAny>,
 }
 
-impl Pump for ProgressPump {
-    type Event = Option<Handoff>;
+impl<V: ProgressValue> Pump for ProgressPump<V> {
+    type Event = Option<Handoff<V>>;
 
     fn active(&self) -> bool {
         !self.rx.is_closed() || !self.rx.is_empty()
@@ -270,8 +280,10 @@ impl Pump for ProgressPump {
     }
 
     fn handle(&mut self, py: Python<'_>, event: Self::Event) -> PyResult<()> {
-        if let Some((done, total, seen)) = event {
-            let result = self.callback.call1(py, (done, total));
+        if let Some((value, seen)) = event {
+            let result = value
+                .args(py)
+                .and_then(|args| self.callback.call1(py, args));
             let _ = seen.send(result.is_ok());
             result?;
         }
@@ -461,18 +473,26 @@ impl Pump for FromFile {
 #[pyclass(frozen)]
 struct ProgressCall {
     callback: Py<PyAny>,
-    done: u64,
-    total: Option<u64>,
+    args: Py<PyTuple>,
     reply: Mutex<Option<oneshot::Sender<PyResult<()>>>>,
 }
 
 #[pymethods]
 impl ProgressCall {
     fn __call__(&self, py: Python<'_>) {
-        let result = self.callback.call1(py, (self.done, self.total)).map(drop);
+        let result = self
+            .callback
+            .call1(py, self.args.bind(py).clone())
+            .map(drop);
         let reply = self.reply.lock().map(|mut r| r.take()).unwrap_or(None);
         if let Some(tx) = reply {
             let _ = tx.send(result);
         }
     }
+}
+
+/// The core's per-transfer progress callback, feeding `gate`.
+pub(crate) fn core_progress(gate: &ProgressGate) -> ferroftp::Progress {
+    let sink = gate.sink();
+    Arc::new(move |done, total| sink((done, total)))
 }

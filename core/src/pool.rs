@@ -108,7 +108,7 @@ impl Drop for PooledSession {
     fn drop(&mut self) {
         let mut st = self.pool.state();
         if let Some(s) = self.session.take() {
-            if s.is_usable() {
+            if s.is_usable() && !self.pool.permits.is_closed() {
                 st.idle.push((s, Instant::now()));
             } else {
                 st.open -= 1;
@@ -262,9 +262,10 @@ impl Pool {
         }
     }
 
-    /// Closes the idle sessions (QUIT). Sessions on loan close when they come back and the
-    /// pool is dropped.
+    /// Closes the pool: the idle sessions say goodbye (QUIT), sessions on loan are closed
+    /// when they come back, and later borrows fail with [`ErrorKind::Closed`].
     pub async fn close(&self) {
+        self.inner.permits.close();
         let idle: Vec<_> = std::mem::take(&mut self.inner.state().idle);
         for (s, _) in idle {
             self.inner.state().open -= 1;

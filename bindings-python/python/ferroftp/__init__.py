@@ -17,6 +17,14 @@ of threads (``Session``) or tasks (``AsyncSession``) may share one session and g
 serialized results. The GIL is released while operations run; Ctrl-C interrupts a blocking call
 (and cancelling an awaitable cancels the operation) without leaving the session out of step.
 
+For parallel transfers, use several sessions: a :class:`Pool` (or :class:`AsyncPool`)::
+
+    with ferroftp.Pool("ftp://user:pw@127.0.0.1:2121", max_sessions=8) as pool:
+        result = pool.download_many([("/pub/a", "a"), ("/pub/b", "b")])
+        pool.download_tree("/pub", "mirror")
+        with pool.session() as s:
+            s.rename("/pub/a", "/pub/a.done")
+
 Errors are :mod:`ferroftp.exceptions` classes, which also inherit the ``ftplib``, ``OSError``
 and ``ValueError`` classes that existing code catches.
 """
@@ -25,9 +33,15 @@ from __future__ import annotations
 
 from ferroftp import exceptions
 from ferroftp._native import (
+    AsyncPool,
+    AsyncPooledSession,
     AsyncRemoteFile,
     AsyncSession,
+    BatchProgress,
+    BatchResult,
     Entry,
+    Pool,
+    PooledSession,
     RemoteFile,
     Session,
     __version__,
@@ -51,9 +65,13 @@ from ferroftp.exceptions import (
 )
 
 __all__ = [
+    "AsyncPool",
+    "AsyncPooledSession",
     "AsyncRemoteFile",
     "AsyncSession",
     "AuthenticationError",
+    "BatchProgress",
+    "BatchResult",
     "CancelledError",
     "ClosedError",
     "ConnectionError",
@@ -63,6 +81,8 @@ __all__ = [
     "IoError",
     "NotFoundError",
     "PermanentError",
+    "Pool",
+    "PooledSession",
     "ProtocolError",
     "RemoteFile",
     "Session",

@@ -4,16 +4,22 @@ import builtins
 import datetime
 import os
 import types
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Literal, Protocol, final
 
 from typing_extensions import Self, TypeAlias
 
 __version__: str
 __all__ = [
+    "AsyncPool",
+    "AsyncPooledSession",
     "AsyncRemoteFile",
     "AsyncSession",
+    "BatchProgress",
+    "BatchResult",
     "Entry",
+    "Pool",
+    "PooledSession",
     "RemoteFile",
     "Session",
     "__version__",
@@ -382,3 +388,228 @@ def _panic_in_operation() -> None:
 
 def _panic_in_operation_async() -> Awaitable[None]:
     """Test hook: panics inside an awaitable operation."""
+
+_BatchProgressCallback: TypeAlias = Callable[[BatchProgress], object]
+"""``progress(p)``: called with a :class:`BatchProgress` as files and bytes move."""
+
+@final
+class BatchProgress:
+    """A batch's progress: files and bytes done and in all."""
+
+    @property
+    def files_done(self) -> int:
+        """Files finished, successfully or not."""
+    @property
+    def files_total(self) -> int:
+        """Files in the batch."""
+    @property
+    def bytes_done(self) -> int:
+        """Bytes transferred so far (never decreases)."""
+    @property
+    def bytes_total(self) -> int | None:
+        """Bytes in the batch, when every file's size is known."""
+
+@final
+class BatchResult:
+    """What a batch did. True when no file failed."""
+
+    @property
+    def ok(self) -> dict[str, int]:
+        """``{remote path: bytes}`` of the files transferred."""
+    @property
+    def failed(self) -> dict[str, BaseException]:
+        """``{remote path: exception}`` of the files that failed (``ferroftp.Error`` subclasses)."""
+    @property
+    def skipped(self) -> builtins.list[str]:
+        """Remote paths a tree transfer left alone because they already matched."""
+    @property
+    def bytes(self) -> int:
+        """Bytes transferred by the files in :attr:`ok`."""
+    def raise_first(self) -> None:
+        """Raises the exception of the first failed path (in path order), if any."""
+    def __bool__(self) -> bool: ...
+
+@final
+class PooledSession:
+    """``with pool.session() as s``: lends one :class:`Session` for the block."""
+
+    def __enter__(self) -> Session: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+        /,
+    ) -> bool: ...
+
+@final
+class AsyncPooledSession:
+    """``async with pool.session() as s``: lends one :class:`AsyncSession` for the block."""
+
+    def __aenter__(self) -> Awaitable[AsyncSession]: ...
+    def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+        /,
+    ) -> Awaitable[bool]: ...
+
+@final
+class Pool:
+    """Up to ``max_sessions`` sessions to one server, for parallel transfers.
+
+    Sessions are opened when first needed, reused, checked with NOOP after idling and closed
+    after a longer idle. When the server refuses a connection as "too many", the pool carries
+    on with the sessions it has and tries one more later. Safe to share between threads.
+    ``wait_timeout`` bounds how long a caller waits for a free session (``None``: no limit);
+    the other options are those of :func:`connect`.
+    """
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        max_sessions: int = 8,
+        wait_timeout: float | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        tls: Literal["explicit", "implicit"] | None = None,
+        verify: bool = True,
+        ca_file: _StrPath | None = None,
+        data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
+        retries: int = 3,
+    ) -> Self: ...
+    def download_many(
+        self,
+        items: Iterable[tuple[str, _StrPath]],
+        *,
+        progress: _BatchProgressCallback | None = None,
+        stop_on_error: bool = False,
+    ) -> BatchResult:
+        """Downloads ``(remote, local)`` pairs with up to ``max_sessions`` sessions at once.
+
+        One failing file does not stop the others unless ``stop_on_error``; failures are in the
+        result. Downloads are retried on a fresh connection where that is safe."""
+    def upload_many(
+        self,
+        items: Iterable[tuple[_StrPath, str]],
+        *,
+        progress: _BatchProgressCallback | None = None,
+        stop_on_error: bool = False,
+    ) -> BatchResult:
+        """Uploads ``(local, remote)`` pairs with up to ``max_sessions`` sessions at once."""
+    def download_tree(
+        self,
+        remote: str,
+        local: _StrPath,
+        *,
+        skip_existing: bool = False,
+        progress: _BatchProgressCallback | None = None,
+        stop_on_error: bool = False,
+    ) -> BatchResult:
+        """Mirrors the remote directory ``remote`` into ``local`` (created as needed), listing
+        each remote directory once. ``skip_existing`` leaves files whose size (and time, where
+        known) already match."""
+    def upload_tree(
+        self,
+        local: _StrPath,
+        remote: str,
+        *,
+        skip_existing: bool = False,
+        progress: _BatchProgressCallback | None = None,
+        stop_on_error: bool = False,
+    ) -> BatchResult:
+        """Mirrors the local directory ``local`` into ``remote`` (created as needed)."""
+    def session(self) -> PooledSession:
+        """Borrows one session: ``with pool.session() as s: ...``. Do not keep ``s`` beyond
+        the block."""
+    @property
+    def open_sessions(self) -> int:
+        """Sessions open now (idle or lent)."""
+    @property
+    def limit(self) -> int:
+        """How many sessions the pool may open now (lowered while the server refuses more)."""
+    def close(self) -> None:
+        """Closes the pool: idle sessions say goodbye; later calls raise ``ClosedError``."""
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+        /,
+    ) -> bool: ...
+
+@final
+class AsyncPool:
+    """:class:`Pool` for asyncio: the same methods, returning awaitables."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        max_sessions: int = 8,
+        wait_timeout: float | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        tls: Literal["explicit", "implicit"] | None = None,
+        verify: bool = True,
+        ca_file: _StrPath | None = None,
+        data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
+        retries: int = 3,
+    ) -> Self: ...
+    def download_many(
+        self,
+        items: Iterable[tuple[str, _StrPath]],
+        *,
+        progress: _BatchProgressCallback | None = None,
+        stop_on_error: bool = False,
+    ) -> Awaitable[BatchResult]:
+        """See :meth:`Pool.download_many`."""
+    def upload_many(
+        self,
+        items: Iterable[tuple[_StrPath, str]],
+        *,
+        progress: _BatchProgressCallback | None = None,
+        stop_on_error: bool = False,
+    ) -> Awaitable[BatchResult]:
+        """See :meth:`Pool.upload_many`."""
+    def download_tree(
+        self,
+        remote: str,
+        local: _StrPath,
+        *,
+        skip_existing: bool = False,
+        progress: _BatchProgressCallback | None = None,
+        stop_on_error: bool = False,
+    ) -> Awaitable[BatchResult]:
+        """See :meth:`Pool.download_tree`."""
+    def upload_tree(
+        self,
+        local: _StrPath,
+        remote: str,
+        *,
+        skip_existing: bool = False,
+        progress: _BatchProgressCallback | None = None,
+        stop_on_error: bool = False,
+    ) -> Awaitable[BatchResult]:
+        """See :meth:`Pool.upload_tree`."""
+    def session(self) -> AsyncPooledSession:
+        """Borrows one session: ``async with pool.session() as s: ...``."""
+    @property
+    def open_sessions(self) -> int:
+        """See :attr:`Pool.open_sessions`."""
+    @property
+    def limit(self) -> int:
+        """See :attr:`Pool.limit`."""
+    def close(self) -> Awaitable[None]:
+        """See :meth:`Pool.close`."""
+    def __aenter__(self) -> Awaitable[Self]: ...
+    def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+        /,
+    ) -> Awaitable[bool]: ...

@@ -1,0 +1,763 @@
+//! `Pool` and `AsyncPool`: several sessions to one server, batch and tree transfers, and
+//! `session()` to borrow one session for a while.
+//!
+//! Both wrap one `ferroftp::Pool` (cheap to clone, safe to share). A batch runs on the core's
+//! workers (one per session); its progress reaches Python where the caller is — the thread of
+//! a blocking call or the event loop of an awaitable — one call at a time with the latest value,
+//! and the final totals always arrive before the result.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferroftp::{BatchOptions, BatchProgress, DataMode, PoolOptions};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+
+use crate::errors::ftp_err;
+use crate::options::{
+    CaFile, ConnectTimeout, DataModeArg, MaxSessions, Options, Remote, Retries, Timeout, Tls,
+    UrlArg, Verify, WaitTimeout, type_name,
+};
+use crate::runtime::{ready, spawn_async, wait, wait_with};
+use crate::session::{PyAsyncSession, PySession};
+use crate::transfer::{ProgressGate, ProgressValue, callback};
+
+/// What a batch did (`BatchResult`): `ok` maps each transferred remote path to its byte count,
+/// `failed` maps each failed remote path to its exception, `skipped` lists the files a tree
+/// transfer left alone because they already matched.
+#[pyclass(frozen, module = "ferroftp", name = "BatchResult")]
+pub(crate) struct PyBatchResult {
+    ok: Py<PyDict>,
+    failed: Py<PyDict>,
+    skipped: Py<PyList>,
+    bytes: u64,
+}
+
+#[pymethods]
+impl PyBatchResult {
+    /// `{remote path: bytes}` of the files transferred.
+    #[getter]
+    fn ok(&self, py: Python<'_>) -> Py<PyDict> {
+        self.ok.clone_ref(py)
+    }
+
+    /// `{remote path: ferroftp.Error}` of the files that failed.
+    #[getter]
+    fn failed(&self, py: Python<'_>) -> Py<PyDict> {
+        self.failed.clone_ref(py)
+    }
+
+    /// Remote paths skipped because they already matched (tree transfers, `skip_existing`).
+    #[getter]
+    fn skipped(&self, py: Python<'_>) -> Py<PyList> {
+        self.skipped.clone_ref(py)
+    }
+
+    /// Bytes transferred by the files in `ok`.
+    #[getter]
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Raises the first failure's exception (in path order); returns `None` when all went well.
+    fn raise_first(&self, py: Python<'_>) -> PyResult<()> {
+        let failed = self.failed.bind(py);
+        let mut first: Option<(String, Bound<'_, PyAny>)> = None;
+        for (path, e) in failed.iter() {
+            let path: String = path.extract()?;
+            if first.as_ref().is_none_or(|(p, _)| path < *p) {
+                first = Some((path, e));
+            }
+        }
+        match first {
+            Some((_, e)) => Err(PyErr::from_value(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// True when no file failed.
+    fn __bool__(&self, py: Python<'_>) -> bool {
+        self.failed.bind(py).is_empty()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "<ferroftp.BatchResult ok={} failed={} skipped={} bytes={}>",
+            self.ok.bind(py).len(),
+            self.failed.bind(py).len(),
+            self.skipped.bind(py).len(),
+            self.bytes
+        )
+    }
+}
+
+/// A core batch result on its way to Python (built into a `BatchResult` with the GIL).
+pub(crate) struct BatchOut(ferroftp::BatchResult);
+
+impl<'py> IntoPyObject<'py> for BatchOut {
+    type Target = PyBatchResult;
+    type Output = Bound<'py, PyBatchResult>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        let r = self.0;
+        let ok = PyDict::new(py);
+        let mut bytes = 0u64;
+        for (path, n) in &r.ok {
+            ok.set_item(path, n)?;
+            bytes += n;
+        }
+        let failed = PyDict::new(py);
+        for (path, e) in r.failed {
+            failed.set_item(path, ftp_err(e).into_value(py))?;
+        }
+        let skipped = PyList::new(py, &r.skipped)?;
+        Bound::new(
+            py,
+            PyBatchResult {
+                ok: ok.unbind(),
+                failed: failed.unbind(),
+                skipped: skipped.unbind(),
+                bytes,
+            },
+        )
+    }
+}
+
+/// A batch's progress as the callback sees it (`BatchProgress`): files and bytes done and in
+/// all; `bytes_total` is `None` when some file's size is unknown.
+#[pyclass(frozen, module = "ferroftp", name = "BatchProgress")]
+pub(crate) struct PyBatchProgress {
+    /// Files finished, successfully or not.
+    #[pyo3(get)]
+    files_done: usize,
+    /// Files in the batch.
+    #[pyo3(get)]
+    files_total: usize,
+    /// Bytes transferred so far (never decreases).
+    #[pyo3(get)]
+    bytes_done: u64,
+    /// Bytes in the batch, when every size is known.
+    #[pyo3(get)]
+    bytes_total: Option<u64>,
+}
+
+#[pymethods]
+impl PyBatchProgress {
+    fn __repr__(&self) -> String {
+        let total = self
+            .bytes_total
+            .map_or_else(|| "?".to_string(), |t| t.to_string());
+        format!(
+            "<ferroftp.BatchProgress files {}/{} bytes {}/{}>",
+            self.files_done, self.files_total, self.bytes_done, total
+        )
+    }
+}
+
+/// A batch's progress is passed as one `BatchProgress` argument.
+impl ProgressValue for BatchProgress {
+    fn args<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let p = Bound::new(
+            py,
+            PyBatchProgress {
+                files_done: self.files_done,
+                files_total: self.files_total,
+                bytes_done: self.bytes_done,
+                bytes_total: self.bytes_total,
+            },
+        )?;
+        PyTuple::new(py, [p])
+    }
+}
+
+/// `(a, b)` pairs from any iterable of 2-item iterables.
+fn pairs<A, B>(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    first: impl Fn(&Bound<'_, PyAny>) -> PyResult<A>,
+    second: impl Fn(&Bound<'_, PyAny>) -> PyResult<B>,
+) -> PyResult<Vec<(A, B)>> {
+    let bad = |item: &Bound<'_, PyAny>| {
+        PyTypeError::new_err(format!(
+            "{what} must be an iterable of {} pairs, not {} containing {}",
+            what_pair(what),
+            type_name(obj),
+            type_name(item)
+        ))
+    };
+    let iter = obj.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what} must be an iterable of {} pairs, not {}",
+            what_pair(what),
+            type_name(obj)
+        ))
+    })?;
+    let mut out = Vec::new();
+    for item in iter {
+        let item = item?;
+        let tuple: Vec<Bound<'_, PyAny>> = match item.extract() {
+            Ok(v) if !item.is_instance_of::<pyo3::types::PyString>() => v,
+            _ => return Err(bad(&item)),
+        };
+        let [a, b] = tuple.as_slice() else {
+            return Err(bad(&item));
+        };
+        out.push((first(a)?, second(b)?));
+    }
+    Ok(out)
+}
+
+fn what_pair(what: &str) -> &'static str {
+    if what == "items" {
+        "(remote, local)"
+    } else {
+        "(local, remote)"
+    }
+}
+
+/// A local path (`str` or `os.PathLike`).
+fn local_path(obj: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
+    obj.extract::<PathBuf>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "a local path must be a str or os.PathLike, not {}",
+            type_name(obj)
+        ))
+    })
+}
+
+fn remote_path(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(obj.extract::<Remote>()?.0)
+}
+
+fn batch_options(stop_on_error: bool, skip_existing: bool) -> BatchOptions {
+    BatchOptions::default()
+        .stop_on_error(stop_on_error)
+        .skip_existing(skip_existing)
+}
+
+/// Runs a batch as a blocking call, with its progress delivered on this thread.
+fn run_blocking<'py, F>(
+    py: Python<'py>,
+    progress: Option<Bound<'py, PyAny>>,
+    mut options: BatchOptions,
+    batch: impl FnOnce(BatchOptions) -> F,
+) -> PyResult<Bound<'py, PyBatchResult>>
+where
+    F: Future<Output = ferroftp::Result<ferroftp::BatchResult>> + Send + 'static,
+{
+    let result = match callback(progress)? {
+        None => {
+            let op = batch(options);
+            wait(py, async move { op.await.map_err(ftp_err) })?
+        }
+        Some(cb) => {
+            let (gate, mut pump) = ProgressGate::<BatchProgress>::for_caller(cb);
+            let sink = gate.sink();
+            options = options.progress(sink);
+            let op = batch(options);
+            wait_with(py, async move { gate.run(op).await }, &mut pump)?
+        }
+    };
+    BatchOut(result).into_pyobject(py)
+}
+
+/// Runs a batch as an awaitable, with its progress delivered on the running event loop.
+fn run_async<'py, F>(
+    py: Python<'py>,
+    progress: Option<Bound<'py, PyAny>>,
+    mut options: BatchOptions,
+    batch: impl FnOnce(BatchOptions) -> F,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = ferroftp::Result<ferroftp::BatchResult>> + Send + 'static,
+{
+    match callback(progress)? {
+        None => {
+            let op = batch(options);
+            spawn_async(py, async move { op.await.map(BatchOut).map_err(ftp_err) })
+        }
+        Some(cb) => {
+            let gate = ProgressGate::<BatchProgress>::for_loop(py, cb)?;
+            options = options.progress(gate.sink());
+            let op = batch(options);
+            spawn_async(py, async move { gate.run(op).await.map(BatchOut) })
+        }
+    }
+}
+
+/// The pool's settings from the constructor's arguments.
+#[allow(clippy::too_many_arguments)]
+fn new_pool(
+    url: UrlArg,
+    max_sessions: MaxSessions,
+    wait_timeout: Option<WaitTimeout>,
+    timeout: Timeout,
+    connect_timeout: ConnectTimeout,
+    tls: Option<Tls>,
+    verify: Verify,
+    ca_file: Option<CaFile>,
+    data_mode: DataModeArg,
+    retries: Retries,
+) -> PyResult<ferroftp::Pool> {
+    let config = Options {
+        timeout,
+        connect_timeout,
+        tls,
+        verify,
+        ca_file,
+        data_mode,
+        retries,
+    }
+    .config(&url.0)?;
+    let mut options = PoolOptions::default();
+    options.max_sessions = max_sessions.0;
+    options.wait_timeout = wait_timeout.map(|w| w.0);
+    ferroftp::Pool::with_options(config, options).map_err(ftp_err)
+}
+
+fn describe(kind: &str, pool: &ferroftp::Pool) -> String {
+    let c = pool.config();
+    let host = if c.host.contains(':') {
+        format!("[{}]", c.host)
+    } else {
+        c.host.clone()
+    };
+    format!(
+        "<ferroftp.{kind} ftp://{}@{host}:{} open={} limit={}>",
+        c.user,
+        c.port,
+        pool.open_sessions(),
+        pool.limit()
+    )
+}
+
+/// Up to `max_sessions` blocking sessions to one server, for parallel transfers.
+#[pyclass(frozen, module = "ferroftp", name = "Pool")]
+pub(crate) struct PyPool {
+    inner: ferroftp::Pool,
+}
+
+/// Up to `max_sessions` asyncio sessions to one server, for parallel transfers.
+#[pyclass(frozen, module = "ferroftp", name = "AsyncPool")]
+pub(crate) struct PyAsyncPool {
+    inner: ferroftp::Pool,
+}
+
+#[pymethods]
+impl PyPool {
+    /// A pool for the server of `url`; sessions are opened when first needed.
+    #[new]
+    #[pyo3(
+        signature = (url, *, max_sessions = MaxSessions(8), wait_timeout = None,
+                     timeout = Timeout(Duration::from_secs(30)),
+                     connect_timeout = ConnectTimeout(Duration::from_secs(10)), tls = None,
+                     verify = Verify(true), ca_file = None,
+                     data_mode = DataModeArg(DataMode::Auto), retries = Retries(3)),
+        text_signature = "(url, *, max_sessions=8, wait_timeout=None, timeout=30.0, \
+                          connect_timeout=10.0, tls=None, verify=True, ca_file=None, \
+                          data_mode='auto', retries=3)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        url: UrlArg,
+        max_sessions: MaxSessions,
+        wait_timeout: Option<WaitTimeout>,
+        timeout: Timeout,
+        connect_timeout: ConnectTimeout,
+        tls: Option<Tls>,
+        verify: Verify,
+        ca_file: Option<CaFile>,
+        data_mode: DataModeArg,
+        retries: Retries,
+    ) -> PyResult<Self> {
+        let inner = new_pool(
+            url,
+            max_sessions,
+            wait_timeout,
+            timeout,
+            connect_timeout,
+            tls,
+            verify,
+            ca_file,
+            data_mode,
+            retries,
+        )?;
+        Ok(Self { inner })
+    }
+
+    /// Downloads `(remote, local)` pairs in parallel; returns a `BatchResult`.
+    #[pyo3(signature = (items, *, progress = None, stop_on_error = false))]
+    fn download_many<'py>(
+        &self,
+        py: Python<'py>,
+        items: &Bound<'py, PyAny>,
+        progress: Option<Bound<'py, PyAny>>,
+        stop_on_error: bool,
+    ) -> PyResult<Bound<'py, PyBatchResult>> {
+        let items = pairs(items, "items", remote_path, local_path)?;
+        let pool = self.inner.clone();
+        run_blocking(
+            py,
+            progress,
+            batch_options(stop_on_error, false),
+            |o| async move { Ok(pool.download_many(items, o).await) },
+        )
+    }
+
+    /// Uploads `(local, remote)` pairs in parallel; returns a `BatchResult`.
+    #[pyo3(signature = (items, *, progress = None, stop_on_error = false))]
+    fn upload_many<'py>(
+        &self,
+        py: Python<'py>,
+        items: &Bound<'py, PyAny>,
+        progress: Option<Bound<'py, PyAny>>,
+        stop_on_error: bool,
+    ) -> PyResult<Bound<'py, PyBatchResult>> {
+        let items = pairs(items, "upload items", local_path, remote_path)?;
+        let pool = self.inner.clone();
+        run_blocking(
+            py,
+            progress,
+            batch_options(stop_on_error, false),
+            |o| async move { Ok(pool.upload_many(items, o).await) },
+        )
+    }
+
+    /// Mirrors the remote directory `remote` into the local directory `local`.
+    #[pyo3(signature = (remote, local, *, skip_existing = false, progress = None,
+                        stop_on_error = false))]
+    fn download_tree<'py>(
+        &self,
+        py: Python<'py>,
+        remote: Remote,
+        local: &Bound<'py, PyAny>,
+        skip_existing: bool,
+        progress: Option<Bound<'py, PyAny>>,
+        stop_on_error: bool,
+    ) -> PyResult<Bound<'py, PyBatchResult>> {
+        let local = local_path(local)?;
+        let pool = self.inner.clone();
+        let options = batch_options(stop_on_error, skip_existing);
+        run_blocking(py, progress, options, |o| async move {
+            pool.download_tree(&remote, local, o).await
+        })
+    }
+
+    /// Mirrors the local directory `local` into the remote directory `remote`.
+    #[pyo3(signature = (local, remote, *, skip_existing = false, progress = None,
+                        stop_on_error = false))]
+    fn upload_tree<'py>(
+        &self,
+        py: Python<'py>,
+        local: &Bound<'py, PyAny>,
+        remote: Remote,
+        skip_existing: bool,
+        progress: Option<Bound<'py, PyAny>>,
+        stop_on_error: bool,
+    ) -> PyResult<Bound<'py, PyBatchResult>> {
+        let local = local_path(local)?;
+        let pool = self.inner.clone();
+        let options = batch_options(stop_on_error, skip_existing);
+        run_blocking(py, progress, options, |o| async move {
+            pool.upload_tree(local, &remote, o).await
+        })
+    }
+
+    /// Borrows one session: `with pool.session() as s: ...` (a `Session`, handed back at the
+    /// end of the block; do not keep it beyond).
+    fn session(&self) -> PyLease {
+        PyLease {
+            pool: self.inner.clone(),
+            guard: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Sessions open now (idle or lent).
+    #[getter]
+    fn open_sessions(&self) -> usize {
+        self.inner.open_sessions()
+    }
+
+    /// How many sessions the pool may open now (lowered while the server refuses more).
+    #[getter]
+    fn limit(&self) -> usize {
+        self.inner.limit()
+    }
+
+    /// Closes the pool: idle sessions say goodbye; later calls raise `ferroftp.ClosedError`.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let pool = self.inner.clone();
+        wait(py, async move {
+            pool.close().await;
+            Ok(())
+        })
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<&Bound<'_, PyType>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        describe("Pool", &self.inner)
+    }
+}
+
+#[pymethods]
+impl PyAsyncPool {
+    /// See `Pool`; the same arguments.
+    #[new]
+    #[pyo3(
+        signature = (url, *, max_sessions = MaxSessions(8), wait_timeout = None,
+                     timeout = Timeout(Duration::from_secs(30)),
+                     connect_timeout = ConnectTimeout(Duration::from_secs(10)), tls = None,
+                     verify = Verify(true), ca_file = None,
+                     data_mode = DataModeArg(DataMode::Auto), retries = Retries(3)),
+        text_signature = "(url, *, max_sessions=8, wait_timeout=None, timeout=30.0, \
+                          connect_timeout=10.0, tls=None, verify=True, ca_file=None, \
+                          data_mode='auto', retries=3)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        url: UrlArg,
+        max_sessions: MaxSessions,
+        wait_timeout: Option<WaitTimeout>,
+        timeout: Timeout,
+        connect_timeout: ConnectTimeout,
+        tls: Option<Tls>,
+        verify: Verify,
+        ca_file: Option<CaFile>,
+        data_mode: DataModeArg,
+        retries: Retries,
+    ) -> PyResult<Self> {
+        let inner = new_pool(
+            url,
+            max_sessions,
+            wait_timeout,
+            timeout,
+            connect_timeout,
+            tls,
+            verify,
+            ca_file,
+            data_mode,
+            retries,
+        )?;
+        Ok(Self { inner })
+    }
+
+    /// See `Pool.download_many`.
+    #[pyo3(signature = (items, *, progress = None, stop_on_error = false))]
+    fn download_many<'py>(
+        &self,
+        py: Python<'py>,
+        items: &Bound<'py, PyAny>,
+        progress: Option<Bound<'py, PyAny>>,
+        stop_on_error: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let items = pairs(items, "items", remote_path, local_path)?;
+        let pool = self.inner.clone();
+        run_async(
+            py,
+            progress,
+            batch_options(stop_on_error, false),
+            |o| async move { Ok(pool.download_many(items, o).await) },
+        )
+    }
+
+    /// See `Pool.upload_many`.
+    #[pyo3(signature = (items, *, progress = None, stop_on_error = false))]
+    fn upload_many<'py>(
+        &self,
+        py: Python<'py>,
+        items: &Bound<'py, PyAny>,
+        progress: Option<Bound<'py, PyAny>>,
+        stop_on_error: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let items = pairs(items, "upload items", local_path, remote_path)?;
+        let pool = self.inner.clone();
+        run_async(
+            py,
+            progress,
+            batch_options(stop_on_error, false),
+            |o| async move { Ok(pool.upload_many(items, o).await) },
+        )
+    }
+
+    /// See `Pool.download_tree`.
+    #[pyo3(signature = (remote, local, *, skip_existing = false, progress = None,
+                        stop_on_error = false))]
+    fn download_tree<'py>(
+        &self,
+        py: Python<'py>,
+        remote: Remote,
+        local: &Bound<'py, PyAny>,
+        skip_existing: bool,
+        progress: Option<Bound<'py, PyAny>>,
+        stop_on_error: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let local = local_path(local)?;
+        let pool = self.inner.clone();
+        let options = batch_options(stop_on_error, skip_existing);
+        run_async(py, progress, options, |o| async move {
+            pool.download_tree(&remote, local, o).await
+        })
+    }
+
+    /// See `Pool.upload_tree`.
+    #[pyo3(signature = (local, remote, *, skip_existing = false, progress = None,
+                        stop_on_error = false))]
+    fn upload_tree<'py>(
+        &self,
+        py: Python<'py>,
+        local: &Bound<'py, PyAny>,
+        remote: Remote,
+        skip_existing: bool,
+        progress: Option<Bound<'py, PyAny>>,
+        stop_on_error: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let local = local_path(local)?;
+        let pool = self.inner.clone();
+        let options = batch_options(stop_on_error, skip_existing);
+        run_async(py, progress, options, |o| async move {
+            pool.upload_tree(local, &remote, o).await
+        })
+    }
+
+    /// Borrows one session: `async with pool.session() as s: ...` (an `AsyncSession`).
+    fn session(&self) -> PyAsyncLease {
+        PyAsyncLease {
+            pool: self.inner.clone(),
+            guard: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// See `Pool.open_sessions`.
+    #[getter]
+    fn open_sessions(&self) -> usize {
+        self.inner.open_sessions()
+    }
+
+    /// See `Pool.limit`.
+    #[getter]
+    fn limit(&self) -> usize {
+        self.inner.limit()
+    }
+
+    /// See `Pool.close`; an awaitable.
+    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let pool = self.inner.clone();
+        spawn_async(py, async move {
+            pool.close().await;
+            Ok(())
+        })
+    }
+
+    fn __aenter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyAny>> {
+        ready(slf.into_any())
+    }
+
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _exc_type: Option<&Bound<'py, PyType>>,
+        _exc: Option<&Bound<'py, PyAny>>,
+        _tb: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let pool = self.inner.clone();
+        spawn_async(py, async move {
+            pool.close().await;
+            Ok(false)
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        describe("AsyncPool", &self.inner)
+    }
+}
+
+type Guard = Arc<Mutex<Option<ferroftp::PooledSession>>>;
+
+/// Hands the borrowed session back to its pool (dropping the guard does it).
+fn give_back(guard: &Guard) {
+    let taken = guard.lock().map(|mut g| g.take()).unwrap_or(None);
+    drop(taken);
+}
+
+/// `Pool.session()`: a context manager lending one `Session` for its block.
+#[pyclass(frozen, module = "ferroftp", name = "PooledSession")]
+pub(crate) struct PyLease {
+    pool: ferroftp::Pool,
+    guard: Guard,
+}
+
+#[pymethods]
+impl PyLease {
+    fn __enter__(&self, py: Python<'_>) -> PyResult<PySession> {
+        let (pool, guard) = (self.pool.clone(), Arc::clone(&self.guard));
+        wait(py, async move {
+            let lent = pool.session().await.map_err(ftp_err)?;
+            let session = (*lent).clone();
+            if let Ok(mut g) = guard.lock() {
+                *g = Some(lent);
+            }
+            Ok(PySession::from_core(session))
+        })
+    }
+
+    fn __exit__(
+        &self,
+        _exc_type: Option<&Bound<'_, PyType>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
+        give_back(&self.guard);
+        false
+    }
+}
+
+/// `AsyncPool.session()`: an async context manager lending one `AsyncSession` for its block.
+#[pyclass(frozen, module = "ferroftp", name = "AsyncPooledSession")]
+pub(crate) struct PyAsyncLease {
+    pool: ferroftp::Pool,
+    guard: Guard,
+}
+
+#[pymethods]
+impl PyAsyncLease {
+    fn __aenter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let (pool, guard) = (self.pool.clone(), Arc::clone(&self.guard));
+        spawn_async(py, async move {
+            let lent = pool.session().await.map_err(ftp_err)?;
+            let session = (*lent).clone();
+            if let Ok(mut g) = guard.lock() {
+                *g = Some(lent);
+            }
+            Ok(PyAsyncSession::from_core(session))
+        })
+    }
+
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _exc_type: Option<&Bound<'py, PyType>>,
+        _exc: Option<&Bound<'py, PyAny>>,
+        _tb: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        give_back(&self.guard);
+        ready(pyo3::types::PyBool::new(py, false).to_owned().into_any())
+    }
+}
