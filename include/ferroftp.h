@@ -810,8 +810,9 @@ ferroftp_status ferroftp_pool_new(const char *url,
                                   struct ferroftp_pool **pool_out);
 
 /**
- * Closes the pool's idle sessions politely (QUIT), blocking until done. The pool stays usable
- * (later batches open new sessions); sessions lent to running batches are not touched.
+ * Closes the pool, blocking until done: its idle sessions say goodbye (QUIT), sessions lent
+ * to running batches are closed when they come back, and later batches fail each file with
+ * `FERROFTP_STATUS_CLOSED`. Call `ferroftp_pool_free` afterwards.
  */
 ferroftp_status ferroftp_pool_close(const struct ferroftp_pool *pool);
 
