@@ -1,7 +1,7 @@
 //! `ferroftp_session`: every operation of the core session, as a blocking call and as a
 //! `_start` call returning a `ferroftp_future`. Both forms of an operation sit side by side and
 //! share one definition of the work (the `op_*` functions); the blocking form runs it on the
-//! library's runtime with `ferroftp::runtime::block_on`, the `_start` form spawns it there.
+//! library's runtime with `ferroftp::runtime::run`, the `_start` form spawns it there.
 
 use std::ffi::c_char;
 use std::future::Future;
@@ -39,7 +39,7 @@ pub(crate) fn block(op: impl Future<Output = Outcome> + Send + 'static) -> Outco
     if in_callback() {
         return Err(in_callback_error());
     }
-    ferroftp::runtime::block_on(async move { Ok(op.await) })?
+    ferroftp::runtime::run(async move { Ok(op.await) })?
 }
 
 /// Finishes a blocking call: writes the value picked out of the outcome (when the caller wants

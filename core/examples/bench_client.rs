@@ -18,6 +18,7 @@
 //!                        (blocking::Session::read_bytes from N threads sharing one session)
 //! bench_client noop      --url URL --count N                      (blocking::Session::noop)
 //! common: [--ca-file PEM]  extra CA certificates for ftpes:// URLs
+//!         [--buffer-size BYTES]  the transfer buffer (Config::buffer_size), for experiments
 //! ```
 #![allow(clippy::print_stdout)]
 
@@ -45,6 +46,7 @@ struct Outcome {
 }
 
 /// `--key value` options after the workload name.
+#[derive(Clone)]
 struct Args {
     values: HashMap<String, String>,
 }
@@ -81,6 +83,9 @@ impl Args {
         let mut config = Config::from_url(self.get("url")?)?;
         if let Some(ca) = self.values.get("ca-file") {
             config.ca_file = Some(PathBuf::from(ca));
+        }
+        if let Some(size) = self.values.get("buffer-size") {
+            config.buffer_size = size.parse()?;
         }
         Ok(config)
     }
@@ -277,14 +282,18 @@ fn noop(args: &Args) -> Result<Outcome, BoxError> {
 }
 
 fn run(workload: &str, args: &Args) -> Result<Outcome, BoxError> {
-    // The async workloads run on the library's own shared runtime, as the bindings' calls do.
+    // The async workloads run as tasks on the library's own shared runtime, as the bindings'
+    // calls do.
     let rt = ferroftp::runtime::handle()?;
+    let a = args.clone();
+    type Workload = std::pin::Pin<Box<dyn Future<Output = Result<Outcome, BoxError>> + Send>>;
+    let task = |fut: Workload| rt.block_on(rt.spawn(fut)).map_err(BoxError::from)?;
     match workload {
-        "download" => rt.block_on(download(args)),
-        "upload" => rt.block_on(upload(args)),
-        "stream" => rt.block_on(stream(args)),
-        "files" => rt.block_on(files(args)),
-        "list" => rt.block_on(list(args)),
+        "download" => task(Box::pin(async move { download(&a).await })),
+        "upload" => task(Box::pin(async move { upload(&a).await })),
+        "stream" => task(Box::pin(async move { stream(&a).await })),
+        "files" => task(Box::pin(async move { files(&a).await })),
+        "list" => task(Box::pin(async move { list(&a).await })),
         "read-many" => read_many(args),
         "noop" => noop(args),
         other => Err(format!("unknown workload {other:?}").into()),

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::config::Config;
 use crate::error::Result;
 use crate::listing::Entry;
-use crate::runtime::block_on;
+use crate::runtime::{block_on, run};
 use crate::transfer::{DownloadOptions, UploadOptions};
 
 /// A blocking FTP session: cheap to clone, safe to share between threads.
@@ -30,7 +30,8 @@ impl Session {
     /// # Errors
     /// See [`crate::Session::connect`].
     pub fn connect(url: &str) -> Result<Self> {
-        block_on(crate::Session::connect(url)).map(Self::from)
+        let url = url.to_string();
+        run(async move { crate::Session::connect(&url).await }).map(Self::from)
     }
 
     /// Connects with `config`; see [`crate::Session::connect_with`].
@@ -38,7 +39,7 @@ impl Session {
     /// # Errors
     /// See [`crate::Session::connect_with`].
     pub fn connect_with(config: Config) -> Result<Self> {
-        block_on(crate::Session::connect_with(config)).map(Self::from)
+        run(crate::Session::connect_with(config)).map(Self::from)
     }
 
     /// The async session behind this one (sharing its connection).
@@ -48,12 +49,14 @@ impl Session {
 
     /// See [`crate::Session::list`].
     pub fn list(&self, path: &str) -> Result<Vec<Entry>> {
-        block_on(self.inner.list(path))
+        let (s, path) = (self.inner.clone(), path.to_string());
+        run(async move { s.list(&path).await })
     }
 
     /// See [`crate::Session::names`].
     pub fn names(&self, path: &str) -> Result<Vec<String>> {
-        block_on(self.inner.names(path))
+        let (s, path) = (self.inner.clone(), path.to_string());
+        run(async move { s.names(&path).await })
     }
 
     /// See [`crate::Session::download`].
@@ -63,7 +66,12 @@ impl Session {
         local: impl AsRef<Path>,
         options: DownloadOptions,
     ) -> Result<u64> {
-        block_on(self.inner.download(remote, local, options))
+        let (s, remote, local) = (
+            self.inner.clone(),
+            remote.to_string(),
+            local.as_ref().to_path_buf(),
+        );
+        run(async move { s.download(&remote, &local, options).await })
     }
 
     /// See [`crate::Session::upload`].
@@ -73,12 +81,18 @@ impl Session {
         remote: &str,
         options: UploadOptions,
     ) -> Result<u64> {
-        block_on(self.inner.upload(local, remote, options))
+        let (s, remote, local) = (
+            self.inner.clone(),
+            remote.to_string(),
+            local.as_ref().to_path_buf(),
+        );
+        run(async move { s.upload(&local, &remote, options).await })
     }
 
     /// See [`crate::Session::read_bytes`].
     pub fn read_bytes(&self, remote: &str) -> Result<Vec<u8>> {
-        block_on(self.inner.read_bytes(remote))
+        let (s, remote) = (self.inner.clone(), remote.to_string());
+        run(async move { s.read_bytes(&remote).await })
     }
 
     /// See [`crate::Session::write_bytes`].
@@ -88,72 +102,86 @@ impl Session {
 
     /// See [`crate::Session::open_read`]; the reader implements [`std::io::Read`].
     pub fn open_read(&self, remote: &str) -> Result<RemoteReader> {
-        block_on(self.inner.open_read(remote)).map(|inner| RemoteReader { inner })
+        let (s, remote) = (self.inner.clone(), remote.to_string());
+        run(async move { s.open_read(&remote).await }).map(|inner| RemoteReader { inner })
     }
 
     /// See [`crate::Session::open_write`]; the writer implements [`std::io::Write`].
     pub fn open_write(&self, remote: &str) -> Result<RemoteWriter> {
-        block_on(self.inner.open_write(remote)).map(|inner| RemoteWriter { inner })
+        let (s, remote) = (self.inner.clone(), remote.to_string());
+        run(async move { s.open_write(&remote).await }).map(|inner| RemoteWriter { inner })
     }
 
     /// See [`crate::Session::size`].
     pub fn size(&self, path: &str) -> Result<u64> {
-        block_on(self.inner.size(path))
+        let (s, path) = (self.inner.clone(), path.to_string());
+        run(async move { s.size(&path).await })
     }
 
     /// See [`crate::Session::modified`].
     pub fn modified(&self, path: &str) -> Result<DateTime<Utc>> {
-        block_on(self.inner.modified(path))
+        let (s, path) = (self.inner.clone(), path.to_string());
+        run(async move { s.modified(&path).await })
     }
 
     /// See [`crate::Session::exists`].
     pub fn exists(&self, path: &str) -> Result<bool> {
-        block_on(self.inner.exists(path))
+        let (s, path) = (self.inner.clone(), path.to_string());
+        run(async move { s.exists(&path).await })
     }
 
     /// See [`crate::Session::mkdir`].
     pub fn mkdir(&self, path: &str, parents: bool) -> Result<()> {
-        block_on(self.inner.mkdir(path, parents))
+        let (s, path) = (self.inner.clone(), path.to_string());
+        run(async move { s.mkdir(&path, parents).await })
     }
 
     /// See [`crate::Session::rmdir`].
     pub fn rmdir(&self, path: &str, recursive: bool) -> Result<()> {
-        block_on(self.inner.rmdir(path, recursive))
+        let (s, path) = (self.inner.clone(), path.to_string());
+        run(async move { s.rmdir(&path, recursive).await })
     }
 
     /// See [`crate::Session::remove`].
     pub fn remove(&self, path: &str) -> Result<()> {
-        block_on(self.inner.remove(path))
+        let (s, path) = (self.inner.clone(), path.to_string());
+        run(async move { s.remove(&path).await })
     }
 
     /// See [`crate::Session::rename`].
     pub fn rename(&self, from: &str, to: &str) -> Result<()> {
-        block_on(self.inner.rename(from, to))
+        let (s, from, to) = (self.inner.clone(), from.to_string(), to.to_string());
+        run(async move { s.rename(&from, &to).await })
     }
 
     /// See [`crate::Session::cwd`].
     pub fn cwd(&self, path: &str) -> Result<()> {
-        block_on(self.inner.cwd(path))
+        let (s, path) = (self.inner.clone(), path.to_string());
+        run(async move { s.cwd(&path).await })
     }
 
     /// See [`crate::Session::pwd`].
     pub fn pwd(&self) -> Result<String> {
-        block_on(self.inner.pwd())
+        let s = self.inner.clone();
+        run(async move { s.pwd().await })
     }
 
     /// See [`crate::Session::noop`].
     pub fn noop(&self) -> Result<()> {
-        block_on(self.inner.noop())
+        let s = self.inner.clone();
+        run(async move { s.noop().await })
     }
 
     /// See [`crate::Session::quote`].
     pub fn quote(&self, line: &str) -> Result<(u16, String)> {
-        block_on(self.inner.quote(line))
+        let (s, line) = (self.inner.clone(), line.to_string());
+        run(async move { s.quote(&line).await })
     }
 
     /// See [`crate::Session::close`].
     pub fn close(&self) -> Result<()> {
-        block_on(self.inner.close())
+        let s = self.inner.clone();
+        run(async move { s.close().await })
     }
 }
 

@@ -138,7 +138,7 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
             retries: 3,
-            buffer_size: 256 * 1024,
+            buffer_size: 1024 * 1024,
             verify: true,
             ca_file: None,
             initial_dir: None,

@@ -76,6 +76,19 @@ pub(crate) async fn bounded_io<T>(
     }
 }
 
+/// The transfer buffer for `remaining` bytes (when known): no bigger than needed, so that a
+/// small file does not allocate (and zero) a large buffer.
+fn buffer_for(configured: usize, remaining: Option<u64>) -> usize {
+    const SMALLEST: usize = 16 * 1024;
+    match remaining {
+        Some(n) => usize::try_from(n)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1) // room to see the end of the data in the same read
+            .clamp(SMALLEST.min(configured), configured),
+        None => configured,
+    }
+}
+
 /// One logged-in control connection in binary mode.
 pub(crate) struct Connection {
     ftp: Ftp,
@@ -667,7 +680,7 @@ impl Connection {
         let (announced, mut stream) = self.open_data_with(&line, true, offset == 0).await?;
         // After REST, servers differ on what the 150 reply announces: only trust it from 0.
         let total = announced.filter(|_| offset == 0);
-        let mut buf = vec![0u8; self.buffer_size];
+        let mut buf = vec![0u8; buffer_for(self.buffer_size, total)];
         let mut done = 0u64;
         if let Some(p) = progress {
             p(offset, total);
@@ -725,7 +738,7 @@ impl Connection {
         }
         let mut stream = self.open_upload_with(path, append, !rest).await?;
         let ctx = format!("STOR {path}");
-        let mut buf = vec![0u8; self.buffer_size];
+        let mut buf = vec![0u8; buffer_for(self.buffer_size, total.map(|t| t - offset.min(t)))];
         let mut done = 0u64;
         if let Some(p) = progress {
             p(offset, total);
@@ -876,6 +889,16 @@ pub(crate) fn fuzz_replies(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transfer_buffer_sizes() {
+        assert_eq!(buffer_for(1 << 20, None), 1 << 20);
+        assert_eq!(buffer_for(1 << 20, Some(4096)), 16 * 1024);
+        assert_eq!(buffer_for(1 << 20, Some(100_000)), 100_001);
+        assert_eq!(buffer_for(1 << 20, Some(u64::MAX)), 1 << 20);
+        assert_eq!(buffer_for(4096, Some(0)), 4096);
+        assert_eq!(buffer_for(1, Some(10)), 1);
+    }
 
     #[test]
     fn feat_replies() {

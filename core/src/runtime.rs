@@ -42,12 +42,7 @@ pub fn handle() -> Result<Handle> {
     Ok(handle)
 }
 
-/// Runs `fut` to completion on the shared runtime, blocking the calling thread.
-///
-/// # Errors
-/// [`ErrorKind::InvalidInput`] when called from inside an async runtime (a blocking call there
-/// would stall it; use the async API instead), or the future's own error.
-pub fn block_on<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
+fn not_in_runtime() -> Result<()> {
     if Handle::try_current().is_ok() {
         return Err(Error::new(
             ErrorKind::InvalidInput,
@@ -55,5 +50,34 @@ pub fn block_on<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
              use the async API (ferroftp::Session) or spawn_blocking",
         ));
     }
+    Ok(())
+}
+
+/// Runs `fut` to completion on the calling thread, with the shared runtime's I/O and timers.
+///
+/// For futures that borrow from the caller; [`run`] is faster for the others (the future is
+/// polled on a worker thread, next to the I/O driver, instead of being woken across threads
+/// for every readiness event).
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`] when called from inside an async runtime (a blocking call there
+/// would stall it; use the async API instead), or the future's own error.
+pub fn block_on<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
+    not_in_runtime()?;
     handle()?.block_on(fut)
+}
+
+/// Runs `fut` as a task on the shared runtime and blocks the calling thread until it is done.
+///
+/// # Errors
+/// As [`block_on`]; a panic in `fut` is resumed on the calling thread.
+pub fn run<T: Send + 'static>(fut: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+    not_in_runtime()?;
+    let handle = handle()?;
+    let task = handle.spawn(fut);
+    match handle.block_on(task) {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(Error::new(ErrorKind::Cancelled, "the runtime shut down")),
+    }
 }

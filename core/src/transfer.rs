@@ -263,6 +263,44 @@ async fn verify_size(c: &mut Connection, remote: &str, expected: u64, what: &str
     }
 }
 
+/// RETR `remote` into a local file that is not a regular file: a FIFO is written through the
+/// runtime's I/O driver (its reader may be slow: no thread blocks on it), other special files
+/// (`/dev/null`, a character device) with plain writes.
+async fn download_to_special(
+    c: &mut Connection,
+    remote: &str,
+    local: &Path,
+    meta: &std::fs::Metadata,
+    options: &DownloadOptions,
+) -> Result<u64> {
+    use std::os::unix::fs::FileTypeExt;
+    let progress = options.progress.as_ref();
+    let (n, checked) = if meta.file_type().is_fifo() {
+        // Read-write, so that opening does not fail while no reader has opened it yet (the
+        // data waits in the pipe for one, as a blocking open would have).
+        let mut sink = tokio::net::unix::pipe::OpenOptions::new()
+            .read_write(true)
+            .open_sender(local)
+            .map_err(|e| local_error(e, local, "cannot open"))?;
+        let r = c.retrieve_from(remote, &mut sink, progress, 0).await?;
+        sink.flush()
+            .await
+            .map_err(|e| local_error(e, local, "cannot write"))?;
+        r
+    } else {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(local)
+            .map_err(|e| local_error(e, local, "cannot open"))?;
+        c.retrieve_from(remote, &mut LocalFile(file), progress, 0)
+            .await?
+    };
+    if options.verify && !checked {
+        verify_size(c, remote, n, "RETR").await?;
+    }
+    Ok(n)
+}
+
 /// RETR `remote` into the local path `local` (see [`crate::Session::download`]).
 pub(crate) async fn download_to_path(
     c: &mut Connection,
@@ -271,7 +309,8 @@ pub(crate) async fn download_to_path(
     options: &DownloadOptions,
 ) -> Result<u64> {
     let progress = options.progress.as_ref();
-    match tokio::fs::metadata(local).await {
+    // A quick syscall, done in place (a blocking-pool round trip costs more than the stat).
+    match std::fs::metadata(local) {
         Ok(m) if m.is_dir() => {
             return Err(Error::invalid_input(format!(
                 "{} is a directory",
@@ -280,18 +319,7 @@ pub(crate) async fn download_to_path(
         }
         Ok(m) if !m.is_file() => {
             // A device or FIFO: written directly, there is nothing to rename.
-            let mut sink = tokio::fs::OpenOptions::new()
-                .write(true)
-                .open(local)
-                .await
-                .map_err(|e| local_error(e, local, "cannot open"))?;
-            let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
-            sink.flush()
-                .await
-                .map_err(|e| local_error(e, local, "cannot write"))?;
-            if options.verify && !checked {
-                verify_size(c, remote, n, "RETR").await?;
-            }
+            let n = download_to_special(c, remote, local, &m, options).await?;
             return Ok(n);
         }
         _ => {}

@@ -379,6 +379,56 @@ fn upload_from_a_fifo() {
     staller.join().unwrap();
 }
 
+/// Downloads into a FIFO are written through the I/O driver: the reader may open it late and
+/// read slowly, and the bytes arrive whole; `/dev/null` takes a download too.
+#[test]
+fn download_to_a_fifo_and_dev_null() {
+    let server = Server::shared(common::Kind::Pyftpdlib);
+    let (dir, _) = server.dir("fifo-down");
+    let payload = data(3_000_000, 22);
+    server.put("fifo-down/big", &payload);
+    let fifo = server.scratch("fifo-down").join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let f2 = fifo.clone();
+    let reader = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200)); // opens after the download started
+        let mut r = std::fs::File::open(&f2).unwrap();
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = std::io::Read::read(&mut r, &mut chunk).unwrap();
+            if n == 0 {
+                return got;
+            }
+            got.extend_from_slice(&chunk[..n]);
+            if got.len() < 100_000 {
+                std::thread::sleep(Duration::from_millis(5)); // a slow start
+            }
+        }
+    });
+    let s = ferroftp::blocking::Session::connect_with(server.config()).unwrap();
+    let n = s
+        .download(&format!("{dir}/big"), &fifo, DownloadOptions::default())
+        .unwrap();
+    assert_eq!(n, payload.len() as u64);
+    assert!(reader.join().unwrap() == payload);
+    let n = s
+        .download(
+            &format!("{dir}/big"),
+            "/dev/null",
+            DownloadOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(n, payload.len() as u64);
+    s.noop().unwrap();
+}
+
 /// A name that is not UTF-8 (Latin-1 "café.txt") is listed, and the listed name downloads,
 /// renames and removes that very file.
 fn non_utf8_names(server: &'static Server) {
