@@ -4,7 +4,7 @@
 //! parent's worker threads do not exist there).
 
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 use tokio::runtime::{Handle, Runtime};
 
@@ -15,31 +15,75 @@ struct Owned {
     runtime: Runtime,
 }
 
-static RUNTIME: Mutex<Option<Owned>> = Mutex::new(None);
+/// The runtime of the process that created it; never freed (a runtime inherited through
+/// `fork()` is left alone: its threads do not exist in the child).
+static CURRENT: AtomicPtr<Owned> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The pid of the process in which a thread is creating a runtime now, else 0. A value left by
+/// the parent of a forked child names another process and is taken over; no lock is ever held
+/// across `fork()`, so a child can never wait for a thread it does not have.
+static CREATING: AtomicU32 = AtomicU32::new(0);
+
+/// The current runtime, if it belongs to this process.
+#[allow(unsafe_code)]
+fn current(pid: u32) -> Option<Handle> {
+    let ptr = CURRENT.load(Ordering::Acquire);
+    // SAFETY: a non-null `CURRENT` comes from `Box::into_raw` in `handle` and is never freed,
+    // so it points to a live `Owned` for the rest of the process.
+    let owned = unsafe { ptr.as_ref() }?;
+    (owned.pid == pid).then(|| owned.runtime.handle().clone())
+}
 
 /// A handle to the shared runtime (2 worker threads named `ferroftp-rt`).
+///
+/// Lock-free once the runtime exists; safe to call in a forked child (which gets a runtime of
+/// its own).
 ///
 /// # Errors
 /// [`ErrorKind::Io`] if the runtime's threads cannot be started.
 pub fn handle() -> Result<Handle> {
-    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
     let pid = std::process::id();
-    if let Some(owned) = slot.as_ref().filter(|o| o.pid == pid) {
-        return Ok(owned.runtime.handle().clone());
+    loop {
+        if let Some(h) = current(pid) {
+            return Ok(h);
+        }
+        let creator = CREATING.load(Ordering::Acquire);
+        if creator == pid {
+            std::thread::yield_now(); // another thread of this process is creating it
+            continue;
+        }
+        if CREATING
+            .compare_exchange(creator, pid, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            continue;
+        }
+        if let Some(h) = current(pid) {
+            CREATING.store(0, Ordering::Release);
+            return Ok(h);
+        }
+        let built = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("ferroftp-rt")
+            .enable_all()
+            .build();
+        let runtime = match built {
+            Ok(r) => r,
+            Err(e) => {
+                CREATING.store(0, Ordering::Release);
+                return Err(Error::from_io(e, "starting the ferroftp runtime"));
+            }
+        };
+        let handle = runtime.handle().clone();
+        // Any previous runtime was inherited through fork(): it is left as it is (dropping it
+        // would wait for threads that are gone).
+        CURRENT.store(
+            Box::into_raw(Box::new(Owned { pid, runtime })),
+            Ordering::Release,
+        );
+        CREATING.store(0, Ordering::Release);
+        return Ok(handle);
     }
-    if let Some(stale) = slot.take() {
-        // Inherited through fork(): its threads are gone, and dropping it would wait for them.
-        std::mem::forget(stale);
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("ferroftp-rt")
-        .enable_all()
-        .build()
-        .map_err(|e| Error::from_io(e, "starting the ferroftp runtime"))?;
-    let handle = runtime.handle().clone();
-    *slot = Some(Owned { pid, runtime });
-    Ok(handle)
 }
 
 fn not_in_runtime() -> Result<()> {
