@@ -107,6 +107,49 @@ def test_fork_child_uses_new_sessions(server: Server, workdir: tuple[str, Path])
         assert s.read_bytes(f"{remote}/after.bin") == data(100_000, 1)
 
 
+def test_fork_while_threads_are_busy(server: Server) -> None:
+    """Forks while other threads keep calling into the library: each child still gets a
+    runtime of its own and works (no lock of a thread that is gone is waited for)."""
+    stop = threading.Event()
+    with ferroftp.connect(server.url, **OPTIONS) as s:
+
+        def busy() -> None:
+            while not stop.is_set():
+                s.noop()
+
+        threads = [threading.Thread(target=busy) for _ in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            for _ in range(20):
+                pid = os.fork()
+                if pid == 0:
+                    code = 1
+                    try:
+                        with ferroftp.connect(server.url, **OPTIONS) as c:
+                            c.noop()
+                        code = 0
+                    except BaseException:
+                        traceback.print_exc()
+                    finally:
+                        os._exit(code)
+                deadline = time.monotonic() + 60
+                while True:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        break
+                    if time.monotonic() > deadline:
+                        os.kill(pid, signal.SIGKILL)
+                        os.waitpid(pid, 0)
+                        raise AssertionError("a forked child hung")
+                    time.sleep(0.01)
+                assert os.waitstatus_to_exitcode(status) == 0
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+
+
 def test_gil_is_released_during_operations(server: Server, workdir: tuple[str, Path]) -> None:
     """While a call waits inside the core, other Python threads run freely."""
     remote, _ = workdir
