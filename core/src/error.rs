@@ -217,6 +217,7 @@ impl Error {
         let kind = match io.kind() {
             K::TimedOut => ErrorKind::Timeout,
             K::InvalidInput => ErrorKind::InvalidInput,
+            K::NotFound => ErrorKind::NotFound, // a local file or directory
             _ => ErrorKind::Io,
         };
         Self::new(kind, format!("{context}: {io}")).with_source(io)

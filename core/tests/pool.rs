@@ -195,6 +195,10 @@ fn trees(server: &'static Server) {
     let again =
         run(p.upload_tree(&dst, &back, BatchOptions::default().skip_existing(true))).unwrap();
     assert_eq!((again.ok.len(), again.skipped.len()), (0, 5));
+
+    // a local tree that does not exist: NotFound, as for a single upload
+    let e = run(p.upload_tree(dst.join("absent"), &back, BatchOptions::default())).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
 }
 on_servers!(trees_both_ways, trees);
 
