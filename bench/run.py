@@ -480,7 +480,8 @@ def python_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
     args = client_args(case.workload.key, case, env, out)
     if not args:
         return None
-    note = "one session per thread (no pool yet)" if case.workload.key == "small8" else ""
+    small8 = case.workload.key == "small8"
+    note = f"Pool.download_many, {env.sizes.sessions} sessions" if small8 else ""
     argv = [str(PYTHON), str(PY_CLIENT), "ferroftp", *args]
     return Cmd(argv, note=note, parse=parse_json, env={"PYTHONPATH": env.python_path})
 
@@ -493,7 +494,7 @@ def c_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
     if key == "stream":
         key, note = "dl_null", "download → /dev/null (the C API has no streaming reader)"
     elif key == "small8":
-        note = "one session per thread (the C API has no pool)"
+        note = f"ferroftp_pool_download_many, {env.sizes.sessions} sessions"
     args = client_args(key, case, env, out)
     return Cmd([str(env.c_client), *args], note=note, parse=parse_json) if args else None
 

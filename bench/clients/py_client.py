@@ -361,21 +361,18 @@ def ferroftp_files(o: Options) -> dict[str, Any]:
         op_end()
         s.close()
         return result(total, len(names), len(names))
-    # No pool in the Python binding yet: one session per thread, files from a shared queue.
-    work = filled_queue(names)
+    import ferroftp
 
-    def worker() -> int:
-        s = ferroftp_connect(o)
-        done = 0
-        while (remote := next_item(work)) is not None:
-            done += s.download(remote, o.local_for(remote))
-        s.close()
-        return done
-
+    pool = ferroftp.Pool(o.url, max_sessions=sessions, ca_file=o.ca_file, timeout=60.0)
+    # The pool opens its sessions lazily: their connects are part of the timed operation.
     op_start()
-    totals = run_threads(worker, sessions)
+    batch = pool.download_many([(r, o.local_for(r)) for r in names])
     op_end()
-    return result(sum(totals), len(names), len(names))
+    pool.close()
+    if batch.failed:
+        path, error = next(iter(batch.failed.items()))
+        raise SystemExit(f"{len(batch.failed)} files failed, first {path}: {error}")
+    return result(batch.bytes, len(names), len(names))
 
 
 def ferroftp_list(o: Options) -> dict[str, Any]:
