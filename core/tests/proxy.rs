@@ -418,6 +418,7 @@ fn cut_mid_stream(server: &'static Server) {
             arm();
             let e = s
                 .read_bytes(&remote)
+                .map(|d| d.len())
                 .expect_err("a read cut short must fail");
             assert_eq!(proxy.fired(), 2, "{case}");
             assert_cut_error(&e);
@@ -430,3 +431,145 @@ fn cut_mid_stream(server: &'static Server) {
     }
 }
 on_servers!(stream_cut, cut_mid_stream);
+
+/// A transfer truncated in the middle (the receiver gets a clean end of stream after 1 MiB,
+/// the sender's bytes are drained, so the server replies 226): no operation may present the
+/// short data as the file. The size the server announced, or SIZE, tells.
+fn truncated_transfer(server: &'static Server) {
+    let (dir, root) = server.dir("px_truncated");
+    let body = data(BIG, 8);
+    let want = sha256(&body);
+    server.put("px_truncated/big.bin", &body);
+    let remote = format!("{dir}/big.bin");
+    let local = server.scratch("px_truncated");
+    let target = local.join("big.bin");
+    let src = local.join("src.bin");
+    std::fs::write(&src, &body).unwrap();
+    let proxy = Proxy::start(server);
+    let once = session(&proxy, server, Some(0), DataMode::Auto);
+    let retrying = session(&proxy, server, None, DataMode::Auto);
+    let mut fired = 0;
+    let mut expect_fired = || {
+        fired += 1;
+        assert_eq!(proxy.fired(), fired, "the truncation happened");
+    };
+
+    // Downloads.
+    proxy.truncate_after(Dir::Download, CUT_AT);
+    let e = once
+        .download(&remote, &target, DownloadOptions::default())
+        .expect_err("a truncated download must fail");
+    expect_fired();
+    assert_cut_error(&e);
+    assert_eq!(local_names(&local), vec!["src.bin"], "no file left");
+
+    proxy.truncate_after(Dir::Download, CUT_AT);
+    let e = once
+        .read_bytes(&remote)
+        .map(|d| d.len())
+        .expect_err("a truncated read must fail");
+    expect_fired();
+    assert_cut_error(&e);
+
+    proxy.truncate_after(Dir::Download, CUT_AT);
+    let mut r = once.open_read(&remote).unwrap();
+    let mut got = Vec::new();
+    let read = r.read_to_end(&mut got);
+    let finished = r.finish();
+    expect_fired();
+    assert!(
+        read.is_err() || finished.is_err(),
+        "a truncated stream finished cleanly after {} bytes",
+        got.len()
+    );
+
+    proxy.truncate_after(Dir::Download, CUT_AT);
+    let mut sink = Vec::new();
+    let e = common::run(once.as_async().download_to(&remote, &mut sink))
+        .expect_err("a truncated download must fail");
+    expect_fired();
+    assert_cut_error(&e);
+
+    for _ in 0..2 {
+        proxy.truncate_after(Dir::Download, CUT_AT);
+        s_download_exact(&retrying, &remote, &target, &want);
+        expect_fired();
+    }
+    proxy.truncate_after(Dir::Download, CUT_AT);
+    assert_eq!(sha256(&retrying.read_bytes(&remote).unwrap()), want);
+    expect_fired();
+
+    // Uploads: the server holds a short file and said 226.
+    let up = |name: &str| format!("{dir}/{name}");
+    proxy.truncate_after(Dir::Upload, CUT_AT);
+    let e = once
+        .upload(&src, &up("plain.bin"), UploadOptions::default())
+        .expect_err("a truncated upload must fail");
+    expect_fired();
+    assert_cut_error(&e);
+    assert!(e.may_have_taken_effect(), "{e}");
+
+    proxy.truncate_after(Dir::Upload, CUT_AT);
+    let e = once
+        .upload(
+            &src,
+            &up("atomic.bin"),
+            UploadOptions::default().atomic(true),
+        )
+        .expect_err("a truncated upload must fail");
+    expect_fired();
+    assert_cut_error(&e);
+    assert!(!root.join("atomic.bin").exists(), "no partial final file");
+
+    proxy.truncate_after(Dir::Upload, CUT_AT);
+    let e = once
+        .write_bytes(&up("bytes.bin"), &body)
+        .expect_err("a truncated upload must fail");
+    expect_fired();
+    assert_cut_error(&e);
+    assert!(e.may_have_taken_effect(), "{e}");
+
+    proxy.truncate_after(Dir::Upload, CUT_AT);
+    let e = common::run(once.as_async().upload_from(&mut &body[..], &up("from.bin")))
+        .expect_err("a truncated upload must fail");
+    expect_fired();
+    assert_cut_error(&e);
+    assert!(e.may_have_taken_effect(), "{e}");
+
+    proxy.truncate_after(Dir::Upload, CUT_AT);
+    let mut w = once.open_write(&up("stream.bin")).unwrap();
+    let written = std::io::Write::write_all(&mut w, &body);
+    let finished = w.finish();
+    expect_fired();
+    let e = finished.expect_err("a truncated upload stream must not finish cleanly");
+    assert!(
+        written.is_ok(),
+        "the truncation drains the client's bytes: {written:?}"
+    );
+    assert_cut_error(&e);
+    assert!(e.may_have_taken_effect(), "{e}");
+
+    proxy.truncate_after(Dir::Upload, CUT_AT);
+    let opts = UploadOptions::default().atomic(true).resume(true);
+    retrying.upload(&src, &up("resumed.bin"), opts).unwrap();
+    expect_fired();
+    assert_eq!(file_sha(&root.join("resumed.bin")), want);
+
+    // Both sessions work.
+    for s in [&once, &retrying] {
+        s.upload(&src, &up("plain.bin"), UploadOptions::default())
+            .unwrap();
+        assert_eq!(file_sha(&root.join("plain.bin")), want);
+        s_download_exact(s, &remote, &target, &want);
+    }
+    assert!(!proxy.armed());
+}
+on_servers!(truncated, truncated_transfer);
+
+/// Downloads `remote` to `target` and checks the bytes; removes the file again.
+fn s_download_exact(s: &Session, remote: &str, target: &Path, want: &str) {
+    s.download(remote, target, DownloadOptions::default())
+        .unwrap();
+    assert_eq!(file_sha(target), want);
+    std::fs::remove_file(target).unwrap();
+}

@@ -11,6 +11,10 @@
 //! - [`Proxy::cut_control_after`]: the control connection of a transfer, after N bytes of its
 //!   data in one direction (the data connection itself stays up).
 //!
+//! It can also truncate a transfer ([`Proxy::truncate_after`]): the receiver sees a clean end
+//! of stream after N bytes while the sender's bytes are drained to their end, so the server
+//! reports success; only the client's own checks can notice.
+//!
 //! A cut closes both sockets of the connection, the client's and the server's, at once: with
 //! [`Cut::Fin`] by a plain close, with [`Cut::Rst`] with `SO_LINGER` 0 (the peers get a reset
 //! and the bytes still queued in the proxy are dropped). The kernel resets a socket closed with
@@ -59,11 +63,15 @@ pub enum Dir {
     Upload,
 }
 
-/// Which connection an armed fault cuts.
+/// What an armed fault does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
+    /// Cuts the data connection.
     Data,
+    /// Cuts the control connection of the transfer.
     Control,
+    /// Ends the receiver's stream cleanly and drops the rest of the sender's.
+    Truncate,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -169,6 +177,15 @@ impl Proxy {
     /// data connection goes on.
     pub fn cut_control_after(&self, dir: Dir, after: u64, how: Cut) {
         self.arm(Target::Control, dir, after, how);
+    }
+
+    /// Arms a truncation of the next transfer that carries more than `after` bytes towards
+    /// `dir`: the receiver gets exactly `after` bytes and a clean end of stream, while the rest
+    /// of the sender's bytes are read to their end and dropped, so the sender takes the transfer
+    /// for complete (the server replies 226), as a middlebox that loses the end of a stream
+    /// would make it.
+    pub fn truncate_after(&self, dir: Dir, after: u64) {
+        self.arm(Target::Truncate, dir, after, Cut::Fin);
     }
 
     fn arm(&self, target: Target, dir: Dir, after: u64, how: Cut) {
@@ -470,6 +487,16 @@ where
             chunk = &chunk[head..];
             match fault.target {
                 Target::Data => return Err(Stop::Cut(fault.how)),
+                Target::Truncate => {
+                    let _ = to.shutdown().await;
+                    loop {
+                        match from.read(&mut buf).await {
+                            Ok(0) => return Ok(()),
+                            Ok(_) => {}
+                            Err(_) => return Err(Stop::Broken),
+                        }
+                    }
+                }
                 Target::Control => {
                     let (tx, rx) = oneshot::channel();
                     if control.send((fault.how, tx)).is_ok() {
