@@ -649,19 +649,6 @@ impl Connection {
         self.features.size
     }
 
-    /// RETR `path` into `sink`, returning the byte count; the size announced by the server
-    /// (if any) is checked.
-    pub(crate) async fn retrieve<W: AsyncWrite + Unpin>(
-        &mut self,
-        path: &str,
-        sink: &mut W,
-        progress: Option<&Progress>,
-    ) -> Result<u64> {
-        self.retrieve_from(path, sink, progress, 0)
-            .await
-            .map(|(n, _)| n)
-    }
-
     /// RETR `path` from byte `offset` (REST) into `sink`, returning the bytes received and
     /// whether they were checked against a size the server announced. Progress counts from
     /// `offset`.

@@ -298,39 +298,48 @@ impl Session {
         })
     }
 
-    /// Downloads `remote` into memory.
+    /// Downloads `remote` into memory; the size is checked as for [`Session::download`].
     pub async fn read_bytes(&self, remote: &str) -> Result<Vec<u8>> {
         run!(self, Repeat::Safe, |c| async {
             let mut data = Vec::new();
-            c.retrieve(remote, &mut data, None).await?;
+            retrieve_checked(c, remote, &mut data).await?;
             Ok(data)
         })
     }
 
-    /// Uploads `data` to `remote` (STOR), returning when the server confirmed it.
+    /// Uploads `data` to `remote` (STOR), returning when the server confirmed it (and SIZE,
+    /// where the server offers it, agrees).
     pub async fn write_bytes(&self, remote: &str, data: &[u8]) -> Result<u64> {
         run!(self, Repeat::Never, |c| async {
             let mut source = data;
-            c.store(remote, &mut source, Some(data.len() as u64), false, None)
-                .await
+            let n = c
+                .store(remote, &mut source, Some(data.len() as u64), false, None)
+                .await?;
+            transfer::verify_size(c, remote, n, "STOR").await?;
+            Ok(n)
         })
     }
 
-    /// Downloads `remote` into any writer (not retried: the writer may hold partial data).
+    /// Downloads `remote` into any writer (not retried: the writer may hold partial data); the
+    /// size is checked as for [`Session::download`].
     pub async fn download_to<W>(&self, remote: &str, sink: &mut W) -> Result<u64>
     where
         W: tokio::io::AsyncWrite + Unpin + Send,
     {
-        run!(self, Repeat::Never, |c| c.retrieve(remote, sink, None))
+        run!(self, Repeat::Never, |c| retrieve_checked(c, remote, sink))
     }
 
-    /// Uploads from any reader to `remote`.
+    /// Uploads from any reader to `remote`; done means the server confirmed it (and SIZE,
+    /// where the server offers it, agrees).
     pub async fn upload_from<R>(&self, source: &mut R, remote: &str) -> Result<u64>
     where
         R: tokio::io::AsyncRead + Unpin + Send,
     {
-        run!(self, Repeat::Never, |c| c
-            .store(remote, source, None, false, None))
+        run!(self, Repeat::Never, |c| async {
+            let n = c.store(remote, source, None, false, None).await?;
+            transfer::verify_size(c, remote, n, "STOR").await?;
+            Ok(n)
+        })
     }
 
     /// Opens `remote` for streaming reads. The reader holds the session's lock until it is
@@ -447,6 +456,20 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// RETR into `sink`, then the size check of [`Session::download`]: the size announced in the
+/// 150 reply, else SIZE where the server offers it. (A data connection that ends early looks
+/// like the end of the file, and the server may still report success.)
+async fn retrieve_checked<W>(c: &mut Connection, remote: &str, sink: &mut W) -> Result<u64>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let (n, checked) = c.retrieve_from(remote, sink, None, 0).await?;
+    if !checked {
+        transfer::verify_size(c, remote, n, "RETR").await?;
+    }
+    Ok(n)
 }
 
 /// Whether retrying after `e` can help for an operation of this kind.

@@ -248,7 +248,12 @@ fn rest_refused(e: &Error) -> bool {
 }
 
 /// Compares `expected` with the server's SIZE of `remote`; servers without SIZE are trusted.
-async fn verify_size(c: &mut Connection, remote: &str, expected: u64, what: &str) -> Result<()> {
+pub(crate) async fn verify_size(
+    c: &mut Connection,
+    remote: &str,
+    expected: u64,
+    what: &str,
+) -> Result<()> {
     if !c.has_size() {
         return Ok(());
     }
@@ -510,6 +515,9 @@ pub struct RemoteReader {
     context: String,
     total: Option<u64>,
     idle: Idle,
+    length: Length,
+    /// The data connection reached its end of stream.
+    ended: bool,
 }
 
 /// The data-idle timeout of a streaming transfer: an I/O call that makes no progress for the
@@ -559,6 +567,8 @@ impl RemoteReader {
             context: format!("RETR {remote}"),
             total,
             idle,
+            length: Length::new("RETR", remote),
+            ended: false,
         }
     }
 
@@ -570,9 +580,12 @@ impl RemoteReader {
     /// Closes the data connection and reads the server's final reply, releasing the lock.
     ///
     /// Finishing before the end of the file makes most servers report the transfer as aborted
-    /// (an error here); the session stays usable either way.
+    /// (an error here); the session stays usable either way. A stream that reached its end is
+    /// checked against the size the server announced (else SIZE, where the server offers it),
+    /// so a data connection cut short is an error even when the server reported success.
     pub async fn finish(mut self) -> Result<()> {
-        finish_stream(&mut self.op, self.stream.take(), &self.context).await
+        let length = self.ended.then_some((&self.length, self.total));
+        finish_stream(&mut self.op, self.stream.take(), &self.context, length).await
     }
 }
 
@@ -585,7 +598,14 @@ impl AsyncRead for RemoteReader {
         let this = &mut *self;
         match this.stream.as_mut() {
             Some(s) => {
+                let before = buf.filled().len();
                 let poll = Pin::new(s).poll_read(cx, buf);
+                if let Poll::Ready(Ok(())) = poll {
+                    let n = buf.filled().len() - before;
+                    this.length.done += n as u64;
+                    // Nothing read into room for something: the end of the stream.
+                    this.ended |= n == 0 && buf.remaining() > 0;
+                }
                 this.idle.guard(cx, poll)
             }
             None => Poll::Ready(Ok(())),
@@ -602,6 +622,7 @@ pub struct RemoteWriter {
     stream: Option<Transfer>,
     context: String,
     idle: Idle,
+    length: Length,
 }
 
 impl RemoteWriter {
@@ -612,19 +633,25 @@ impl RemoteWriter {
             stream: Some(stream),
             context: format!("STOR {remote}"),
             idle,
+            length: Length::new("STOR", remote),
         }
     }
 
-    /// Flushes, closes the data connection and waits for the server's confirmation.
+    /// Flushes, closes the data connection and waits for the server's confirmation; then
+    /// checks the server's size of the file (SIZE, where the server offers it) against the
+    /// bytes written.
     pub async fn finish(mut self) -> Result<()> {
         if let Some(s) = self.stream.as_mut() {
             let timeout = self.op.config().timeout;
             let flushed = crate::connection::bounded_io(timeout, &self.context, s.flush()).await;
             if let Err(e) = flushed {
-                return Err(self.op.fail(e));
+                return Err(uncertain(self.op.fail(e)));
             }
         }
-        finish_stream(&mut self.op, self.stream.take(), &self.context).await
+        let length = Some((&self.length, None));
+        finish_stream(&mut self.op, self.stream.take(), &self.context, length)
+            .await
+            .map_err(uncertain)
     }
 }
 
@@ -638,6 +665,9 @@ impl AsyncWrite for RemoteWriter {
         match this.stream.as_mut() {
             Some(s) => {
                 let poll = Pin::new(s).poll_write(cx, buf);
+                if let Poll::Ready(Ok(n)) = poll {
+                    this.length.done += n as u64;
+                }
                 this.idle.guard(cx, poll)
             }
             None => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
@@ -659,12 +689,56 @@ impl AsyncWrite for RemoteWriter {
     }
 }
 
-async fn finish_stream(op: &mut Op, stream: Option<Transfer>, context: &str) -> Result<()> {
+/// A streaming upload that failed with its connection may still have taken effect (the STOR
+/// was sent), as for [`crate::Session::upload`].
+fn uncertain(e: Error) -> Error {
+    if e.breaks_connection() {
+        e.mark_uncertain()
+    } else {
+        e
+    }
+}
+
+/// The bytes a streaming transfer moved, to check once the server confirmed it.
+struct Length {
+    verb: &'static str,
+    remote: String,
+    done: u64,
+}
+
+impl Length {
+    fn new(verb: &'static str, remote: &str) -> Self {
+        Self {
+            verb,
+            remote: remote.to_string(),
+            done: 0,
+        }
+    }
+}
+
+/// Reads the final reply of a streaming transfer; with `length`, then checks the bytes moved
+/// against the size the server announced (the `Option<u64>`), else against SIZE.
+async fn finish_stream(
+    op: &mut Op,
+    stream: Option<Transfer>,
+    context: &str,
+    length: Option<(&Length, Option<u64>)>,
+) -> Result<()> {
     let Some(stream) = stream else {
         return Ok(());
     };
     let result = match op.existing() {
-        Some(conn) => conn.finish(stream, context).await,
+        Some(conn) => match (conn.finish(stream, context).await, length) {
+            (Ok(()), Some((l, Some(total)))) if total != l.done => Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "{context}: received {} bytes, the server announced {total}",
+                    l.done
+                ),
+            )),
+            (Ok(()), Some((l, None))) => verify_size(conn, &l.remote, l.done, l.verb).await,
+            (result, _) => result,
+        },
         None => Err(Error::new(ErrorKind::Closed, "the connection is gone")),
     };
     op.end(result)

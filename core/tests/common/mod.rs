@@ -4,6 +4,8 @@
 //! in a directory of its own. A server that cannot start fails the test loudly (no skipping).
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
