@@ -66,6 +66,16 @@ pub trait Encoding: fmt::Debug + Send + Sync {
     /// Returns an error, preferably with [`io::ErrorKind::InvalidInput`], if `text` contains a
     /// character the encoding cannot represent. The command is then not sent.
     fn encode(&self, text: &str) -> io::Result<Vec<u8>>;
+
+    /// Whether a `0xFF` byte in an encoded command is sent doubled (`0xFF 0xFF`, Telnet's
+    /// escaped IAC, RFC 854), as RFC 959 asks. The default is `true`.
+    ///
+    /// Return `false` for a server that reads command lines byte for byte, without Telnet
+    /// framing: vsftpd, for one, takes `0xFF 0xFF` as two bytes of a file name, so a name
+    /// containing `0xFF` can only be sent to it undoubled.
+    fn escape_telnet_iac(&self) -> bool {
+        true
+    }
 }
 
 /// UTF-8 [`Encoding`], the default.

@@ -110,7 +110,11 @@ where
             .encode(&command)
             .map_err(FtpError::ConnectionError)?;
         crate::command::validate_encoded_command_line(&line)?;
-        let line = crate::command::escape_telnet_iac(&line);
+        let line = if self.encoding.escape_telnet_iac() {
+            crate::command::escape_telnet_iac(&line)
+        } else {
+            std::borrow::Cow::Borrowed(line.as_slice())
+        };
 
         self.reader
             .get_mut()
