@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use crate::config::{Config, DataMode, TlsMode};
 use crate::error::{Error, ErrorKind, Result, reply_code};
 use crate::listing::{self, Entry, ListingFormat};
-use crate::tls;
+use crate::{tls, wire};
 
 type Ftp = AsyncRustlsFtpStream;
 /// An open data connection of a transfer.
@@ -168,7 +168,9 @@ impl Connection {
             let _ = socket2::SockRef::from(&*control).set_tcp_keepalive(&keepalive);
         }
         ftp.set_passive_nat_workaround(true);
-        ftp.set_encoding(crate::names::Lossless).await;
+        let double_iac = !wire::reads_commands_literally(ftp.get_welcome_msg());
+        ftp.set_encoding(wire::ControlEncoding::new(double_iac))
+            .await;
         let t = config.timeout;
         bounded(
             t,
@@ -295,7 +297,7 @@ impl Connection {
         {
             Ok(resp) => {
                 let code = reply_code(&resp.body).unwrap_or(resp.status.code() as u16);
-                let text = String::from_utf8_lossy(&resp.body).trim_end().to_string();
+                let text = wire::reply_text(&resp.body).trim_end().to_string();
                 Ok((code, text))
             }
             Err(e) => Err(e),

@@ -11,6 +11,9 @@
 //! form of a character in U+F780..=U+F7FF is itself decoded byte by byte, as if it were
 //! invalid, so that it cannot be mistaken for a mapped byte.) So a caller holding raw bytes can
 //! always turn them into a path that reaches exactly those bytes.
+//!
+//! How the bytes then travel on the control connection (a `0xFF` byte, Telnet's IAC, is sent
+//! doubled or not depending on the server) is the connection's business, not this module's.
 
 const BASE: u32 = 0xF700;
 
@@ -58,20 +61,6 @@ pub fn encode(text: &str) -> Vec<u8> {
         }
     }
     out
-}
-
-/// The suppaftp encoding of the control connection: [`encode`] and [`decode`].
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Lossless;
-
-impl suppaftp::Encoding for Lossless {
-    fn decode(&self, bytes: &[u8]) -> String {
-        decode(bytes)
-    }
-
-    fn encode(&self, text: &str) -> std::io::Result<Vec<u8>> {
-        Ok(encode(text))
-    }
 }
 
 #[cfg(test)]
