@@ -88,6 +88,8 @@ pub(crate) struct Connection {
     features: Features,
     /// The absolute working directory, as PWD reported it.
     cwd: String,
+    /// Where a `PASS` command's password waits for the encoding (see [`wire`]).
+    secret: wire::Secret,
 }
 
 impl Connection {
@@ -169,14 +171,15 @@ impl Connection {
         }
         ftp.set_passive_nat_workaround(true);
         let double_iac = !wire::reads_commands_literally(ftp.get_welcome_msg());
-        ftp.set_encoding(wire::ControlEncoding::new(double_iac))
+        let secret = wire::Secret::default();
+        ftp.set_encoding(wire::ControlEncoding::new(double_iac, secret.clone()))
             .await;
         let t = config.timeout;
         bounded(
             t,
             &format!("login as {:?}", config.user),
             false,
-            ftp.login(config.user.as_str(), config.password.expose()),
+            wire::login(&mut ftp, &secret, &config.user, config.password.expose()),
         )
         .await
         .map_err(|e| match e.code() {
@@ -237,6 +240,7 @@ impl Connection {
             tls: config.tls != TlsMode::None,
             features,
             cwd: String::new(),
+            secret,
         };
         match cwd.or(config.initial_dir.as_deref()) {
             Some(dir) => conn.cwd(dir).await?,
@@ -286,15 +290,17 @@ impl Connection {
         // No status is "expected": every reply comes back as `UnexpectedResponse` and is taken
         // as it is. (Expecting 211 would make suppaftp stop at the first line of a multi-line
         // 211 reply, as it does for FEAT.)
-        match bounded(self.timeout, line_context(line), false, async {
-            match self.ftp.custom_command(line, &[]).await {
+        let sent = self.secret.outgoing(line);
+        let reply = bounded(self.timeout, line_context(line), false, async {
+            match self.ftp.custom_command(sent, &[]).await {
                 Ok(r) => Ok(r),
                 Err(suppaftp::FtpError::UnexpectedResponse(r)) => Ok(r),
                 Err(e) => Err(e),
             }
         })
-        .await
-        {
+        .await;
+        self.secret.clear();
+        match reply {
             Ok(resp) => {
                 let code = reply_code(&resp.body).unwrap_or(resp.status.code() as u16);
                 let text = wire::reply_text(&resp.body).trim_end().to_string();

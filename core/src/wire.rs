@@ -1,5 +1,5 @@
-//! The bytes of the control connection (private): how command lines become bytes and how
-//! replies become text.
+//! The bytes of the control connection (private): how command lines become bytes, how replies
+//! become text, and how the password is sent.
 //!
 //! * Names: command lines are encoded with [`crate::names::encode`] and replies decoded with
 //!   [`crate::names::decode`], so names that are not UTF-8 survive both ways.
@@ -14,20 +14,75 @@
 //!   literal form sent to a Telnet server would address another name (the byte after `0xFF` is
 //!   dropped). Replies are Telnet text on every server (vsftpd doubles `0xFF` in them): a doubled
 //!   `0xFF` in a reply is read as one ([`reply_text`]).
+//! * The password: suppaftp logs every command line it sends (`trace!` under target
+//!   `suppaftp`), `PASS` included. ferroftp hands suppaftp the line `PASS` + a placeholder
+//!   ([`PASS_LINE`]) and the encoding puts the real password in place of the placeholder, after
+//!   suppaftp's logging and only in the bytes written to the socket ([`Secret`]). So no log
+//!   record, at any level, ever holds the password.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::io;
+use std::sync::{Arc, Mutex};
+
+use suppaftp::{FtpResult, Status};
+
+/// What suppaftp sees (and logs) of a `PASS` command: the verb and a placeholder.
+pub(crate) const PASS_LINE: &str = "PASS \u{F700}";
+
+/// The placeholder line as suppaftp hands it to the encoding (with its CRLF).
+const PASS_LINE_CRLF: &str = "PASS \u{F700}\r\n";
+
+/// The password waiting to be put into the next [`PASS_LINE`]: set just before that line is
+/// sent, taken by the encoding as it encodes it, cleared after the reply. Shared between a
+/// connection and its [`ControlEncoding`].
+#[derive(Clone, Default)]
+pub(crate) struct Secret(Arc<Mutex<Option<Vec<u8>>>>);
+
+impl Secret {
+    fn set(&self, value: Option<Vec<u8>>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = value;
+    }
+
+    fn take(&self) -> Option<Vec<u8>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// The line to hand to suppaftp for `line`: a `PASS` command becomes [`PASS_LINE`] (its
+    /// argument waits here for the encoding); anything else is `line` itself.
+    pub(crate) fn outgoing<'a>(&self, line: &'a str) -> &'a str {
+        match line.get(..5) {
+            Some(verb) if verb.eq_ignore_ascii_case("PASS ") => {
+                self.set(Some(crate::names::encode(&line[5..])));
+                PASS_LINE
+            }
+            _ => line,
+        }
+    }
+
+    /// Forgets a password that was not sent (the command failed before it was encoded).
+    pub(crate) fn clear(&self) {
+        self.set(None);
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
 
 /// The suppaftp encoding of one control connection.
 #[derive(Debug)]
 pub(crate) struct ControlEncoding {
     /// Whether `0xFF` is sent doubled (Telnet IAC escaping).
     double_iac: bool,
+    secret: Secret,
 }
 
 impl ControlEncoding {
-    pub(crate) fn new(double_iac: bool) -> Self {
-        Self { double_iac }
+    pub(crate) fn new(double_iac: bool, secret: Secret) -> Self {
+        Self { double_iac, secret }
     }
 }
 
@@ -37,6 +92,14 @@ impl suppaftp::Encoding for ControlEncoding {
     }
 
     fn encode(&self, text: &str) -> io::Result<Vec<u8>> {
+        if text == PASS_LINE_CRLF
+            && let Some(password) = self.secret.take()
+        {
+            let mut line = b"PASS ".to_vec();
+            line.extend_from_slice(&password);
+            line.extend_from_slice(b"\r\n");
+            return Ok(line);
+        }
         Ok(crate::names::encode(text))
     }
 
@@ -73,18 +136,65 @@ fn unescape_iac(body: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// USER, then (when asked for) PASS through [`PASS_LINE`], so the password reaches the socket
+/// and nothing else.
+pub(crate) async fn login(
+    ftp: &mut suppaftp::tokio::AsyncRustlsFtpStream,
+    secret: &Secret,
+    user: &str,
+    password: &str,
+) -> FtpResult<()> {
+    let reply = ftp
+        .custom_command(
+            format!("USER {user}"),
+            &[Status::LoggedIn, Status::NeedPassword],
+        )
+        .await?;
+    if reply.status == Status::NeedPassword {
+        secret.set(Some(crate::names::encode(password)));
+        let reply = ftp.custom_command(PASS_LINE, &[Status::LoggedIn]).await;
+        secret.clear();
+        reply?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use suppaftp::Encoding;
 
     #[test]
+    fn the_password_is_only_in_the_encoded_bytes() {
+        let secret = Secret::default();
+        let enc = ControlEncoding::new(true, secret.clone());
+        let line = secret.outgoing("PASS p\u{e9}ss w\u{f7ff}rd");
+        assert_eq!(line, PASS_LINE);
+        assert!(!format!("{secret:?} {enc:?}").contains("ss w"));
+        let sent = enc.encode(&format!("{line}\r\n")).unwrap();
+        assert_eq!(sent, b"PASS p\xc3\xa9ss w\xffrd\r\n");
+        // Used once: the placeholder alone is sent as it is afterwards.
+        assert_eq!(
+            enc.encode(PASS_LINE_CRLF).unwrap(),
+            PASS_LINE_CRLF.as_bytes()
+        );
+        assert_eq!(secret.outgoing("pass x"), PASS_LINE);
+        secret.clear();
+        assert_eq!(
+            enc.encode(PASS_LINE_CRLF).unwrap(),
+            PASS_LINE_CRLF.as_bytes()
+        );
+        assert_eq!(secret.outgoing("PWD"), "PWD");
+        assert_eq!(secret.outgoing("PASSWORD"), "PASSWORD");
+    }
+
+    #[test]
     fn names_encode_losslessly() {
-        let enc = ControlEncoding::new(false);
+        let enc = ControlEncoding::new(false, Secret::default());
         let name = enc.decode(b"RETR caf\xe9\xff.txt\r\n");
         assert_eq!(enc.encode(&name).unwrap(), b"RETR caf\xe9\xff.txt\r\n");
         assert!(!enc.escape_telnet_iac());
-        assert!(ControlEncoding::new(true).escape_telnet_iac());
+        assert!(ControlEncoding::new(true, Secret::default()).escape_telnet_iac());
     }
 
     #[test]
