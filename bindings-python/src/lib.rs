@@ -7,6 +7,7 @@
 //! * `session`: `connect`, `connect_async`, `Session`, `AsyncSession`.
 //! * `file`: `RemoteFile`, `AsyncRemoteFile` (what `open` returns).
 //! * `entry`: `Entry`.
+//! * `names`: `path_to_bytes`, `path_from_bytes` (remote names as the server's raw bytes).
 //! * `runtime`: blocking calls (GIL released, Ctrl-C aware) and awaitables on the one runtime.
 //! * `transfer`: local paths and file objects, progress callbacks.
 //! * `errors`: core errors → `ferroftp.exceptions`, panics → exceptions.
@@ -17,6 +18,7 @@ use pyo3::prelude::*;
 mod entry;
 mod errors;
 mod file;
+mod names;
 mod options;
 mod runtime;
 mod session;
@@ -55,6 +57,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::PySession>()?;
     m.add_class::<session::PyAsyncSession>()?;
     m.add_class::<entry::PyEntry>()?;
+    m.add_function(wrap_pyfunction!(names::path_to_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(names::path_from_bytes, m)?)?;
     m.add_class::<file::PyRemoteFile>()?;
     m.add_class::<file::PyAsyncRemoteFile>()?;
     m.add_function(wrap_pyfunction!(_panic_in_operation, m)?)?;
