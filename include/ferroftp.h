@@ -519,12 +519,32 @@ ferroftp_status ferroftp_entries_count(const struct ferroftp_entries *entries, s
 /**
  * Writes entry `index`'s file name (without any directory part) to `*name_out`.
  *
- * The string is owned by `entries` and valid until `ferroftp_entries_free`: do not free it.
+ * A name that is not UTF-8 comes as UTF-8 in which each stray byte is a private-use character
+ * (see `ferroftp_entries_name_bytes` for the original bytes); passed back (as part of a path),
+ * it reaches that very file. The string is owned by `entries` and valid until
+ * `ferroftp_entries_free`: do not free it.
  * Returns `FERROFTP_STATUS_OUT_OF_RANGE` when `index` is not below the count.
  */
 ferroftp_status ferroftp_entries_name(const struct ferroftp_entries *entries,
                                       size_t index,
                                       const char **name_out);
+
+/**
+ * Writes entry `index`'s file name as the server's raw bytes: the first byte to `*data_out` and
+ * the byte count to `*len_out` (no terminating 0; a name never holds a 0 byte).
+ *
+ * For a UTF-8 name these are the bytes of `ferroftp_entries_name`; for a name that is not UTF-8
+ * (a Latin-1 or Shift-JIS server), `ferroftp_entries_name` carries each stray byte as a
+ * private-use character and these are the original bytes. The bytes are owned by `entries` and
+ * valid until `ferroftp_entries_free`: do not free them. `*data_out` is never NULL. Turn raw
+ * bytes into a path the session functions take with `ferroftp_path_from_bytes`
+ * (`ferroftp_entries_path` is already one). Returns `FERROFTP_STATUS_OUT_OF_RANGE` when `index`
+ * is not below the count.
+ */
+ferroftp_status ferroftp_entries_name_bytes(const struct ferroftp_entries *entries,
+                                            size_t index,
+                                            const uint8_t **data_out,
+                                            size_t *len_out);
 
 /**
  * Writes entry `index`'s path (the listed directory joined with the name) to `*path_out`.
@@ -785,6 +805,38 @@ ferroftp_status ferroftp_future_take_bytes(const struct ferroftp_future *future,
  */
 ferroftp_status ferroftp_future_take_session(const struct ferroftp_future *future,
                                              struct ferroftp_session **session_out);
+
+/**
+ * Converts the raw bytes of a remote path or name (`len` bytes at `bytes`, any values but 0,
+ * e.g. from `ferroftp_entries_name_bytes` or from a Latin-1 or Shift-JIS file name) into the
+ * library's string form, and writes that new UTF-8 string to `*path_out`. Pass it to any
+ * function taking a remote path (`ferroftp_session_download`, `_rename`, `_remove`, their
+ * `_start` forms, the pool's path arrays, ...): it addresses exactly these bytes. The caller owns
+ * the string and must free it with `ferroftp_string_free`.
+ *
+ * Bytes that are valid UTF-8 stay as they are; each other byte becomes a private-use character
+ * (U+F780 + byte - 0x80), which is what the library itself returns for such names (entry paths,
+ * names, PWD). `ferroftp_path_to_bytes` gives the bytes back, unchanged, for every input.
+ * `bytes` is borrowed for the call only; it may be NULL when `len` is 0 (the empty string).
+ * Returns `FERROFTP_STATUS_INVALID_INPUT` when the bytes hold a 0 byte (a C string cannot carry
+ * it, and no FTP path holds one).
+ *
+ * Why a conversion and not `_bytes` variants: string arguments stay UTF-8 everywhere (a string
+ * that is not is still refused with `FERROFTP_STATUS_INVALID_UTF8`, so a Latin-1 `char *` passed
+ * by mistake fails loudly instead of addressing some other name), while this one function makes
+ * any raw name usable with all ~40 functions that take a remote path — blocking, `_start`,
+ * `_ex` and the pool's arrays — without a byte-string twin of each.
+ */
+ferroftp_status ferroftp_path_from_bytes(const uint8_t *bytes, size_t len, char **path_out);
+
+/**
+ * Writes the server's raw bytes for the remote path or name `path` (a UTF-8 string, as the
+ * library returns them: entry names and paths, NLST names, PWD, or a `ferroftp_path_from_bytes`
+ * result) to `*bytes_out`: a new buffer the caller owns and must free with `ferroftp_bytes_free`.
+ * The bytes are `path`'s UTF-8, except that each private-use character U+F780..U+F7FF becomes
+ * the byte it stands for; they are what the library sends for `path`.
+ */
+ferroftp_status ferroftp_path_to_bytes(const char *path, struct ferroftp_bytes **bytes_out);
 
 /**
  * Fills `*options_out` with the defaults (see each field of `ferroftp_options`).

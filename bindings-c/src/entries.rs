@@ -41,6 +41,8 @@ pub enum ferroftp_entry_kind {
 /// One entry with its strings converted for C.
 pub(crate) struct CEntry {
     name: CString,
+    /// The name as the server's bytes (differs from `name` only for names that are not UTF-8).
+    name_bytes: Vec<u8>,
     path: CString,
     kind: ferroftp_entry_kind,
     size: Option<u64>,
@@ -63,6 +65,7 @@ pub(crate) fn c_string(s: String, what: &str) -> Result<CString, CError> {
 impl CEntry {
     fn new(e: Entry) -> Result<Self, CError> {
         Ok(Self {
+            name_bytes: e.name_bytes(),
             name: c_string(e.name, "name")?,
             path: c_string(e.path, "path")?,
             kind: match e.kind {
@@ -126,7 +129,10 @@ pub extern "C" fn ferroftp_entries_count(
 
 /// Writes entry `index`'s file name (without any directory part) to `*name_out`.
 ///
-/// The string is owned by `entries` and valid until `ferroftp_entries_free`: do not free it.
+/// A name that is not UTF-8 comes as UTF-8 in which each stray byte is a private-use character
+/// (see `ferroftp_entries_name_bytes` for the original bytes); passed back (as part of a path),
+/// it reaches that very file. The string is owned by `entries` and valid until
+/// `ferroftp_entries_free`: do not free it.
 /// Returns `FERROFTP_STATUS_OUT_OF_RANGE` when `index` is not below the count.
 #[unsafe(no_mangle)]
 pub extern "C" fn ferroftp_entries_name(
@@ -138,6 +144,33 @@ pub extern "C" fn ferroftp_entries_name(
         let out = try_out!(name_out);
         let e = try_entry!(entries, index);
         out.write(e.name.as_ptr());
+        ferroftp_status::FERROFTP_STATUS_OK
+    }
+}
+
+/// Writes entry `index`'s file name as the server's raw bytes: the first byte to `*data_out` and
+/// the byte count to `*len_out` (no terminating 0; a name never holds a 0 byte).
+///
+/// For a UTF-8 name these are the bytes of `ferroftp_entries_name`; for a name that is not UTF-8
+/// (a Latin-1 or Shift-JIS server), `ferroftp_entries_name` carries each stray byte as a
+/// private-use character and these are the original bytes. The bytes are owned by `entries` and
+/// valid until `ferroftp_entries_free`: do not free them. `*data_out` is never NULL. Turn raw
+/// bytes into a path the session functions take with `ferroftp_path_from_bytes`
+/// (`ferroftp_entries_path` is already one). Returns `FERROFTP_STATUS_OUT_OF_RANGE` when `index`
+/// is not below the count.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_entries_name_bytes(
+    entries: *const ferroftp_entries,
+    index: usize,
+    data_out: *mut *const u8,
+    len_out: *mut usize,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let data = try_out!(data_out);
+        let len = try_out!(len_out);
+        let e = try_entry!(entries, index);
+        data.write(e.name_bytes.as_ptr());
+        len.write(e.name_bytes.len());
         ferroftp_status::FERROFTP_STATUS_OK
     }
 }

@@ -11,7 +11,7 @@
 //! [`ffi`] (pointer glue), [`panic`] (the panic boundary), [`error`] (statuses and the per-thread
 //! last error), [`options`], [`session`], [`transfer`] (download/upload
 //! options and progress), [`pool`] (batch transfers), [`future`], [`entries`], [`values`] (strings, string
-//! lists, byte buffers).
+//! lists, byte buffers), [`names`] (remote names as raw bytes).
 #![deny(unsafe_op_in_unsafe_fn)]
 // The exported functions take raw pointers from C and check them (NULL) through the `try_*!`
 // macros; as in rustls-ffi they are `extern "C" fn`, and the header documents what the pointers
@@ -24,6 +24,7 @@ pub mod entries;
 pub mod error;
 pub(crate) mod ffi;
 pub mod future;
+pub mod names;
 pub mod options;
 pub(crate) mod panic;
 pub mod pool;

@@ -80,6 +80,12 @@ impl PyEntry {
         pyo3::types::PyBytes::new(py, &self.name_bytes)
     }
 
+    /// The path as the server's bytes (to pass back as a `bytes` path).
+    #[getter]
+    fn path_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+        pyo3::types::PyBytes::new(py, &ferroftp::names::encode(&self.path))
+    }
+
     /// Whether the entry is a directory.
     fn is_dir(&self) -> bool {
         self.kind == "dir"

@@ -8,6 +8,7 @@
 //! * `file`: `RemoteFile`, `AsyncRemoteFile` (what `open` returns).
 //! * `entry`: `Entry`.
 //! * `pool`: `Pool`, `AsyncPool`, `BatchResult`, `BatchProgress`.
+//! * `names`: `path_to_bytes`, `path_from_bytes` (remote names as the server's raw bytes).
 //! * `runtime`: blocking calls (GIL released, Ctrl-C aware) and awaitables on the one runtime.
 //! * `transfer`: local paths and file objects, progress callbacks.
 //! * `errors`: core errors → `ferroftp.exceptions`, panics → exceptions.
@@ -18,6 +19,7 @@ use pyo3::prelude::*;
 mod entry;
 mod errors;
 mod file;
+mod names;
 mod options;
 mod pool;
 mod runtime;
@@ -57,6 +59,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::PySession>()?;
     m.add_class::<session::PyAsyncSession>()?;
     m.add_class::<entry::PyEntry>()?;
+    m.add_function(wrap_pyfunction!(names::path_to_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(names::path_from_bytes, m)?)?;
     m.add_class::<file::PyRemoteFile>()?;
     m.add_class::<file::PyAsyncRemoteFile>()?;
     m.add_class::<pool::PyPool>()?;

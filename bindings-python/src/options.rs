@@ -1,5 +1,5 @@
 //! Arguments: the keyword options of `connect` / `connect_async` → [`ferroftp::Config`], and
-//! remote paths.
+//! remote paths (`str` or `bytes`).
 //!
 //! Each option has its own argument type whose error names the option and says what it
 //! accepts (pyo3 adds the parameter name only as an exception note, which Python < 3.11 does
@@ -11,7 +11,7 @@ use std::time::Duration;
 use ferroftp::{Config, DataMode, TlsMode};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
 
 use crate::errors::ftp_err;
 
@@ -156,16 +156,26 @@ option_type!(
     })
 );
 
-option_type!(
-    /// A remote path: a `str`.
-    Remote(String),
-    |obj| match obj.cast::<PyString>() {
-        Ok(s) => Ok(s.to_cow()?.into_owned()),
-        Err(_) => Err(PyTypeError::new_err(format!(
-            "a remote path must be a str, not {}",
-            type_name(obj)
-        ))),
+/// A remote path given as `str` or `bytes`, as the core's strings carry it: `bytes` are the
+/// server's raw bytes, mapped with [`ferroftp::names::decode`] (lossless: every byte string
+/// reaches exactly those bytes).
+fn remote_path(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(s.to_cow()?.into_owned());
     }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(ferroftp::names::decode(b.as_bytes()));
+    }
+    Err(PyTypeError::new_err(format!(
+        "a remote path must be str or bytes, not {}",
+        type_name(obj)
+    )))
+}
+
+option_type!(
+    /// A remote path: a `str`, or `bytes` (the server's raw bytes; see [`remote_path`]).
+    Remote(String),
+    |obj| remote_path(obj)
 );
 
 impl std::ops::Deref for Remote {

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use crate::config::{Config, DataMode, TlsMode};
 use crate::error::{Error, ErrorKind, Result, reply_code};
 use crate::listing::{self, Entry, ListingFormat};
-use crate::tls;
+use crate::{tls, wire};
 
 type Ftp = AsyncRustlsFtpStream;
 /// An open data connection of a transfer.
@@ -101,6 +101,8 @@ pub(crate) struct Connection {
     features: Features,
     /// The absolute working directory, as PWD reported it.
     cwd: String,
+    /// Where a `PASS` command's password waits for the encoding (see [`wire`]).
+    secret: wire::Secret,
 }
 
 impl Connection {
@@ -181,13 +183,16 @@ impl Connection {
             let _ = socket2::SockRef::from(&*control).set_tcp_keepalive(&keepalive);
         }
         ftp.set_passive_nat_workaround(true);
-        ftp.set_encoding(crate::names::Lossless).await;
+        let double_iac = !wire::reads_commands_literally(ftp.get_welcome_msg());
+        let secret = wire::Secret::default();
+        ftp.set_encoding(wire::ControlEncoding::new(double_iac, secret.clone()))
+            .await;
         let t = config.timeout;
         bounded(
             t,
             &format!("login as {:?}", config.user),
             false,
-            ftp.login(config.user.as_str(), config.password.expose()),
+            wire::login(&mut ftp, &secret, &config.user, config.password.expose()),
         )
         .await
         .map_err(|e| match e.code() {
@@ -248,6 +253,7 @@ impl Connection {
             tls: config.tls != TlsMode::None,
             features,
             cwd: String::new(),
+            secret,
         };
         match cwd.or(config.initial_dir.as_deref()) {
             Some(dir) => conn.cwd(dir).await?,
@@ -297,18 +303,20 @@ impl Connection {
         // No status is "expected": every reply comes back as `UnexpectedResponse` and is taken
         // as it is. (Expecting 211 would make suppaftp stop at the first line of a multi-line
         // 211 reply, as it does for FEAT.)
-        match bounded(self.timeout, line_context(line), false, async {
-            match self.ftp.custom_command(line, &[]).await {
+        let sent = self.secret.outgoing(line);
+        let reply = bounded(self.timeout, line_context(line), false, async {
+            match self.ftp.custom_command(sent, &[]).await {
                 Ok(r) => Ok(r),
                 Err(suppaftp::FtpError::UnexpectedResponse(r)) => Ok(r),
                 Err(e) => Err(e),
             }
         })
-        .await
-        {
+        .await;
+        self.secret.clear();
+        match reply {
             Ok(resp) => {
                 let code = reply_code(&resp.body).unwrap_or(resp.status.code() as u16);
-                let text = String::from_utf8_lossy(&resp.body).trim_end().to_string();
+                let text = wire::reply_text(&resp.body).trim_end().to_string();
                 Ok((code, text))
             }
             Err(e) => Err(e),

@@ -26,6 +26,7 @@ pub mod runtime;
 mod session;
 mod tls;
 pub mod transfer;
+mod wire;
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API).
 #[doc(hidden)]

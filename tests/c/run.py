@@ -29,12 +29,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-TESTS = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_tls"]
+TESTS = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names",
+         "test_tls"]
 # (server kind, extra serve.py arguments, test programs, EXTRA argument): every test program but
 # test_tls against the two plain servers; test_pool again against a vsftpd that allows only 3
 # connections (with a pool of 10); test_tls against explicit FTPS on both servers and implicit
 # FTPS on vsftpd (pyftpdlib has no implicit mode), given the server's CA file.
-PLAIN = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool"]
+PLAIN = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names"]
 RUNS = [
     ("pyftpdlib", [], PLAIN, None),
     ("vsftpd", [], PLAIN, None),

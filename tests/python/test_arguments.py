@@ -4,7 +4,7 @@ session stays usable."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -83,7 +83,9 @@ def test_bad_arguments_to_methods(
         bad: list[tuple[Any, type[Exception]]] = [
             (lambda: s.size(123), TypeError),
             (lambda: s.size(None), TypeError),
-            (lambda: s.size(b"/f"), TypeError),
+            (lambda: s.size(bytearray(b"/f")), TypeError),  # str or bytes only
+            (lambda: s.size(memoryview(b"/f")), TypeError),
+            (lambda: s.size(PurePosixPath("/f")), TypeError),
             (lambda: s.list(1), TypeError),
             (lambda: s.rename(f"{remote}/f"), TypeError),
             (lambda: s.write_bytes(f"{remote}/g", "text is not bytes"), TypeError),

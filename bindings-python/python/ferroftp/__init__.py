@@ -47,6 +47,8 @@ from ferroftp._native import (
     __version__,
     connect,
     connect_async,
+    path_from_bytes,
+    path_to_bytes,
 )
 from ferroftp.exceptions import (
     AuthenticationError,
@@ -93,4 +95,6 @@ __all__ = [
     "connect",
     "connect_async",
     "exceptions",
+    "path_from_bytes",
+    "path_to_bytes",
 ]

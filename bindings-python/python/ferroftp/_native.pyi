@@ -27,6 +27,8 @@ __all__ = [
     "_panic_in_operation_async",
     "connect",
     "connect_async",
+    "path_from_bytes",
+    "path_to_bytes",
 ]
 
 _Progress: TypeAlias = Callable[[int, int | None], object]
@@ -34,6 +36,8 @@ _Progress: TypeAlias = Callable[[int, int | None], object]
 
 _Buffer: TypeAlias = bytes | bytearray | memoryview
 _StrPath: TypeAlias = str | os.PathLike[str]
+_RemotePath: TypeAlias = str | bytes
+"""A remote path: ``str``, or ``bytes`` holding the server's raw bytes (see :class:`Session`)."""
 
 class _Writable(Protocol):
     def write(self, data: bytes, /) -> object: ...
@@ -97,6 +101,10 @@ class Entry:
     def path(self) -> str:
         """The listed directory joined with the name."""
     @property
+    def path_bytes(self) -> bytes:
+        """``path`` as the server's bytes (``path_to_bytes(entry.path)``); may be passed back
+        wherever a remote path is taken."""
+    @property
     def kind(self) -> Literal["file", "dir", "link", "other"]:
         """What the entry is."""
     @property
@@ -130,16 +138,24 @@ class Session:
     exchange. The GIL is released while an operation runs; Ctrl-C raises ``KeyboardInterrupt``
     and cancels the operation, and the session stays usable (it reconnects if it must).
     Made by :func:`connect`.
+
+    Remote paths are ``str`` or ``bytes``. FTP names are bytes, and names that are not UTF-8
+    (Latin-1, Shift-JIS, ...) are returned as ``str`` in which each byte that is not part of
+    valid UTF-8 is a private-use character (U+F780 + byte - 0x80); every method maps those back,
+    so a returned name or path reaches that very file. ``bytes`` are sent exactly as given:
+    ``Entry.name_bytes``, ``Entry.path_bytes`` and :func:`path_to_bytes` give them. Returned
+    names and paths are always ``str``, whatever type the arguments had.
     """
 
-    def list(self, path: str = "") -> builtins.list[Entry]:
+    def list(self, path: _RemotePath = "") -> builtins.list[Entry]:
         """Lists a directory (MLSD when the server offers it, else LIST parsed); ``""`` is the
         working directory."""
-    def names(self, path: str = "") -> builtins.list[str]:
-        """The names in a directory (NLST)."""
+    def names(self, path: _RemotePath = "") -> builtins.list[str]:
+        """The names in a directory (NLST), as ``str`` whatever the type of ``path``
+        (:func:`path_to_bytes` gives a name's bytes; :meth:`list` gives ``Entry.name_bytes``)."""
     def download(
         self,
-        remote: str,
+        remote: _RemotePath,
         local: _StrPath | _Writable,
         *,
         resume: bool = False,
@@ -161,7 +177,7 @@ class Session:
     def upload(
         self,
         local: _StrPath | _Readable,
-        remote: str,
+        remote: _RemotePath,
         *,
         resume: bool = False,
         atomic: bool = False,
@@ -175,40 +191,42 @@ class Session:
         after the server's final reply, so readers never see a partial file. Both are for local
         paths only (``NotImplementedError`` with a file object).
         """
-    def read_bytes(self, remote: str) -> bytes:
+    def read_bytes(self, remote: _RemotePath) -> bytes:
         """Downloads ``remote`` into memory."""
-    def write_bytes(self, remote: str, data: _Buffer) -> int:
+    def write_bytes(self, remote: _RemotePath, data: _Buffer) -> int:
         """Uploads ``data`` to ``remote``; returns the byte count."""
-    def size(self, path: str) -> int:
+    def size(self, path: _RemotePath) -> int:
         """The size of a remote file in bytes (SIZE)."""
-    def modified(self, path: str) -> datetime.datetime:
+    def modified(self, path: _RemotePath) -> datetime.datetime:
         """The modification time of a remote file (MDTM): an aware UTC datetime."""
-    def exists(self, path: str) -> bool:
+    def exists(self, path: _RemotePath) -> bool:
         """Whether a remote file or directory exists."""
-    def mkdir(self, path: str, *, parents: bool = False) -> None:
+    def mkdir(self, path: _RemotePath, *, parents: bool = False) -> None:
         """Creates a directory; with ``parents=True`` also its missing parents (and an existing
         directory is not an error)."""
-    def rmdir(self, path: str, *, recursive: bool = False) -> None:
+    def rmdir(self, path: _RemotePath, *, recursive: bool = False) -> None:
         """Removes a directory; with ``recursive=True`` everything in it first."""
-    def remove(self, path: str) -> None:
+    def remove(self, path: _RemotePath) -> None:
         """Removes a file (DELE)."""
-    def rename(self, src: str, dst: str) -> None:
+    def rename(self, src: _RemotePath, dst: _RemotePath) -> None:
         """Renames (moves) a remote file or directory."""
-    def cwd(self, path: str) -> None:
+    def cwd(self, path: _RemotePath) -> None:
         """Changes the working directory (restored after any reconnect)."""
     def pwd(self) -> str:
-        """The working directory."""
+        """The working directory, as ``str`` (:func:`path_to_bytes` gives its bytes)."""
     def noop(self) -> None:
         """NOOP: checks the connection (reopening it if needed)."""
     def quote(self, line: str) -> tuple[int, str]:
         """Sends a raw command line; returns the reply's ``(code, text)`` whatever the code."""
-    def open(self, path: str, mode: Literal["rb", "wb"] = "rb") -> RemoteFile:
+    def open(self, path: _RemotePath, mode: Literal["rb", "wb"] = "rb") -> RemoteFile:
         """Opens a remote file for streaming reads (``"rb"``) or writes (``"wb"``).
 
         The file holds the session until it is closed: other operations on the session (from
         any thread) wait meanwhile — use it in a ``with`` block.
         """
-    def walk(self, top: str) -> Iterator[tuple[str, builtins.list[str], builtins.list[str]]]:
+    def walk(
+        self, top: _RemotePath
+    ) -> Iterator[tuple[str, builtins.list[str], builtins.list[str]]]:
         """Walks the tree under ``top`` like ``os.walk`` (top-down; prune ``dirnames`` in
         place): yields ``(dirpath, dirnames, filenames)``. Links are listed in ``filenames``
         and not followed."""
@@ -233,13 +251,13 @@ class AsyncSession:
     :func:`connect_async`.
     """
 
-    def list(self, path: str = "") -> Awaitable[builtins.list[Entry]]:
+    def list(self, path: _RemotePath = "") -> Awaitable[builtins.list[Entry]]:
         """See :meth:`Session.list`."""
-    def names(self, path: str = "") -> Awaitable[builtins.list[str]]:
+    def names(self, path: _RemotePath = "") -> Awaitable[builtins.list[str]]:
         """See :meth:`Session.names`."""
     def download(
         self,
-        remote: str,
+        remote: _RemotePath,
         local: _StrPath | _Writable,
         *,
         resume: bool = False,
@@ -250,7 +268,7 @@ class AsyncSession:
     def upload(
         self,
         local: _StrPath | _Readable,
-        remote: str,
+        remote: _RemotePath,
         *,
         resume: bool = False,
         atomic: bool = False,
@@ -258,25 +276,25 @@ class AsyncSession:
     ) -> Awaitable[int]:
         """See :meth:`Session.upload`; ``progress`` and a file object's ``read`` are called on
         the event loop's thread."""
-    def read_bytes(self, remote: str) -> Awaitable[bytes]:
+    def read_bytes(self, remote: _RemotePath) -> Awaitable[bytes]:
         """See :meth:`Session.read_bytes`."""
-    def write_bytes(self, remote: str, data: _Buffer) -> Awaitable[int]:
+    def write_bytes(self, remote: _RemotePath, data: _Buffer) -> Awaitable[int]:
         """See :meth:`Session.write_bytes`."""
-    def size(self, path: str) -> Awaitable[int]:
+    def size(self, path: _RemotePath) -> Awaitable[int]:
         """See :meth:`Session.size`."""
-    def modified(self, path: str) -> Awaitable[datetime.datetime]:
+    def modified(self, path: _RemotePath) -> Awaitable[datetime.datetime]:
         """See :meth:`Session.modified`."""
-    def exists(self, path: str) -> Awaitable[bool]:
+    def exists(self, path: _RemotePath) -> Awaitable[bool]:
         """See :meth:`Session.exists`."""
-    def mkdir(self, path: str, *, parents: bool = False) -> Awaitable[None]:
+    def mkdir(self, path: _RemotePath, *, parents: bool = False) -> Awaitable[None]:
         """See :meth:`Session.mkdir`."""
-    def rmdir(self, path: str, *, recursive: bool = False) -> Awaitable[None]:
+    def rmdir(self, path: _RemotePath, *, recursive: bool = False) -> Awaitable[None]:
         """See :meth:`Session.rmdir`."""
-    def remove(self, path: str) -> Awaitable[None]:
+    def remove(self, path: _RemotePath) -> Awaitable[None]:
         """See :meth:`Session.remove`."""
-    def rename(self, src: str, dst: str) -> Awaitable[None]:
+    def rename(self, src: _RemotePath, dst: _RemotePath) -> Awaitable[None]:
         """See :meth:`Session.rename`."""
-    def cwd(self, path: str) -> Awaitable[None]:
+    def cwd(self, path: _RemotePath) -> Awaitable[None]:
         """See :meth:`Session.cwd`."""
     def pwd(self) -> Awaitable[str]:
         """See :meth:`Session.pwd`."""
@@ -284,14 +302,18 @@ class AsyncSession:
         """See :meth:`Session.noop`."""
     def quote(self, line: str) -> Awaitable[tuple[int, str]]:
         """See :meth:`Session.quote`."""
-    def open(self, path: str, mode: Literal["rb", "wb"] = "rb") -> Awaitable[AsyncRemoteFile]:
+    def open(
+        self, path: _RemotePath, mode: Literal["rb", "wb"] = "rb"
+    ) -> Awaitable[AsyncRemoteFile]:
         """See :meth:`Session.open`: ``async with await s.open(path) as f: await f.read()``.
 
         A coroutine: the file is opened when it is awaited."""
     def _open(
-        self, path: str, mode: Literal["rb", "wb"] = "rb"
+        self, path: _RemotePath, mode: Literal["rb", "wb"] = "rb"
     ) -> asyncio.Future[AsyncRemoteFile]: ...
-    def walk(self, top: str) -> AsyncIterator[tuple[str, builtins.list[str], builtins.list[str]]]:
+    def walk(
+        self, top: _RemotePath
+    ) -> AsyncIterator[tuple[str, builtins.list[str], builtins.list[str]]]:
         """See :meth:`Session.walk`: ``async for dirpath, dirnames, filenames in s.walk(top)``."""
     def close(self) -> Awaitable[None]:
         """See :meth:`Session.close`."""
@@ -382,6 +404,16 @@ class AsyncRemoteFile:
         /,
     ) -> Awaitable[bool]:
         """Closes the file; after an exception an upload is abandoned, not confirmed."""
+
+def path_to_bytes(path: str, /) -> bytes:
+    """The server's bytes for a remote path or name the library gave as ``str``
+    (``Session.pwd()``, ``Session.names()``, ``Entry.path``, ...): UTF-8, except that the
+    private-use characters standing for bytes that are not UTF-8 become those bytes."""
+
+def path_from_bytes(raw: bytes, /) -> str:
+    """The ``str`` form of the server's bytes ``raw``, as a listing would give it; passing it as
+    a path is the same as passing ``raw``. ``path_to_bytes(path_from_bytes(raw)) == raw`` for
+    every ``raw``."""
 
 def _panic_in_operation() -> None:
     """Test hook: panics inside a spawned blocking operation."""
