@@ -514,7 +514,7 @@ class Pool:
     ) -> Self: ...
     def download_many(
         self,
-        items: Iterable[tuple[str, _StrPath]],
+        items: Iterable[tuple[_RemotePath, _StrPath]],
         *,
         progress: _BatchProgressCallback | None = None,
         stop_on_error: bool = False,
@@ -525,7 +525,7 @@ class Pool:
         result. Downloads are retried on a fresh connection where that is safe."""
     def upload_many(
         self,
-        items: Iterable[tuple[_StrPath, str]],
+        items: Iterable[tuple[_StrPath, _RemotePath]],
         *,
         progress: _BatchProgressCallback | None = None,
         stop_on_error: bool = False,
@@ -533,7 +533,7 @@ class Pool:
         """Uploads ``(local, remote)`` pairs with up to ``max_sessions`` sessions at once."""
     def download_tree(
         self,
-        remote: str,
+        remote: _RemotePath,
         local: _StrPath,
         *,
         skip_existing: bool = False,
@@ -546,7 +546,7 @@ class Pool:
     def upload_tree(
         self,
         local: _StrPath,
-        remote: str,
+        remote: _RemotePath,
         *,
         skip_existing: bool = False,
         progress: _BatchProgressCallback | None = None,
@@ -593,7 +593,7 @@ class AsyncPool:
     ) -> Self: ...
     def download_many(
         self,
-        items: Iterable[tuple[str, _StrPath]],
+        items: Iterable[tuple[_RemotePath, _StrPath]],
         *,
         progress: _BatchProgressCallback | None = None,
         stop_on_error: bool = False,
@@ -601,7 +601,7 @@ class AsyncPool:
         """See :meth:`Pool.download_many`."""
     def upload_many(
         self,
-        items: Iterable[tuple[_StrPath, str]],
+        items: Iterable[tuple[_StrPath, _RemotePath]],
         *,
         progress: _BatchProgressCallback | None = None,
         stop_on_error: bool = False,
@@ -609,7 +609,7 @@ class AsyncPool:
         """See :meth:`Pool.upload_many`."""
     def download_tree(
         self,
-        remote: str,
+        remote: _RemotePath,
         local: _StrPath,
         *,
         skip_existing: bool = False,
@@ -620,7 +620,7 @@ class AsyncPool:
     def upload_tree(
         self,
         local: _StrPath,
-        remote: str,
+        remote: _RemotePath,
         *,
         skip_existing: bool = False,
         progress: _BatchProgressCallback | None = None,
