@@ -245,7 +245,7 @@ fn run_blocking<'py, F>(
     progress: Option<Bound<'py, PyAny>>,
     mut options: BatchOptions,
     batch: impl FnOnce(BatchOptions) -> F,
-) -> PyResult<Bound<'py, PyBatchResult>>
+) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = ferroftp::Result<ferroftp::BatchResult>> + Send + 'static,
 {
@@ -262,7 +262,7 @@ where
             wait_with(py, async move { gate.run(op).await }, &mut pump)?
         }
     };
-    BatchOut(result).into_pyobject(py)
+    Ok(BatchOut(result).into_pyobject(py)?.into_any())
 }
 
 /// Runs a batch as an awaitable, with its progress delivered on the running event loop.
@@ -287,36 +287,6 @@ where
             spawn_async(py, async move { gate.run(op).await.map(BatchOut) })
         }
     }
-}
-
-/// The pool's settings from the constructor's arguments.
-#[allow(clippy::too_many_arguments)]
-fn new_pool(
-    url: UrlArg,
-    max_sessions: MaxSessions,
-    wait_timeout: Option<WaitTimeout>,
-    timeout: Timeout,
-    connect_timeout: ConnectTimeout,
-    tls: Option<Tls>,
-    verify: Verify,
-    ca_file: Option<CaFile>,
-    data_mode: DataModeArg,
-    retries: Retries,
-) -> PyResult<ferroftp::Pool> {
-    let config = Options {
-        timeout,
-        connect_timeout,
-        tls,
-        verify,
-        ca_file,
-        data_mode,
-        retries,
-    }
-    .config(&url.0)?;
-    let mut options = PoolOptions::default();
-    options.max_sessions = max_sessions.0;
-    options.wait_timeout = wait_timeout.map(|w| w.0);
-    ferroftp::Pool::with_options(config, options).map_err(ftp_err)
 }
 
 fn describe(kind: &str, pool: &ferroftp::Pool) -> String {
@@ -347,126 +317,153 @@ pub(crate) struct PyAsyncPool {
     inner: ferroftp::Pool,
 }
 
-#[pymethods]
-impl PyPool {
-    /// A pool for the server of `url`; sessions are opened when first needed.
-    #[new]
-    #[pyo3(
-        signature = (url, *, max_sessions = MaxSessions(8), wait_timeout = None,
-                     timeout = Timeout(Duration::from_secs(30)),
-                     connect_timeout = ConnectTimeout(Duration::from_secs(10)), tls = None,
-                     verify = Verify(true), ca_file = None,
-                     data_mode = DataModeArg(DataMode::Auto), retries = Retries(3)),
-        text_signature = "(url, *, max_sessions=8, wait_timeout=None, timeout=30.0, \
-                          connect_timeout=10.0, tls=None, verify=True, ca_file=None, \
-                          data_mode='auto', retries=3)"
-    )]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        url: UrlArg,
-        max_sessions: MaxSessions,
-        wait_timeout: Option<WaitTimeout>,
-        timeout: Timeout,
-        connect_timeout: ConnectTimeout,
-        tls: Option<Tls>,
-        verify: Verify,
-        ca_file: Option<CaFile>,
-        data_mode: DataModeArg,
-        retries: Retries,
-    ) -> PyResult<Self> {
-        let inner = new_pool(
-            url,
-            max_sessions,
-            wait_timeout,
-            timeout,
-            connect_timeout,
-            tls,
-            verify,
-            ca_file,
-            data_mode,
-            retries,
-        )?;
-        Ok(Self { inner })
-    }
+/// The `#[pymethods]` of a pool class: the constructor, the four batch operations (run by
+/// `$run`: [`run_blocking`] or [`run_async`]) and the state getters are the same for both
+/// faces; `$name` is the Python class name and `$($own)*` are the methods of that face alone.
+macro_rules! pool_methods {
+    ($class:ident, $name:literal, $run:ident, $($own:tt)*) => {
+        #[pymethods]
+        impl $class {
+            /// A pool for the server of `url`; sessions are opened when first needed.
+            #[new]
+            #[pyo3(
+                signature = (url, *, max_sessions = MaxSessions(8), wait_timeout = None,
+                             timeout = Timeout(Duration::from_secs(30)),
+                             connect_timeout = ConnectTimeout(Duration::from_secs(10)),
+                             tls = None, verify = Verify(true), ca_file = None,
+                             data_mode = DataModeArg(DataMode::Auto), retries = Retries(3)),
+                text_signature = "(url, *, max_sessions=8, wait_timeout=None, timeout=30.0, \
+                                  connect_timeout=10.0, tls=None, verify=True, ca_file=None, \
+                                  data_mode='auto', retries=3)"
+            )]
+            #[allow(clippy::too_many_arguments)]
+            fn new(
+                url: UrlArg,
+                max_sessions: MaxSessions,
+                wait_timeout: Option<WaitTimeout>,
+                timeout: Timeout,
+                connect_timeout: ConnectTimeout,
+                tls: Option<Tls>,
+                verify: Verify,
+                ca_file: Option<CaFile>,
+                data_mode: DataModeArg,
+                retries: Retries,
+            ) -> PyResult<Self> {
+                let config = Options {
+                    timeout,
+                    connect_timeout,
+                    tls,
+                    verify,
+                    ca_file,
+                    data_mode,
+                    retries,
+                }
+                .config(&url.0)?;
+                let mut options = PoolOptions::default();
+                options.max_sessions = max_sessions.0;
+                options.wait_timeout = wait_timeout.map(|w| w.0);
+                let inner = ferroftp::Pool::with_options(config, options).map_err(ftp_err)?;
+                Ok(Self { inner })
+            }
 
-    /// Downloads `(remote, local)` pairs in parallel; returns a `BatchResult`.
-    #[pyo3(signature = (items, *, progress = None, stop_on_error = false))]
-    fn download_many<'py>(
-        &self,
-        py: Python<'py>,
-        items: &Bound<'py, PyAny>,
-        progress: Option<Bound<'py, PyAny>>,
-        stop_on_error: bool,
-    ) -> PyResult<Bound<'py, PyBatchResult>> {
-        let items = pairs(items, "items", remote_path, local_path)?;
-        let pool = self.inner.clone();
-        run_blocking(
-            py,
-            progress,
-            batch_options(stop_on_error, false),
-            |o| async move { Ok(pool.download_many(items, o).await) },
-        )
-    }
+            /// Downloads `(remote, local)` pairs in parallel; gives a `BatchResult`.
+            #[pyo3(signature = (items, *, progress = None, stop_on_error = false))]
+            fn download_many<'py>(
+                &self,
+                py: Python<'py>,
+                items: &Bound<'py, PyAny>,
+                progress: Option<Bound<'py, PyAny>>,
+                stop_on_error: bool,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let items = pairs(items, "items", remote_path, local_path)?;
+                let pool = self.inner.clone();
+                $run(py, progress, batch_options(stop_on_error, false), |o| async move {
+                    Ok(pool.download_many(items, o).await)
+                })
+            }
 
-    /// Uploads `(local, remote)` pairs in parallel; returns a `BatchResult`.
-    #[pyo3(signature = (items, *, progress = None, stop_on_error = false))]
-    fn upload_many<'py>(
-        &self,
-        py: Python<'py>,
-        items: &Bound<'py, PyAny>,
-        progress: Option<Bound<'py, PyAny>>,
-        stop_on_error: bool,
-    ) -> PyResult<Bound<'py, PyBatchResult>> {
-        let items = pairs(items, "upload items", local_path, remote_path)?;
-        let pool = self.inner.clone();
-        run_blocking(
-            py,
-            progress,
-            batch_options(stop_on_error, false),
-            |o| async move { Ok(pool.upload_many(items, o).await) },
-        )
-    }
+            /// Uploads `(local, remote)` pairs in parallel; gives a `BatchResult`.
+            #[pyo3(signature = (items, *, progress = None, stop_on_error = false))]
+            fn upload_many<'py>(
+                &self,
+                py: Python<'py>,
+                items: &Bound<'py, PyAny>,
+                progress: Option<Bound<'py, PyAny>>,
+                stop_on_error: bool,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let items = pairs(items, "upload items", local_path, remote_path)?;
+                let pool = self.inner.clone();
+                $run(py, progress, batch_options(stop_on_error, false), |o| async move {
+                    Ok(pool.upload_many(items, o).await)
+                })
+            }
 
-    /// Mirrors the remote directory `remote` into the local directory `local`.
-    #[pyo3(signature = (remote, local, *, skip_existing = false, progress = None,
-                        stop_on_error = false))]
-    fn download_tree<'py>(
-        &self,
-        py: Python<'py>,
-        remote: Remote,
-        local: &Bound<'py, PyAny>,
-        skip_existing: bool,
-        progress: Option<Bound<'py, PyAny>>,
-        stop_on_error: bool,
-    ) -> PyResult<Bound<'py, PyBatchResult>> {
-        let local = local_path(local)?;
-        let pool = self.inner.clone();
-        let options = batch_options(stop_on_error, skip_existing);
-        run_blocking(py, progress, options, |o| async move {
-            pool.download_tree(&remote, local, o).await
-        })
-    }
+            /// Mirrors the remote directory `remote` into the local directory `local`.
+            #[pyo3(signature = (remote, local, *, skip_existing = false, progress = None,
+                                stop_on_error = false))]
+            fn download_tree<'py>(
+                &self,
+                py: Python<'py>,
+                remote: Remote,
+                local: &Bound<'py, PyAny>,
+                skip_existing: bool,
+                progress: Option<Bound<'py, PyAny>>,
+                stop_on_error: bool,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let local = local_path(local)?;
+                let pool = self.inner.clone();
+                let options = batch_options(stop_on_error, skip_existing);
+                $run(py, progress, options, |o| async move {
+                    pool.download_tree(&remote, local, o).await
+                })
+            }
 
-    /// Mirrors the local directory `local` into the remote directory `remote`.
-    #[pyo3(signature = (local, remote, *, skip_existing = false, progress = None,
-                        stop_on_error = false))]
-    fn upload_tree<'py>(
-        &self,
-        py: Python<'py>,
-        local: &Bound<'py, PyAny>,
-        remote: Remote,
-        skip_existing: bool,
-        progress: Option<Bound<'py, PyAny>>,
-        stop_on_error: bool,
-    ) -> PyResult<Bound<'py, PyBatchResult>> {
-        let local = local_path(local)?;
-        let pool = self.inner.clone();
-        let options = batch_options(stop_on_error, skip_existing);
-        run_blocking(py, progress, options, |o| async move {
-            pool.upload_tree(local, &remote, o).await
-        })
-    }
+            /// Mirrors the local directory `local` into the remote directory `remote`.
+            #[pyo3(signature = (local, remote, *, skip_existing = false, progress = None,
+                                stop_on_error = false))]
+            fn upload_tree<'py>(
+                &self,
+                py: Python<'py>,
+                local: &Bound<'py, PyAny>,
+                remote: Remote,
+                skip_existing: bool,
+                progress: Option<Bound<'py, PyAny>>,
+                stop_on_error: bool,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let local = local_path(local)?;
+                let pool = self.inner.clone();
+                let options = batch_options(stop_on_error, skip_existing);
+                $run(py, progress, options, |o| async move {
+                    pool.upload_tree(local, &remote, o).await
+                })
+            }
 
+            /// Sessions open now (idle or lent).
+            #[getter]
+            fn open_sessions(&self) -> usize {
+                self.inner.open_sessions()
+            }
+
+            /// How many sessions the pool may open now (lowered while the server refuses
+            /// more).
+            #[getter]
+            fn limit(&self) -> usize {
+                self.inner.limit()
+            }
+
+            fn __repr__(&self) -> String {
+                describe($name, &self.inner)
+            }
+
+            $($own)*
+        }
+    };
+}
+
+pool_methods! {
+    PyPool,
+    "Pool",
+    run_blocking,
     /// Borrows one session: `with pool.session() as s: ...` (a `Session`, handed back at the
     /// end of the block; do not keep it beyond).
     fn session(&self) -> PyLease {
@@ -475,19 +472,6 @@ impl PyPool {
             guard: Arc::new(Mutex::new(None)),
         }
     }
-
-    /// Sessions open now (idle or lent).
-    #[getter]
-    fn open_sessions(&self) -> usize {
-        self.inner.open_sessions()
-    }
-
-    /// How many sessions the pool may open now (lowered while the server refuses more).
-    #[getter]
-    fn limit(&self) -> usize {
-        self.inner.limit()
-    }
-
     /// Closes the pool: idle sessions say goodbye; later calls raise `ferroftp.ClosedError`.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let pool = self.inner.clone();
@@ -496,11 +480,9 @@ impl PyPool {
             Ok(())
         })
     }
-
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
-
     fn __exit__(
         &self,
         py: Python<'_>,
@@ -511,132 +493,12 @@ impl PyPool {
         self.close(py)?;
         Ok(false)
     }
-
-    fn __repr__(&self) -> String {
-        describe("Pool", &self.inner)
-    }
 }
 
-#[pymethods]
-impl PyAsyncPool {
-    /// See `Pool`; the same arguments.
-    #[new]
-    #[pyo3(
-        signature = (url, *, max_sessions = MaxSessions(8), wait_timeout = None,
-                     timeout = Timeout(Duration::from_secs(30)),
-                     connect_timeout = ConnectTimeout(Duration::from_secs(10)), tls = None,
-                     verify = Verify(true), ca_file = None,
-                     data_mode = DataModeArg(DataMode::Auto), retries = Retries(3)),
-        text_signature = "(url, *, max_sessions=8, wait_timeout=None, timeout=30.0, \
-                          connect_timeout=10.0, tls=None, verify=True, ca_file=None, \
-                          data_mode='auto', retries=3)"
-    )]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        url: UrlArg,
-        max_sessions: MaxSessions,
-        wait_timeout: Option<WaitTimeout>,
-        timeout: Timeout,
-        connect_timeout: ConnectTimeout,
-        tls: Option<Tls>,
-        verify: Verify,
-        ca_file: Option<CaFile>,
-        data_mode: DataModeArg,
-        retries: Retries,
-    ) -> PyResult<Self> {
-        let inner = new_pool(
-            url,
-            max_sessions,
-            wait_timeout,
-            timeout,
-            connect_timeout,
-            tls,
-            verify,
-            ca_file,
-            data_mode,
-            retries,
-        )?;
-        Ok(Self { inner })
-    }
-
-    /// See `Pool.download_many`.
-    #[pyo3(signature = (items, *, progress = None, stop_on_error = false))]
-    fn download_many<'py>(
-        &self,
-        py: Python<'py>,
-        items: &Bound<'py, PyAny>,
-        progress: Option<Bound<'py, PyAny>>,
-        stop_on_error: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let items = pairs(items, "items", remote_path, local_path)?;
-        let pool = self.inner.clone();
-        run_async(
-            py,
-            progress,
-            batch_options(stop_on_error, false),
-            |o| async move { Ok(pool.download_many(items, o).await) },
-        )
-    }
-
-    /// See `Pool.upload_many`.
-    #[pyo3(signature = (items, *, progress = None, stop_on_error = false))]
-    fn upload_many<'py>(
-        &self,
-        py: Python<'py>,
-        items: &Bound<'py, PyAny>,
-        progress: Option<Bound<'py, PyAny>>,
-        stop_on_error: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let items = pairs(items, "upload items", local_path, remote_path)?;
-        let pool = self.inner.clone();
-        run_async(
-            py,
-            progress,
-            batch_options(stop_on_error, false),
-            |o| async move { Ok(pool.upload_many(items, o).await) },
-        )
-    }
-
-    /// See `Pool.download_tree`.
-    #[pyo3(signature = (remote, local, *, skip_existing = false, progress = None,
-                        stop_on_error = false))]
-    fn download_tree<'py>(
-        &self,
-        py: Python<'py>,
-        remote: Remote,
-        local: &Bound<'py, PyAny>,
-        skip_existing: bool,
-        progress: Option<Bound<'py, PyAny>>,
-        stop_on_error: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let local = local_path(local)?;
-        let pool = self.inner.clone();
-        let options = batch_options(stop_on_error, skip_existing);
-        run_async(py, progress, options, |o| async move {
-            pool.download_tree(&remote, local, o).await
-        })
-    }
-
-    /// See `Pool.upload_tree`.
-    #[pyo3(signature = (local, remote, *, skip_existing = false, progress = None,
-                        stop_on_error = false))]
-    fn upload_tree<'py>(
-        &self,
-        py: Python<'py>,
-        local: &Bound<'py, PyAny>,
-        remote: Remote,
-        skip_existing: bool,
-        progress: Option<Bound<'py, PyAny>>,
-        stop_on_error: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let local = local_path(local)?;
-        let pool = self.inner.clone();
-        let options = batch_options(stop_on_error, skip_existing);
-        run_async(py, progress, options, |o| async move {
-            pool.upload_tree(local, &remote, o).await
-        })
-    }
-
+pool_methods! {
+    PyAsyncPool,
+    "AsyncPool",
+    run_async,
     /// Borrows one session: `async with pool.session() as s: ...` (an `AsyncSession`).
     fn session(&self) -> PyAsyncLease {
         PyAsyncLease {
@@ -644,19 +506,6 @@ impl PyAsyncPool {
             guard: Arc::new(Mutex::new(None)),
         }
     }
-
-    /// See `Pool.open_sessions`.
-    #[getter]
-    fn open_sessions(&self) -> usize {
-        self.inner.open_sessions()
-    }
-
-    /// See `Pool.limit`.
-    #[getter]
-    fn limit(&self) -> usize {
-        self.inner.limit()
-    }
-
     /// See `Pool.close`; an awaitable.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let pool = self.inner.clone();
@@ -665,11 +514,9 @@ impl PyAsyncPool {
             Ok(())
         })
     }
-
     fn __aenter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyAny>> {
         ready(slf.into_any())
     }
-
     fn __aexit__<'py>(
         &self,
         py: Python<'py>,
@@ -682,10 +529,6 @@ impl PyAsyncPool {
             pool.close().await;
             Ok(false)
         })
-    }
-
-    fn __repr__(&self) -> String {
-        describe("AsyncPool", &self.inner)
     }
 }
 
