@@ -19,7 +19,9 @@ pub enum ErrorKind {
     Auth,
     /// The remote file or directory does not exist (usually 550).
     NotFound,
-    /// Any other permanent refusal (5xx): repeating the command will not help.
+    /// Any other permanent refusal (5xx): repeating the command will not help. Also a feature
+    /// the operation requires that the server does not offer (no reply code then), such as a
+    /// required checksum ([`crate::Checksum::Required`]).
     Permanent,
     /// A transient refusal (4xx): the same command may succeed later.
     Transient,
