@@ -2,10 +2,11 @@
 #   make demo   set everything up, then run the main job against a loopback FTP server
 #   make test   set everything up, then run every test suite
 #   make lint   rustfmt, clippy and rustdoc (warnings are errors), ruff, mypy stubtest, header check
+#   make fuzz-smoke   every fuzz target for a few seconds (CI, after make test)
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: setup demo test test-rust test-python test-c lint fmt
+.PHONY: setup demo test test-rust test-python test-c lint fmt fuzz-smoke
 
 
 setup:
@@ -30,6 +31,12 @@ lint::
 
 fmt:
 	$(CARGO) fmt --all
+
+# Every cargo-fuzz target briefly (libFuzzer on the stable toolchain; CI runs it after `make
+# test`). FUZZ_SECONDS per target; FUZZ_SANITIZER=address adds ASan. Long runs: fuzz/README.md.
+FUZZ_SECONDS ?= 15
+fuzz-smoke:
+	bash scripts/fuzz-smoke.sh $(FUZZ_SECONDS)
 
 # Each binding owns a fragment adding to test-python / test-c / lint / demo (double-colon
 # rules run in the order they appear: the core's first).

@@ -15,6 +15,7 @@ use suppaftp::{FtpResult, Mode, Status};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::checksum::{self, HashFeatures, Method};
 use crate::config::{Config, DataMode, TlsMode};
 use crate::error::{Error, ErrorKind, Result, reply_code};
 use crate::listing::{self, Entry, ListingFormat};
@@ -34,6 +35,8 @@ pub(crate) struct Features {
     pub mlst: bool,
     /// SIZE (used to verify transfers).
     pub size: bool,
+    /// Checksums: HASH and its algorithms, XSHA256, XMD5, XCRC, ...
+    pub hash: HashFeatures,
 }
 
 impl Features {
@@ -44,6 +47,7 @@ impl Features {
             let name = line.split_whitespace().next().unwrap_or("");
             f.mlst |= name.eq_ignore_ascii_case("MLST");
             f.size |= name.eq_ignore_ascii_case("SIZE");
+            f.hash.feature(line);
         }
         f
     }
@@ -300,11 +304,16 @@ impl Connection {
 
     /// Sends one command line and reads one reply, whatever its code.
     async fn raw(&mut self, line: &str) -> Result<(u16, String)> {
+        self.raw_within(line, self.timeout).await
+    }
+
+    /// [`Connection::raw`], waiting at most `limit` for the reply.
+    async fn raw_within(&mut self, line: &str, limit: Duration) -> Result<(u16, String)> {
         // No status is "expected": every reply comes back as `UnexpectedResponse` and is taken
         // as it is. (Expecting 211 would make suppaftp stop at the first line of a multi-line
         // 211 reply, as it does for FEAT.)
         let sent = self.secret.outgoing(line);
-        let reply = bounded(self.timeout, line_context(line), false, async {
+        let reply = bounded(limit, line_context(line), false, async {
             match self.ftp.custom_command(sent, &[]).await {
                 Ok(r) => Ok(r),
                 Err(suppaftp::FtpError::UnexpectedResponse(r)) => Ok(r),
@@ -657,6 +666,56 @@ impl Connection {
         self.features.size
     }
 
+    /// What the server offers for checksums (FEAT).
+    pub(crate) fn hash_features(&self) -> &HashFeatures {
+        &self.features.hash
+    }
+
+    /// The server's digest of the file `path` of `len` bytes, by `method`: `HASH` (after
+    /// `OPTS HASH` when the server has another algorithm selected) or an `X…` command.
+    ///
+    /// The server reads the whole file before it answers: the wait for the reply is the
+    /// session's timeout plus one second per 16 MiB.
+    pub(crate) async fn remote_digest(
+        &mut self,
+        path: &str,
+        len: u64,
+        method: &Method,
+    ) -> Result<Vec<u8>> {
+        check_path(path)?;
+        let alg = method.algorithm();
+        let line = match method {
+            Method::Hash(_) => {
+                if self.features.hash.selected != Some(alg) {
+                    self.command(&format!("OPTS HASH {}", alg.name()), &[200], false)
+                        .await?;
+                    self.features.hash.selected = Some(alg);
+                }
+                format!("HASH {path}")
+            }
+            // X commands take optional offsets after the path: quote a path with spaces.
+            Method::X(_, verb) if path.contains(char::is_whitespace) && !path.contains('"') => {
+                format!("{verb} \"{path}\"")
+            }
+            Method::X(_, verb) => format!("{verb} {path}"),
+        };
+        let limit = self.timeout + Duration::from_secs(len >> 24);
+        let (code, text) = self.raw_within(&line, limit).await?;
+        if !(200..300).contains(&code) {
+            return Err(Error::from_reply(code, &text, &line, true));
+        }
+        let parsed = match method {
+            Method::Hash(_) => checksum::parse_hash_reply(&text, alg),
+            Method::X(..) => checksum::parse_x_reply(&text, alg),
+        };
+        // An unreadable digest keeps its reply code: the connection is still in step.
+        parsed.map_err(|why| {
+            Error::from_reply(code, &text, &line, false)
+                .with_kind(ErrorKind::Protocol)
+                .with_note(&why)
+        })
+    }
+
     /// RETR `path` from byte `offset` (REST) into `sink`, returning the bytes received and
     /// whether they were checked against a size the server announced. Progress counts from
     /// `offset`.
@@ -879,6 +938,7 @@ pub(crate) fn fuzz_replies(data: &[u8]) {
     let _ = announced_size(&text);
     let _ = Features::parse(&text);
     let _ = line_context(&text);
+    checksum::fuzz(&text);
 }
 
 #[cfg(test)]
@@ -903,6 +963,16 @@ mod tests {
         assert!(!f.mlst && !f.size);
         let f = Features::parse("211-Features:\r\n MDTM\r\n211 End");
         assert!(!f.mlst && !f.size);
+        assert!(f.hash.hash.is_empty() && f.hash.x.is_empty());
+        // checksums are read in the same pass (no extra round trip)
+        let f = Features::parse(
+            "211-Features:\r\n HASH SHA-1;SHA-256*;CRC32\r\n SIZE\r\n XCRC\r\n211 End",
+        );
+        use crate::checksum::HashAlgorithm::*;
+        assert_eq!(f.hash.hash, [Sha1, Sha256, Crc32]);
+        assert_eq!(f.hash.selected, Some(Sha256));
+        assert_eq!(f.hash.x, [(Crc32, "XCRC".to_string())]);
+        assert!(f.size && !f.mlst);
     }
 
     #[test]

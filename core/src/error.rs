@@ -19,7 +19,9 @@ pub enum ErrorKind {
     Auth,
     /// The remote file or directory does not exist (usually 550).
     NotFound,
-    /// Any other permanent refusal (5xx): repeating the command will not help.
+    /// Any other permanent refusal (5xx): repeating the command will not help. Also a feature
+    /// the operation requires that the server does not offer (no reply code then), such as a
+    /// required checksum ([`crate::Checksum::Required`]).
     Permanent,
     /// A transient refusal (4xx): the same command may succeed later.
     Transient,
@@ -35,6 +37,11 @@ pub enum ErrorKind {
     Closed,
     /// A bad argument: a malformed URL, option or path.
     InvalidInput,
+    /// A transfer's data does not match the server's file: the checksum the server computed
+    /// (HASH, XSHA256, ...) differs from the one computed over the bytes sent or received (see
+    /// [`crate::Checksum`]). The connection is fine; the transfer is not repeated by itself,
+    /// but repeating it may help (the file may have changed on the server meanwhile).
+    Integrity,
 }
 
 impl ErrorKind {
@@ -53,6 +60,7 @@ impl ErrorKind {
             Self::Io => "io",
             Self::Closed => "closed",
             Self::InvalidInput => "invalid-input",
+            Self::Integrity => "integrity",
         }
     }
 }
@@ -169,20 +177,39 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self.kind,
-            ErrorKind::Connect | ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::Io
+            ErrorKind::Connect
+                | ErrorKind::Transient
+                | ErrorKind::Timeout
+                | ErrorKind::Io
+                | ErrorKind::Integrity
         )
     }
 
     /// Whether the control connection can no longer be trusted after this error.
     ///
-    /// A server's refusal keeps the connection in step (except 421, which closes it); anything
-    /// else (I/O error, timeout, garbage, cancellation) means it must be reopened.
+    /// A server's refusal keeps the connection in step (except 421, which closes it), and so
+    /// do the errors found between commands (a bad argument, a missing local file, a server
+    /// lacking a required feature, a checksum mismatch); anything else (I/O error, timeout,
+    /// garbage, cancellation) means it must be reopened.
     pub(crate) fn breaks_connection(&self) -> bool {
         match self.code {
             Some(421) => true,
             Some(_) => false,
-            None => !matches!(self.kind, ErrorKind::InvalidInput | ErrorKind::NotFound),
+            None => !matches!(
+                self.kind,
+                ErrorKind::InvalidInput
+                    | ErrorKind::NotFound
+                    | ErrorKind::Permanent
+                    | ErrorKind::Integrity
+            ),
         }
+    }
+
+    /// Appends a sentence to the message (what the failure left behind, ...).
+    pub(crate) fn with_note(mut self, note: &str) -> Self {
+        self.message.push_str("; ");
+        self.message.push_str(note);
+        self
     }
 
     /// Translates a suppaftp error for the command described by `context`.

@@ -16,6 +16,7 @@
 #![deny(unsafe_code)]
 
 pub mod blocking;
+mod checksum;
 mod config;
 mod connection;
 mod error;
@@ -37,6 +38,7 @@ pub mod fuzzing {
     }
 }
 
+pub use checksum::{Checksum, HashAlgorithm};
 pub use config::{Config, DataMode, Password, TlsMode};
 pub use connection::Progress;
 pub use error::{Error, ErrorKind, Result};

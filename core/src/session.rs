@@ -260,9 +260,12 @@ impl Session {
     /// Downloads `remote` to the local file `local`, returning the byte count.
     ///
     /// The data goes to a temporary file beside `local` that is renamed into place only after
-    /// the server's final reply and the size check (a `local` that is not a regular file, such
-    /// as `/dev/null`, is written directly). On failure no partial file is left, except with
-    /// `options.resume`, where it is kept (under its temporary name) for the next attempt.
+    /// the server's final reply and the checks asked for: the size (`options.verify`) and a
+    /// checksum (`options.checksum`, see [`crate::Checksum`]). A `local` that is not a regular
+    /// file, such as `/dev/null`, is written directly. On failure no partial file is left,
+    /// except with `options.resume`, where it is kept (under its temporary name) for the next
+    /// attempt — unless the checksum showed its data to be wrong
+    /// ([`ErrorKind::Integrity`]).
     pub async fn download(
         &self,
         remote: &str,
@@ -276,7 +279,8 @@ impl Session {
     }
 
     /// Uploads the local file `local` to `remote`, returning the bytes sent; done means the
-    /// server confirmed the transfer (and, with `options.verify`, that SIZE agrees).
+    /// server confirmed the transfer (and, with `options.verify`, that SIZE agrees; with
+    /// `options.checksum`, that the server's checksum of the file matches the local file's).
     ///
     /// `options.resume` continues from what the server already has; `options.atomic` uploads
     /// to a temporary name and renames it into place at the end.

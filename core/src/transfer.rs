@@ -9,6 +9,7 @@ use std::future::Future;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use crate::checksum::{self, Checksum, Hasher, Hashing, Method};
 use crate::connection::{Connection, Progress, Transfer};
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::Op;
@@ -25,6 +26,9 @@ pub struct DownloadOptions {
     /// Check the received size against the server's (the size announced in the 150 reply,
     /// else SIZE where the server offers it).
     pub verify: bool,
+    /// Compare a checksum of the received data with the server's (HASH, XSHA256, ...) before
+    /// the file is renamed into place; off by default. See [`Checksum`].
+    pub checksum: Checksum,
 }
 
 impl Default for DownloadOptions {
@@ -33,6 +37,7 @@ impl Default for DownloadOptions {
             progress: None,
             resume: false,
             verify: true,
+            checksum: Checksum::Off,
         }
     }
 }
@@ -58,6 +63,13 @@ impl DownloadOptions {
         self.verify = yes;
         self
     }
+
+    /// Sets `checksum`, e.g. `DownloadOptions::default().checksum(Checksum::IfAvailable)`.
+    #[must_use]
+    pub fn checksum(mut self, checksum: Checksum) -> Self {
+        self.checksum = checksum;
+        self
+    }
 }
 
 /// Options of [`crate::Session::upload`].
@@ -74,6 +86,10 @@ pub struct UploadOptions {
     pub atomic: bool,
     /// Check the remote size after the upload (SIZE, where the server offers it).
     pub verify: bool,
+    /// Compare a checksum of the local file with the server's digest of what it stored
+    /// (HASH, XSHA256, ...), before an atomic upload is renamed into place; off by default.
+    /// See [`Checksum`].
+    pub checksum: Checksum,
 }
 
 impl Default for UploadOptions {
@@ -83,6 +99,7 @@ impl Default for UploadOptions {
             resume: false,
             atomic: false,
             verify: true,
+            checksum: Checksum::Off,
         }
     }
 }
@@ -113,6 +130,13 @@ impl UploadOptions {
     #[must_use]
     pub fn verify(mut self, yes: bool) -> Self {
         self.verify = yes;
+        self
+    }
+
+    /// Sets `checksum`, e.g. `UploadOptions::default().checksum(Checksum::Required)`.
+    #[must_use]
+    pub fn checksum(mut self, checksum: Checksum) -> Self {
+        self.checksum = checksum;
         self
     }
 }
@@ -268,41 +292,138 @@ pub(crate) async fn verify_size(
     }
 }
 
+/// The checksum check a transfer will make, decided from FEAT before any data moves: a
+/// required checksum the server cannot give fails here.
+fn checksum_plan(c: &Connection, wanted: Checksum, context: &str) -> Result<Option<Method>> {
+    c.hash_features().plan(wanted).map_err(|why| {
+        Error::new(
+            ErrorKind::Permanent,
+            format!("{context}: a checksum is required, but {why}"),
+        )
+    })
+}
+
+/// Compares `ours`, the digest of the data transferred, with the server's digest of `remote`
+/// (`len` bytes). Returns whether they were compared: a server that refuses the command (or
+/// answers something unreadable) is only logged with [`Checksum::IfAvailable`].
+async fn compare_checksum(
+    c: &mut Connection,
+    remote: &str,
+    len: u64,
+    method: &Method,
+    ours: &[u8],
+    wanted: Checksum,
+    context: &str,
+) -> Result<bool> {
+    let theirs = match c.remote_digest(remote, len, method).await {
+        Ok(d) => d,
+        Err(e) if wanted == Checksum::IfAvailable && e.code().is_some() => {
+            log::warn!("{context}: not checked with a checksum: {e}");
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    };
+    if theirs == ours {
+        return Ok(true);
+    }
+    Err(Error::new(
+        ErrorKind::Integrity,
+        format!(
+            "{context}: checksum mismatch: the {} of the data here is {}, the server's ({} {remote}) is {}",
+            method.algorithm(),
+            checksum::hex(ours),
+            method.verb(),
+            checksum::hex(&theirs),
+        ),
+    ))
+}
+
+/// The digest a transfer of `len` bytes from `offset` starts from: the local file's first
+/// `offset` bytes (sent or received by an earlier attempt), or nothing.
+async fn starting_digest(
+    method: Option<&Method>,
+    path: &Path,
+    offset: u64,
+) -> Result<Option<Hasher>> {
+    match method.map(Method::algorithm) {
+        Some(alg) if offset > 0 => checksum::hash_prefix(path, offset, alg)
+            .await
+            .map(Some)
+            .map_err(|e| local_error(e, path, "cannot read")),
+        alg => Ok(alg.map(Hasher::new)),
+    }
+}
+
+/// After a download of `len` bytes: the checksum (if asked for), else the size check (if asked
+/// for and not done yet). `digest` is the local one.
+async fn check_download(
+    c: &mut Connection,
+    remote: &str,
+    len: u64,
+    method: Option<&Method>,
+    digest: Option<Vec<u8>>,
+    options: &DownloadOptions,
+    size_checked: bool,
+) -> Result<()> {
+    let context = format!("RETR {remote}");
+    let compared = match (method, digest) {
+        (Some(m), Some(d)) => {
+            compare_checksum(c, remote, len, m, &d, options.checksum, &context).await?
+        }
+        _ => false,
+    };
+    if options.verify && !size_checked && !compared {
+        verify_size(c, remote, len, "RETR").await?;
+    }
+    Ok(())
+}
+
 /// RETR `remote` into a local file that is not a regular file: a FIFO is written through the
 /// runtime's I/O driver (its reader may be slow: no thread blocks on it), other special files
-/// (`/dev/null`, a character device) with plain writes.
+/// (`/dev/null`, a character device) with plain writes. Nothing to rename: a failed checksum
+/// can only say that the data was written.
 async fn download_to_special(
     c: &mut Connection,
     remote: &str,
     local: &Path,
     meta: &std::fs::Metadata,
+    method: Option<&Method>,
     options: &DownloadOptions,
 ) -> Result<u64> {
     use std::os::unix::fs::FileTypeExt;
     let progress = options.progress.as_ref();
-    let (n, checked) = if meta.file_type().is_fifo() {
+    let hasher = || method.map(|m| Hasher::new(m.algorithm()));
+    let (n, checked, digest) = if meta.file_type().is_fifo() {
         // Read-write, so that opening does not fail while no reader has opened it yet (the
         // data waits in the pipe for one, as a blocking open would have).
-        let mut sink = tokio::net::unix::pipe::OpenOptions::new()
+        let pipe = tokio::net::unix::pipe::OpenOptions::new()
             .read_write(true)
             .open_sender(local)
             .map_err(|e| local_error(e, local, "cannot open"))?;
-        let r = c.retrieve_from(remote, &mut sink, progress, 0).await?;
+        let mut sink = Hashing::new(pipe, hasher());
+        let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
         sink.flush()
             .await
             .map_err(|e| local_error(e, local, "cannot write"))?;
-        r
+        (n, checked, sink.finish())
     } else {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .open(local)
             .map_err(|e| local_error(e, local, "cannot open"))?;
-        c.retrieve_from(remote, &mut LocalFile(file), progress, 0)
-            .await?
+        let mut sink = Hashing::new(LocalFile(file), hasher());
+        let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
+        (n, checked, sink.finish())
     };
-    if options.verify && !checked {
-        verify_size(c, remote, n, "RETR").await?;
-    }
+    check_download(c, remote, n, method, digest, options, checked)
+        .await
+        .map_err(|e| match e.kind() {
+            ErrorKind::Integrity => e.with_note(&format!(
+                "the data was written to {} directly",
+                local.display()
+            )),
+            _ => e,
+        })?;
     Ok(n)
 }
 
@@ -314,6 +435,8 @@ pub(crate) async fn download_to_path(
     options: &DownloadOptions,
 ) -> Result<u64> {
     let progress = options.progress.as_ref();
+    let method = checksum_plan(c, options.checksum, &format!("RETR {remote}"))?;
+    let alg = method.as_ref().map(Method::algorithm);
     // A quick syscall, done in place (a blocking-pool round trip costs more than the stat).
     match std::fs::metadata(local) {
         Ok(m) if m.is_dir() => {
@@ -324,44 +447,63 @@ pub(crate) async fn download_to_path(
         }
         Ok(m) if !m.is_file() => {
             // A device or FIFO: written directly, there is nothing to rename.
-            let n = download_to_special(c, remote, local, &m, options).await?;
+            let n = download_to_special(c, remote, local, &m, method.as_ref(), options).await?;
             return Ok(n);
         }
         _ => {}
     }
     if options.resume {
         let (mut part, offset) = PartFile::resumable(local)?;
-        let (received, checked) = match c
-            .retrieve_from(remote, &mut part.file, progress, offset)
-            .await
-        {
+        let start = starting_digest(method.as_ref(), &part.part, offset).await?;
+        let mut sink = Hashing::new(&mut part.file, start);
+        let (received, checked) = match c.retrieve_from(remote, &mut sink, progress, offset).await {
             Err(e) if offset > 0 && rest_refused(&e) => {
                 log::debug!("{remote}: the server cannot resume ({e}); starting over");
-                part.file
+                sink.inner
                     .0
                     .set_len(0)
                     .map_err(|e| local_error(e, &part.part, "cannot truncate"))?;
-                c.retrieve_from(remote, &mut part.file, progress, 0).await?
+                sink.restart(alg);
+                c.retrieve_from(remote, &mut sink, progress, 0).await?
             }
             other => other?,
         };
+        let digest = sink.finish();
         let len = part
             .file
             .0
             .metadata()
             .map_err(|e| local_error(e, &part.part, "cannot read"))?
             .len();
-        if options.verify && !checked {
-            verify_size(c, remote, len, "RETR").await?;
+        if let Err(e) =
+            check_download(c, remote, len, method.as_ref(), digest, options, checked).await
+        {
+            if e.kind() != ErrorKind::Integrity {
+                return Err(e);
+            }
+            // Resuming from bad data cannot help: start the next attempt afresh.
+            part.keep = false;
+            return Err(e.with_note(&format!(
+                "the download was discarded (part file removed, {} left as it was)",
+                local.display()
+            )));
         }
         part.commit()?;
         return Ok(received);
     }
     let mut part = PartFile::create(local)?;
-    let (n, checked) = c.retrieve_from(remote, &mut part.file, progress, 0).await?;
-    if options.verify && !checked {
-        verify_size(c, remote, n, "RETR").await?;
-    }
+    let mut sink = Hashing::new(&mut part.file, alg.map(Hasher::new));
+    let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
+    let digest = sink.finish();
+    check_download(c, remote, n, method.as_ref(), digest, options, checked)
+        .await
+        .map_err(|e| match e.kind() {
+            ErrorKind::Integrity => e.with_note(&format!(
+                "the download was discarded ({} left as it was)",
+                local.display()
+            )),
+            _ => e,
+        })?;
     part.commit()?;
     Ok(n)
 }
@@ -384,6 +526,61 @@ fn upload_temp_name(remote: &str, fixed: bool) -> String {
     }
 }
 
+/// After an upload to `dest` of a local file of `len` bytes: the checksum (if asked for), else
+/// the size check (if asked for).
+async fn check_upload(
+    c: &mut Connection,
+    dest: &str,
+    len: u64,
+    method: Option<&Method>,
+    digest: Option<Vec<u8>>,
+    options: &UploadOptions,
+) -> Result<()> {
+    let context = format!("STOR {dest}");
+    let compared = match (method, digest) {
+        (Some(m), Some(d)) => {
+            compare_checksum(c, dest, len, m, &d, options.checksum, &context).await?
+        }
+        _ => false,
+    };
+    if options.verify && !compared {
+        verify_size(c, dest, len, "STOR").await?;
+    }
+    Ok(())
+}
+
+/// Cleans up after a failed upload to `dest` (the temporary name of an atomic upload to
+/// `remote`, or `remote` itself) and says in the error what was left behind.
+async fn upload_failed(
+    c: &mut Connection,
+    e: Error,
+    dest: &str,
+    remote: &str,
+    options: &UploadOptions,
+) -> Error {
+    let integrity = e.kind() == ErrorKind::Integrity;
+    if options.atomic && (!options.resume || integrity) && !e.breaks_connection() {
+        // A resumable temporary file is kept for the next attempt, unless its data is bad.
+        let removed = c.remove(dest).await.is_ok();
+        if integrity {
+            return e.with_note(&if removed {
+                format!("the temporary file {dest} was removed and {remote} left as it was")
+            } else {
+                format!("{remote} was left as it was, but the temporary file {dest} could not be removed")
+            });
+        }
+    } else if integrity {
+        return e.with_note(&if options.resume {
+            format!(
+                "{remote} is left as the server stored it (remove it: resuming would keep its bad data)"
+            )
+        } else {
+            format!("{remote} is left as the server stored it")
+        });
+    }
+    e
+}
+
 /// Uploads from a pipe, FIFO or device: read on tokio's blocking pool, so a writer that stalls
 /// blocks no runtime thread (and the upload stays cancellable). It cannot be resumed.
 async fn upload_from_stream(
@@ -391,6 +588,7 @@ async fn upload_from_stream(
     local: &Path,
     remote: &str,
     options: &UploadOptions,
+    method: Option<Method>,
 ) -> Result<u64> {
     if options.resume {
         return Err(Error::invalid_input(format!(
@@ -398,20 +596,27 @@ async fn upload_from_stream(
             local.display()
         )));
     }
-    let mut source = tokio::fs::File::open(local)
+    let source = tokio::fs::File::open(local)
         .await
         .map_err(|e| local_error(e, local, "cannot open"))?;
+    let mut source = Hashing::new(source, method.as_ref().map(|m| Hasher::new(m.algorithm())));
     let dest = if options.atomic {
         upload_temp_name(remote, false)
     } else {
         remote.to_string()
     };
-    let sent = c
-        .store(&dest, &mut source, None, false, options.progress.as_ref())
-        .await?;
-    if options.verify {
-        verify_size(c, &dest, sent, "STOR").await?;
+    let checked = async {
+        let sent = c
+            .store(&dest, &mut source, None, false, options.progress.as_ref())
+            .await?;
+        check_upload(c, &dest, sent, method.as_ref(), source.finish(), options).await?;
+        Ok(sent)
     }
+    .await;
+    let sent = match checked {
+        Ok(n) => n,
+        Err(e) => return Err(upload_failed(c, e, &dest, remote, options).await),
+    };
     if options.atomic {
         c.rename(&dest, remote).await?;
     }
@@ -434,8 +639,9 @@ pub(crate) async fn upload_from_path(
             local.display()
         )));
     }
+    let method = checksum_plan(c, options.checksum, &format!("STOR {remote}"))?;
     if !meta.is_file() {
-        return upload_from_stream(c, local, remote, options).await;
+        return upload_from_stream(c, local, remote, options, method).await;
     }
     let mut file =
         LocalFile(std::fs::File::open(local).map_err(|e| local_error(e, local, "cannot open"))?);
@@ -455,42 +661,42 @@ pub(crate) async fn upload_from_path(
                 Err(e) => return Err(e),
             };
         }
-        let sent = if offset == len && offset > 0 {
-            0
+        let start = starting_digest(method.as_ref(), local, offset).await?;
+        let (sent, digest) = if offset == len && offset > 0 {
+            (0, start.map(Hasher::finish))
         } else if offset > 0 {
             use std::io::Seek;
             file.0
                 .seek(std::io::SeekFrom::Start(offset))
                 .map_err(|e| local_error(e, local, "cannot seek in"))?;
-            match c
-                .store_at(&dest, &mut file, Some(len), false, progress, offset)
+            let mut source = Hashing::new(&mut file, start);
+            let sent = match c
+                .store_at(&dest, &mut source, Some(len), false, progress, offset)
                 .await
             {
+                // Refused before any data was read: the digest still covers the prefix only.
                 Err(e) if rest_refused(&e) => {
                     log::debug!("{dest}: REST refused ({e}); appending instead");
-                    c.append_from(&dest, &mut file, Some(len), progress, offset)
+                    c.append_from(&dest, &mut source, Some(len), progress, offset)
                         .await?
                 }
                 other => other?,
-            }
+            };
+            (sent, source.finish())
         } else {
-            c.store(&dest, &mut file, Some(len), false, progress)
-                .await?
+            let mut source = Hashing::new(&mut file, start);
+            let sent = c
+                .store(&dest, &mut source, Some(len), false, progress)
+                .await?;
+            (sent, source.finish())
         };
-        if options.verify {
-            verify_size(c, &dest, len, "STOR").await?;
-        }
+        check_upload(c, &dest, len, method.as_ref(), digest, options).await?;
         Ok(sent)
     }
     .await;
     let sent = match sent {
         Ok(n) => n,
-        Err(e) => {
-            if options.atomic && !options.resume && !e.breaks_connection() {
-                let _ = c.remove(&dest).await;
-            }
-            return Err(e);
-        }
+        Err(e) => return Err(upload_failed(c, e, &dest, remote, options).await),
     };
     if options.atomic
         && let Err(e) = c.rename(&dest, remote).await

@@ -6,6 +6,7 @@ Usage::
     python tests/servers/serve.py {pyftpdlib|vsftpd} [--root DIR] [--max-cons N]
         [--tls {none,explicit,implicit}] [--host 127.0.0.1|::1]
         [--passive-ports LO-HI] [--anonymous] [--stop-after SECONDS]
+        [--hash | --hash-x-only] [--hash-lie]
 
 The launcher picks a free loopback port, starts the server, waits until the
 server really greets with ``220`` and then prints exactly one line of JSON on
@@ -486,6 +487,158 @@ def _make_certs_openssl(workdir: Path) -> tuple[Path, Path, Path]:
 
 
 # --------------------------------------------------------------------------
+# Checksum commands (pyftpdlib: --hash, --hash-x-only, --hash-lie)
+# --------------------------------------------------------------------------
+# pyftpdlib implements none of them. These are real implementations over the
+# served file: HASH with OPTS HASH and its FEAT line (draft-bryan-ftpext-hash),
+# and XSHA256, XSHA512, XSHA1, XMD5, XCRC. --hash-lie makes every digest wrong
+# (computed over the file plus one NUL byte) so clients can test mismatches.
+
+# HASH name -> (hashlib name, or "" for CRC-32, and its X command)
+HASH_ALGORITHMS = {
+    "SHA-256": ("sha256", "XSHA256"),
+    "SHA-512": ("sha512", "XSHA512"),
+    "SHA-1": ("sha1", "XSHA1"),
+    "MD5": ("md5", "XMD5"),
+    "CRC32": ("", "XCRC"),
+}
+
+
+def file_digest(path: str, algorithm: str, lie: bool) -> str:
+    """The hex digest of the file at ``path`` (CRC32: uppercase, no leading zeros)."""
+    import hashlib
+    import zlib
+
+    name = HASH_ALGORITHMS[algorithm][0]
+    crc = 0
+    h = hashlib.new(name) if name else None
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            if h is not None:
+                h.update(chunk)
+            else:
+                crc = zlib.crc32(chunk, crc)
+    if lie:
+        if h is not None:
+            h.update(b"\0")
+        else:
+            crc = zlib.crc32(b"\0", crc)
+    return h.hexdigest() if h is not None else f"{crc:X}"
+
+
+class HashCommands:
+    """Mixin for pyftpdlib's FTPHandler adding the checksum commands."""
+
+    hash_feat = True  # HASH in FEAT (False: only the X commands)
+    hash_lie = False
+    _hash_selected = "SHA-256"
+
+    def _hash_target(self, arg: str) -> str | None:
+        """The real path of a readable regular file named by ``arg``, or None (replied)."""
+        path = self.fs.ftp2fs(arg)
+        if not self.fs.validpath(path) or not self.authorizer.has_perm(
+            self.username, "r", path
+        ):
+            self.respond("550 Not enough privileges.")
+            return None
+        if not self.fs.isfile(self.fs.realpath(path)):
+            self.respond(f"550 {self.fs.fs2ftp(path)} is not a regular file.")
+            return None
+        return path
+
+    def ftp_FEAT(self, line: str) -> None:
+        saved = self._extra_feats
+        extra = [cmd for _, cmd in HASH_ALGORITHMS.values()]
+        if self.hash_feat:
+            names = [
+                a + ("*" if a == self._hash_selected else "") for a in HASH_ALGORITHMS
+            ]
+            extra.append("HASH " + ";".join(names))
+        self._extra_feats = [*saved, *extra]
+        try:
+            super().ftp_FEAT(line)
+        finally:
+            self._extra_feats = saved
+
+    def ftp_OPTS(self, line: str) -> None:
+        cmd, _, arg = line.strip().partition(" ")
+        if not (self.hash_feat and cmd.upper() == "HASH"):
+            super().ftp_OPTS(line)
+            return
+        arg = arg.strip().upper()
+        if arg and arg not in HASH_ALGORITHMS:
+            self.respond(f"501 Unknown algorithm {arg}.")
+            return
+        if arg:
+            self._hash_selected = arg
+        self.respond(f"200 {self._hash_selected}")
+
+    def ftp_HASH(self, arg: str) -> None:
+        path = self._hash_target(arg)
+        if path is None:
+            return
+        alg = self._hash_selected
+        size = os.path.getsize(path)
+        digest = file_digest(path, alg, self.hash_lie)
+        self.respond(f"213 {alg} 0-{size} {digest} {self.fs.fs2ftp(path)}")
+
+    def _x_command(self, arg: str, algorithm: str) -> None:
+        # "path" or "quoted path" [start [end]]; ranges are not supported here.
+        if arg.startswith('"'):
+            name, _, rest = arg[1:].partition('"')
+            if rest.strip():
+                self.respond("504 Ranges are not supported.")
+                return
+            arg = name
+        path = self._hash_target(arg)
+        if path is None:
+            return
+        self.respond(f"250 {file_digest(path, algorithm, self.hash_lie)}")
+
+    def ftp_XSHA256(self, arg: str) -> None:
+        self._x_command(arg, "SHA-256")
+
+    def ftp_XSHA512(self, arg: str) -> None:
+        self._x_command(arg, "SHA-512")
+
+    def ftp_XSHA1(self, arg: str) -> None:
+        self._x_command(arg, "SHA-1")
+
+    def ftp_XMD5(self, arg: str) -> None:
+        self._x_command(arg, "MD5")
+
+    def ftp_XCRC(self, arg: str) -> None:
+        self._x_command(arg, "CRC32")
+
+
+def add_hash_commands(
+    args: argparse.Namespace, base: type, attrs: dict[str, Any]
+) -> tuple[tuple[type, ...], dict[str, Any]]:
+    """The bases and attributes of the pyftpdlib handler class, with the checksum
+    commands when ``--hash`` or ``--hash-x-only`` was given."""
+    if not (args.hash or args.hash_x_only):
+        return (base,), attrs
+    cmds = dict(base.proto_cmds)  # type: ignore[attr-defined]
+    verbs = [cmd for _, cmd in HASH_ALGORITHMS.values()]
+    if args.hash:
+        verbs.append("HASH")
+    for verb in verbs:
+        cmds[verb] = {
+            "perm": None,
+            "auth": True,
+            "arg": True,
+            "help": f"Syntax: {verb} <SP> file-name.",
+        }
+    attrs = {
+        **attrs,
+        "proto_cmds": cmds,
+        "hash_feat": bool(args.hash),
+        "hash_lie": bool(args.hash_lie),
+    }
+    return (HashCommands, base), attrs
+
+
+# --------------------------------------------------------------------------
 # Servers
 # --------------------------------------------------------------------------
 
@@ -582,7 +735,7 @@ class PyftpdlibServer(Server):
         if args.passive_ports:
             lo, hi = args.passive_ports
             attrs["passive_ports"] = list(range(lo, hi + 1))
-        handler = type("FerroftpHandler", (base,), attrs)
+        handler = type("FerroftpHandler", *add_hash_commands(args, base, attrs))
 
         try:
             server = FTPServer((args.host, 0), handler, ioloop=_fd_safe_ioloop())
@@ -1164,12 +1317,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--anonymous", action="store_true", help="also allow anonymous login"
     )
     p.add_argument(
+        "--hash", action="store_true",
+        help="pyftpdlib: add HASH (with OPTS HASH) and XSHA256/XSHA512/XSHA1/XMD5/XCRC",
+    )  # fmt: skip
+    p.add_argument(
+        "--hash-x-only", action="store_true",
+        help="pyftpdlib: add only XSHA256/XSHA512/XSHA1/XMD5/XCRC (no HASH)",
+    )  # fmt: skip
+    p.add_argument(
+        "--hash-lie", action="store_true",
+        help="with --hash or --hash-x-only: every digest is wrong",
+    )  # fmt: skip
+    p.add_argument(
         "--stop-after", type=float, default=DEFAULT_STOP_AFTER, metavar="SECONDS",
         help=f"exit by itself after this long (default {DEFAULT_STOP_AFTER:.0f})",
     )  # fmt: skip
     args = p.parse_args(argv)
     if args.max_cons < 0:
         p.error("--max-cons must be positive")
+    if (args.hash or args.hash_x_only) and args.kind != "pyftpdlib":
+        p.error(
+            "--hash and --hash-x-only are for pyftpdlib (vsftpd has no checksum commands)"
+        )
+    if args.hash_lie and not (args.hash or args.hash_x_only):
+        p.error("--hash-lie needs --hash or --hash-x-only")
     return args
 
 
