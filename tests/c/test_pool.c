@@ -377,9 +377,8 @@ static void test_trees(ferroftp_pool *pool, const char *rdir, const char *ldir) 
     ferroftp_batch_result *keep = r;
     CHECK_ST(FERROFTP_STATUS_NOT_FOUND, ferroftp_pool_download_tree(pool, missing, dst, NULL, &r));
     CHECK(r == keep);
-    /* The core reports a missing local tree as an I/O error (a missing local file of a single
-     * upload is NOT_FOUND). */
-    CHECK_ST(FERROFTP_STATUS_IO,
+    /* A missing local tree is NOT_FOUND, as a missing local file of a single upload is. */
+    CHECK_ST(FERROFTP_STATUS_NOT_FOUND,
              ferroftp_pool_upload_tree(pool, "/nonexistent/local/tree", remote2, NULL, &r));
     CHECK(r == keep);
     fut = NULL;
