@@ -86,6 +86,14 @@ enum ferroftp_status
      */
     FERROFTP_STATUS_INVALID_INPUT = 21,
     /**
+     * A transfer's data does not match the server's file: the server's checksum differs from
+     * the one of the bytes sent or received (`ferroftp_transfer_options.checksum`). A download
+     * is discarded: nothing is written to the target (an existing file keeps its content) and
+     * no part file stays. An atomic upload's temporary file is removed; a plain upload's file
+     * is left as stored. The session stays usable; repeating the transfer may help.
+     */
+    FERROFTP_STATUS_INTEGRITY = 22,
+    /**
      * An error kind this version of the C API does not know (a newer core); see the message.
      */
     FERROFTP_STATUS_OTHER = 99,
@@ -234,6 +242,65 @@ enum ferroftp_tls
 typedef enum ferroftp_tls ferroftp_tls;
 #else
 typedef uint32_t ferroftp_tls;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Whether and how a transfer is checked with a checksum the server computes (the `checksum`
+ * field of `ferroftp_transfer_options`).
+ *
+ * The digest of the data is computed while it streams and compared, after the transfer, with
+ * the server's digest of the remote file: `HASH` where the server's FEAT reply offers it, else
+ * the command of the algorithm (`XSHA256`, `XSHA512`, `XSHA1`, `XMD5`, `XCRC`). The server reads
+ * the whole file to answer. A mismatch fails the transfer with `FERROFTP_STATUS_INTEGRITY`. A
+ * compared checksum replaces the size check of `verify`.
+ */
+enum ferroftp_checksum
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * No checksum (the default): only the size check of `verify`.
+     */
+    FERROFTP_CHECKSUM_OFF = 0,
+    /**
+     * The strongest checksum the server offers (SHA-256, SHA-512, SHA-1, MD5, CRC-32 in that
+     * order); none offered, or the command refused: not checked beyond `verify`.
+     */
+    FERROFTP_CHECKSUM_IF_AVAILABLE = 1,
+    /**
+     * As `FERROFTP_CHECKSUM_IF_AVAILABLE`, but a server that offers none fails the transfer
+     * before any data moves (`FERROFTP_STATUS_PERMANENT`, reply code 0), and a refused
+     * checksum command fails it after.
+     */
+    FERROFTP_CHECKSUM_REQUIRED = 2,
+    /**
+     * SHA-256 only; a server that offers no SHA-256 fails as with `REQUIRED`.
+     */
+    FERROFTP_CHECKSUM_SHA256 = 3,
+    /**
+     * SHA-512 only (as `FERROFTP_CHECKSUM_SHA256`).
+     */
+    FERROFTP_CHECKSUM_SHA512 = 4,
+    /**
+     * SHA-1 only (as `FERROFTP_CHECKSUM_SHA256`).
+     */
+    FERROFTP_CHECKSUM_SHA1 = 5,
+    /**
+     * MD5 only (as `FERROFTP_CHECKSUM_SHA256`).
+     */
+    FERROFTP_CHECKSUM_MD5 = 6,
+    /**
+     * CRC-32, as in zip and Ethernet, only (as `FERROFTP_CHECKSUM_SHA256`).
+     */
+    FERROFTP_CHECKSUM_CRC32 = 7,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ferroftp_checksum ferroftp_checksum;
+#else
+typedef uint32_t ferroftp_checksum;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -467,7 +534,10 @@ typedef void (*ferroftp_progress_callback)(void *userdata,
  * owned by the caller: fill it with `ferroftp_transfer_options_init` (which writes every
  * default), change the fields you need, and pass a pointer; the call copies it (the struct may
  * be released as soon as the call returns, `userdata` may not: see `progress`). Always
- * initialise it with `ferroftp_transfer_options_init`: fields may be added in later versions.
+ * initialise it with `ferroftp_transfer_options_init`: fields may be added in later versions,
+ * always at the end (the offsets of the existing ones never change), but the struct then grows
+ * and it has no size field, so a program must be compiled against the header of the library
+ * it runs with.
  */
 typedef struct ferroftp_transfer_options {
     /**
@@ -497,6 +567,13 @@ typedef struct ferroftp_transfer_options {
      * the progress calls before it returns).
      */
     void *userdata;
+    /**
+     * A `ferroftp_checksum` value (default `FERROFTP_CHECKSUM_OFF`); another number fails the
+     * call with `FERROFTP_STATUS_INVALID_INPUT` (a `_start` call: its future). A download is
+     * compared before it is renamed into place, an atomic upload before its rename; a
+     * mismatch is `FERROFTP_STATUS_INTEGRITY`.
+     */
+    uint32_t checksum;
 } ferroftp_transfer_options;
 
 #ifdef __cplusplus
@@ -1390,7 +1467,7 @@ ferroftp_status ferroftp_session_quote_start(const struct ferroftp_session *sess
 
 /**
  * Fills `*options_out` with the defaults (see each field of `ferroftp_transfer_options`):
- * no resume, not atomic, verify, no progress callback.
+ * no resume, not atomic, verify, no progress callback, no checksum.
  *
  * `options_out` points to caller-owned memory; nothing is allocated.
  */

@@ -49,6 +49,12 @@ pub enum ferroftp_status {
     FERROFTP_STATUS_CLOSED = 20,
     /// A bad argument value: a malformed URL, an unknown option value, a bad path.
     FERROFTP_STATUS_INVALID_INPUT = 21,
+    /// A transfer's data does not match the server's file: the server's checksum differs from
+    /// the one of the bytes sent or received (`ferroftp_transfer_options.checksum`). A download
+    /// is discarded: nothing is written to the target (an existing file keeps its content) and
+    /// no part file stays. An atomic upload's temporary file is removed; a plain upload's file
+    /// is left as stored. The session stays usable; repeating the transfer may help.
+    FERROFTP_STATUS_INTEGRITY = 22,
     /// An error kind this version of the C API does not know (a newer core); see the message.
     FERROFTP_STATUS_OTHER = 99,
     /// A required pointer argument was NULL.
@@ -89,6 +95,7 @@ impl ferroftp_status {
             ErrorKind::Io => S::FERROFTP_STATUS_IO,
             ErrorKind::Closed => S::FERROFTP_STATUS_CLOSED,
             ErrorKind::InvalidInput => S::FERROFTP_STATUS_INVALID_INPUT,
+            ErrorKind::Integrity => S::FERROFTP_STATUS_INTEGRITY,
             _ => S::FERROFTP_STATUS_OTHER,
         }
     }
@@ -110,6 +117,7 @@ impl ferroftp_status {
             S::FERROFTP_STATUS_IO => c"FERROFTP_STATUS_IO",
             S::FERROFTP_STATUS_CLOSED => c"FERROFTP_STATUS_CLOSED",
             S::FERROFTP_STATUS_INVALID_INPUT => c"FERROFTP_STATUS_INVALID_INPUT",
+            S::FERROFTP_STATUS_INTEGRITY => c"FERROFTP_STATUS_INTEGRITY",
             S::FERROFTP_STATUS_OTHER => c"FERROFTP_STATUS_OTHER",
             S::FERROFTP_STATUS_NULL_ARGUMENT => c"FERROFTP_STATUS_NULL_ARGUMENT",
             S::FERROFTP_STATUS_INVALID_UTF8 => c"FERROFTP_STATUS_INVALID_UTF8",
@@ -124,7 +132,7 @@ impl ferroftp_status {
     }
 
     /// Every status, for [`ferroftp_status_name`] lookups by number.
-    const ALL: [Self; 24] = [
+    const ALL: [Self; 25] = [
         S::FERROFTP_STATUS_OK,
         S::FERROFTP_STATUS_PENDING,
         S::FERROFTP_STATUS_CONNECT,
@@ -139,6 +147,7 @@ impl ferroftp_status {
         S::FERROFTP_STATUS_IO,
         S::FERROFTP_STATUS_CLOSED,
         S::FERROFTP_STATUS_INVALID_INPUT,
+        S::FERROFTP_STATUS_INTEGRITY,
         S::FERROFTP_STATUS_OTHER,
         S::FERROFTP_STATUS_NULL_ARGUMENT,
         S::FERROFTP_STATUS_INVALID_UTF8,

@@ -1,13 +1,14 @@
-//! `ferroftp_transfer_options`: resume, atomic uploads, verification and a progress callback for
-//! `ferroftp_session_download_ex` / `ferroftp_session_upload_ex` (and their `_start` forms). The
-//! plain `ferroftp_session_download` / `_upload` stay as they are (the core's defaults).
+//! `ferroftp_transfer_options`: resume, atomic uploads, verification (size, checksum) and a
+//! progress callback for `ferroftp_session_download_ex` / `ferroftp_session_upload_ex` (and their
+//! `_start` forms). The plain `ferroftp_session_download` / `_upload` stay as they are (the
+//! core's defaults).
 
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
-use ferroftp::{DownloadOptions, Session, UploadOptions};
+use ferroftp::{Checksum, DownloadOptions, HashAlgorithm, Session, UploadOptions};
 
-use crate::error::ferroftp_status;
+use crate::error::{CError, ferroftp_status};
 use crate::ffi::{Out, try_out, try_ref, try_str};
 use crate::future::{Gate, Outcome, Value, ferroftp_future, flagged, spawn_gated};
 use crate::panic::ffi_panic_boundary;
@@ -26,11 +27,78 @@ use ferroftp_status as S;
 pub type ferroftp_progress_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, done: u64, total: u64, total_known: bool)>;
 
+/// Whether and how a transfer is checked with a checksum the server computes (the `checksum`
+/// field of `ferroftp_transfer_options`).
+///
+/// The digest of the data is computed while it streams and compared, after the transfer, with
+/// the server's digest of the remote file: `HASH` where the server's FEAT reply offers it, else
+/// the command of the algorithm (`XSHA256`, `XSHA512`, `XSHA1`, `XMD5`, `XCRC`). The server reads
+/// the whole file to answer. A mismatch fails the transfer with `FERROFTP_STATUS_INTEGRITY`. A
+/// compared checksum replaces the size check of `verify`.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ferroftp_checksum {
+    /// No checksum (the default): only the size check of `verify`.
+    FERROFTP_CHECKSUM_OFF = 0,
+    /// The strongest checksum the server offers (SHA-256, SHA-512, SHA-1, MD5, CRC-32 in that
+    /// order); none offered, or the command refused: not checked beyond `verify`.
+    FERROFTP_CHECKSUM_IF_AVAILABLE = 1,
+    /// As `FERROFTP_CHECKSUM_IF_AVAILABLE`, but a server that offers none fails the transfer
+    /// before any data moves (`FERROFTP_STATUS_PERMANENT`, reply code 0), and a refused
+    /// checksum command fails it after.
+    FERROFTP_CHECKSUM_REQUIRED = 2,
+    /// SHA-256 only; a server that offers no SHA-256 fails as with `REQUIRED`.
+    FERROFTP_CHECKSUM_SHA256 = 3,
+    /// SHA-512 only (as `FERROFTP_CHECKSUM_SHA256`).
+    FERROFTP_CHECKSUM_SHA512 = 4,
+    /// SHA-1 only (as `FERROFTP_CHECKSUM_SHA256`).
+    FERROFTP_CHECKSUM_SHA1 = 5,
+    /// MD5 only (as `FERROFTP_CHECKSUM_SHA256`).
+    FERROFTP_CHECKSUM_MD5 = 6,
+    /// CRC-32, as in zip and Ethernet, only (as `FERROFTP_CHECKSUM_SHA256`).
+    FERROFTP_CHECKSUM_CRC32 = 7,
+}
+
+/// The core's checksum for a `checksum` field value.
+fn checksum_of(value: u32) -> Result<Checksum, CError> {
+    use ferroftp_checksum as C;
+    const VALUES: [ferroftp_checksum; 8] = [
+        C::FERROFTP_CHECKSUM_OFF,
+        C::FERROFTP_CHECKSUM_IF_AVAILABLE,
+        C::FERROFTP_CHECKSUM_REQUIRED,
+        C::FERROFTP_CHECKSUM_SHA256,
+        C::FERROFTP_CHECKSUM_SHA512,
+        C::FERROFTP_CHECKSUM_SHA1,
+        C::FERROFTP_CHECKSUM_MD5,
+        C::FERROFTP_CHECKSUM_CRC32,
+    ];
+    let Some(c) = VALUES.into_iter().find(|c| *c as u32 == value) else {
+        return Err(CError::new(
+            S::FERROFTP_STATUS_INVALID_INPUT,
+            format!("unknown checksum {value} in ferroftp_transfer_options"),
+        ));
+    };
+    Ok(match c {
+        C::FERROFTP_CHECKSUM_OFF => Checksum::Off,
+        C::FERROFTP_CHECKSUM_IF_AVAILABLE => Checksum::IfAvailable,
+        C::FERROFTP_CHECKSUM_REQUIRED => Checksum::Required,
+        C::FERROFTP_CHECKSUM_SHA256 => Checksum::Only(HashAlgorithm::Sha256),
+        C::FERROFTP_CHECKSUM_SHA512 => Checksum::Only(HashAlgorithm::Sha512),
+        C::FERROFTP_CHECKSUM_SHA1 => Checksum::Only(HashAlgorithm::Sha1),
+        C::FERROFTP_CHECKSUM_MD5 => Checksum::Only(HashAlgorithm::Md5),
+        C::FERROFTP_CHECKSUM_CRC32 => Checksum::Only(HashAlgorithm::Crc32),
+    })
+}
+
 /// Options of `ferroftp_session_download_ex` and `ferroftp_session_upload_ex`. A plain struct
 /// owned by the caller: fill it with `ferroftp_transfer_options_init` (which writes every
 /// default), change the fields you need, and pass a pointer; the call copies it (the struct may
 /// be released as soon as the call returns, `userdata` may not: see `progress`). Always
-/// initialise it with `ferroftp_transfer_options_init`: fields may be added in later versions.
+/// initialise it with `ferroftp_transfer_options_init`: fields may be added in later versions,
+/// always at the end (the offsets of the existing ones never change), but the struct then grows
+/// and it has no size field, so a program must be compiled against the header of the library
+/// it runs with.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ferroftp_transfer_options {
@@ -51,6 +119,11 @@ pub struct ferroftp_transfer_options {
     /// returns, or until the future has finished or been freed (`ferroftp_future_free` stops
     /// the progress calls before it returns).
     pub userdata: *mut c_void,
+    /// A `ferroftp_checksum` value (default `FERROFTP_CHECKSUM_OFF`); another number fails the
+    /// call with `FERROFTP_STATUS_INVALID_INPUT` (a `_start` call: its future). A download is
+    /// compared before it is renamed into place, an atomic upload before its rename; a
+    /// mismatch is `FERROFTP_STATUS_INTEGRITY`.
+    pub checksum: u32,
 }
 
 impl Default for ferroftp_transfer_options {
@@ -62,6 +135,7 @@ impl Default for ferroftp_transfer_options {
             verify: d.verify,
             progress: None,
             userdata: std::ptr::null_mut(),
+            checksum: ferroftp_checksum::FERROFTP_CHECKSUM_OFF as u32,
         }
     }
 }
@@ -110,42 +184,51 @@ fn progress_of(o: &ferroftp_transfer_options, gate: Arc<Gate>) -> Option<Progres
     })
 }
 
-/// The core's download options from the C struct.
-fn download_options(o: &ferroftp_transfer_options, gate: Arc<Gate>) -> DownloadOptions {
-    let mut d = DownloadOptions::default().resume(o.resume);
-    d.verify = o.verify;
+/// The core's download options from the C struct (an unknown `checksum` is an error, reported
+/// by the operation, as `ferroftp_options` errors are by the connect).
+fn download_options(
+    o: &ferroftp_transfer_options,
+    gate: Arc<Gate>,
+) -> Result<DownloadOptions, CError> {
+    let mut d = DownloadOptions::default()
+        .resume(o.resume)
+        .verify(o.verify)
+        .checksum(checksum_of(o.checksum)?);
     if let Some(p) = progress_of(o, gate) {
         d = d.progress(move |done, total| p.call(done, total));
     }
-    d
+    Ok(d)
 }
 
-/// The core's upload options from the C struct.
-fn upload_options(o: &ferroftp_transfer_options, gate: Arc<Gate>) -> UploadOptions {
-    let mut u = UploadOptions::default().resume(o.resume).atomic(o.atomic);
-    u.verify = o.verify;
+/// The core's upload options from the C struct (see [`download_options`]).
+fn upload_options(o: &ferroftp_transfer_options, gate: Arc<Gate>) -> Result<UploadOptions, CError> {
+    let mut u = UploadOptions::default()
+        .resume(o.resume)
+        .atomic(o.atomic)
+        .verify(o.verify)
+        .checksum(checksum_of(o.checksum)?);
     if let Some(p) = progress_of(o, gate) {
         u = u.progress(move |done, total| p.call(done, total));
     }
-    u
+    Ok(u)
 }
 
 async fn op_download_ex(
     s: Session,
     remote: String,
     local: String,
-    options: DownloadOptions,
+    options: Result<DownloadOptions, CError>,
 ) -> Outcome {
-    u64_(s.download(&remote, local, options).await)
+    u64_(s.download(&remote, local, options?).await)
 }
 
 async fn op_upload_ex(
     s: Session,
     local: String,
     remote: String,
-    options: UploadOptions,
+    options: Result<UploadOptions, CError>,
 ) -> Outcome {
-    u64_(s.upload(local, &remote, options).await)
+    u64_(s.upload(local, &remote, options?).await)
 }
 
 fn pick_u64(v: Value) -> Option<u64> {
@@ -156,7 +239,7 @@ fn pick_u64(v: Value) -> Option<u64> {
 }
 
 /// Fills `*options_out` with the defaults (see each field of `ferroftp_transfer_options`):
-/// no resume, not atomic, verify, no progress callback.
+/// no resume, not atomic, verify, no progress callback, no checksum.
 ///
 /// `options_out` points to caller-owned memory; nothing is allocated.
 #[unsafe(no_mangle)]
@@ -283,8 +366,10 @@ mod tests {
     fn defaults_match_the_core() {
         let o = ferroftp_transfer_options::default();
         assert!(!o.resume && !o.atomic && o.verify && o.progress.is_none());
-        let d = download_options(&o, Arc::default());
+        assert_eq!(o.checksum, 0);
+        let d = download_options(&o, Arc::default()).unwrap();
         assert_eq!((d.resume, d.verify), (false, true));
+        assert_eq!(d.checksum, DownloadOptions::default().checksum);
         let u = upload_options(
             &ferroftp_transfer_options {
                 atomic: true,
@@ -292,7 +377,38 @@ mod tests {
                 ..o
             },
             Arc::default(),
-        );
+        )
+        .unwrap();
         assert_eq!((u.resume, u.atomic, u.verify), (false, true, false));
+        assert_eq!(u.checksum, UploadOptions::default().checksum);
+    }
+
+    #[test]
+    fn checksum_values() {
+        use HashAlgorithm::*;
+        let want = [
+            Checksum::Off,
+            Checksum::IfAvailable,
+            Checksum::Required,
+            Checksum::Only(Sha256),
+            Checksum::Only(Sha512),
+            Checksum::Only(Sha1),
+            Checksum::Only(Md5),
+            Checksum::Only(Crc32),
+        ];
+        for (n, c) in want.into_iter().enumerate() {
+            assert_eq!(checksum_of(n as u32).unwrap(), c, "{n}");
+        }
+        for bad in [8, 99, u32::MAX] {
+            let e = checksum_of(bad).unwrap_err();
+            assert_eq!(e.status, S::FERROFTP_STATUS_INVALID_INPUT);
+            assert!(e.message.contains(&format!("unknown checksum {bad}")));
+        }
+        let o = ferroftp_transfer_options {
+            checksum: 8,
+            ..Default::default()
+        };
+        assert!(download_options(&o, Arc::default()).is_err());
+        assert!(upload_options(&o, Arc::default()).is_err());
     }
 }

@@ -35,6 +35,7 @@ fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Io => "IoError",
         ErrorKind::Closed => "ClosedError",
         ErrorKind::InvalidInput => "InvalidInputError",
+        ErrorKind::Integrity => "IntegrityError",
         _ => "Error",
     }
 }

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ferroftp::{Config, DataMode, TlsMode};
+use ferroftp::{Checksum, Config, DataMode, HashAlgorithm, TlsMode};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
@@ -113,6 +113,27 @@ option_type!(
     }
 );
 
+const CHECKSUM_VALUES: &str = "None, \"if-available\", \"required\", \"sha256\", \"sha512\", \
+                               \"sha1\", \"md5\" or \"crc32\"";
+
+option_type!(
+    /// `checksum=` of `download`/`upload` (None, the default, is the parameter's absence:
+    /// [`Checksum::Off`]): `"if-available"`, `"required"`, or one algorithm ([`Checksum::Only`]).
+    ChecksumArg(Checksum),
+    |obj| match choice("checksum", obj, CHECKSUM_VALUES)?.as_str() {
+        "if-available" => Ok(Checksum::IfAvailable),
+        "required" => Ok(Checksum::Required),
+        "sha256" => Ok(Checksum::Only(HashAlgorithm::Sha256)),
+        "sha512" => Ok(Checksum::Only(HashAlgorithm::Sha512)),
+        "sha1" => Ok(Checksum::Only(HashAlgorithm::Sha1)),
+        "md5" => Ok(Checksum::Only(HashAlgorithm::Md5)),
+        "crc32" => Ok(Checksum::Only(HashAlgorithm::Crc32)),
+        other => Err(PyValueError::new_err(format!(
+            "checksum must be {CHECKSUM_VALUES}, not {other:?}"
+        ))),
+    }
+);
+
 option_type!(
     /// `retries=`: a non-negative `int`.
     Retries(u32),
@@ -134,7 +155,7 @@ option_type!(
 );
 
 option_type!(
-    /// `verify=`: a `bool`.
+    /// `verify=`: a `bool` (TLS certificates for `connect`, the size check for transfers).
     Verify(bool),
     |obj| match obj.cast::<PyBool>() {
         Ok(b) => Ok(b.is_true()),

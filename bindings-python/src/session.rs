@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ferroftp::{Config, DataMode, DownloadOptions, UploadOptions};
+use ferroftp::{Checksum, Config, DataMode, DownloadOptions, UploadOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -17,8 +17,8 @@ use crate::entry::{PyEntry, entries};
 use crate::errors::ftp_err;
 use crate::file::{Bytes, FileCore, PyAsyncRemoteFile, PyRemoteFile};
 use crate::options::{
-    CaFile, CommandLine, ConnectTimeout, DataModeArg, Options, Remote, Retries, Timeout, Tls,
-    UrlArg, Verify,
+    CaFile, ChecksumArg, CommandLine, ConnectTimeout, DataModeArg, Options, Remote, Retries,
+    Timeout, Tls, UrlArg, Verify,
 };
 use crate::runtime::{ready, spawn_async, wait, wait_with};
 use crate::transfer::{
@@ -53,6 +53,46 @@ fn open_mode(mode: &str) -> PyResult<bool> {
             "mode must be \"rb\" or \"wb\" (remote files are binary), not {mode:?}"
         ))),
     }
+}
+
+/// The core's download options from the keyword arguments (no progress yet).
+fn download_options(
+    resume: bool,
+    verify: &Verify,
+    checksum: &Option<ChecksumArg>,
+) -> DownloadOptions {
+    DownloadOptions::default()
+        .resume(resume)
+        .verify(verify.0)
+        .checksum(checksum.as_ref().map_or(Checksum::Off, |c| c.0))
+}
+
+/// The core's upload options from the keyword arguments (no progress yet).
+fn upload_options(
+    resume: bool,
+    atomic: bool,
+    verify: &Verify,
+    checksum: &Option<ChecksumArg>,
+) -> UploadOptions {
+    UploadOptions::default()
+        .resume(resume)
+        .atomic(atomic)
+        .verify(verify.0)
+        .checksum(checksum.as_ref().map_or(Checksum::Off, |c| c.0))
+}
+
+/// Refuses the options a transfer from or to a file object cannot honour (its stream can be
+/// neither resumed nor renamed; the core always checks its size and computes no checksum).
+fn stream_options(
+    resume: bool,
+    atomic: bool,
+    verify: &Verify,
+    checksum: &Option<ChecksumArg>,
+) -> PyResult<()> {
+    path_only("resume=True", resume)?;
+    path_only("atomic=True", atomic)?;
+    path_only("verify=False", !verify.0)?;
+    path_only("checksum", checksum.is_some())
 }
 
 /// Connects and logs in; returns a `Session`.
@@ -196,19 +236,26 @@ impl PySession {
     }
 
     /// Downloads `remote` to a local path or into a binary file object; returns the byte count.
-    #[pyo3(signature = (remote, local, *, resume = false, progress = None))]
+    #[pyo3(
+        signature = (remote, local, *, resume = false, verify = Verify(true), checksum = None,
+                     progress = None),
+        text_signature = "($self, remote, local, *, resume=False, verify=True, checksum=None, \
+                          progress=None)"
+    )]
+    #[allow(clippy::too_many_arguments)]
     fn download(
         &self,
         py: Python<'_>,
         remote: Remote,
         local: &Bound<'_, PyAny>,
         resume: bool,
+        verify: Verify,
+        checksum: Option<ChecksumArg>,
         progress: Option<Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
         let progress = callback(progress)?;
         let s = self.inner.clone();
-        let mut options = DownloadOptions::default();
-        options.resume = resume;
+        let mut options = download_options(resume, &verify, &checksum);
         match (crate::transfer::local(local, "write")?, progress) {
             (Local::Path(path), None) => wait(py, async move {
                 s.download(&remote, &path, options).await.map_err(ftp_err)
@@ -220,7 +267,7 @@ impl PySession {
                 wait_with(py, op, &mut pump)
             }
             (Local::File(file), cb) => {
-                path_only("resume", resume)?;
+                stream_options(resume, false, &verify, &checksum)?;
                 let (mut pump, mut pipe) = ToFile::new(file, cb);
                 let op = async move {
                     let r = s.download_to(&remote, &mut pipe).await;
@@ -233,7 +280,13 @@ impl PySession {
     }
 
     /// Uploads a local path or a binary file object to `remote`; returns the byte count.
-    #[pyo3(signature = (local, remote, *, resume = false, atomic = false, progress = None))]
+    #[pyo3(
+        signature = (local, remote, *, resume = false, atomic = false, verify = Verify(true),
+                     checksum = None, progress = None),
+        text_signature = "($self, local, remote, *, resume=False, atomic=False, verify=True, \
+                          checksum=None, progress=None)"
+    )]
+    #[allow(clippy::too_many_arguments)]
     fn upload(
         &self,
         py: Python<'_>,
@@ -241,13 +294,13 @@ impl PySession {
         remote: Remote,
         resume: bool,
         atomic: bool,
+        verify: Verify,
+        checksum: Option<ChecksumArg>,
         progress: Option<Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
         let progress = callback(progress)?;
         let s = self.inner.clone();
-        let mut options = UploadOptions::default();
-        options.resume = resume;
-        options.atomic = atomic;
+        let mut options = upload_options(resume, atomic, &verify, &checksum);
         match (crate::transfer::local(local, "read")?, progress) {
             (Local::Path(path), None) => wait(py, async move {
                 s.upload(&path, &remote, options).await.map_err(ftp_err)
@@ -259,8 +312,7 @@ impl PySession {
                 wait_with(py, op, &mut pump)
             }
             (Local::File(file), cb) => {
-                path_only("resume", resume)?;
-                path_only("atomic", atomic)?;
+                stream_options(resume, atomic, &verify, &checksum)?;
                 let (mut pump, mut pipe) = FromFile::new(py, file, cb)?;
                 let op = async move { s.upload_from(&mut pipe, &remote).await.map_err(ftp_err) };
                 wait_with(py, op, &mut pump)
@@ -413,22 +465,28 @@ impl PyAsyncSession {
     }
 
     /// See `Session.download`; a file object is written on the event loop's thread.
-    #[pyo3(signature = (remote, local, *, resume = false, progress = None))]
+    #[pyo3(
+        signature = (remote, local, *, resume = false, verify = Verify(true), checksum = None,
+                     progress = None),
+        text_signature = "($self, remote, local, *, resume=False, verify=True, checksum=None, \
+                          progress=None)"
+    )]
     fn download<'py>(
         slf: &Bound<'py, Self>,
         remote: Remote,
         local: &Bound<'py, PyAny>,
         resume: bool,
+        verify: Verify,
+        checksum: Option<ChecksumArg>,
         progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let progress = callback(progress)?;
         let s = slf.get().inner.clone();
-        let mut options = DownloadOptions::default();
-        options.resume = resume;
+        let mut options = download_options(resume, &verify, &checksum);
         match crate::transfer::local(local, "write")? {
             Local::File(file) => {
-                path_only("resume", resume)?;
+                stream_options(resume, false, &verify, &checksum)?;
                 helper(py, "download_to_file_async")?.call1((slf, remote.0, file, progress))
             }
             Local::Path(path) => match progress {
@@ -447,25 +505,30 @@ impl PyAsyncSession {
     }
 
     /// See `Session.upload`; a file object is read on the event loop's thread.
-    #[pyo3(signature = (local, remote, *, resume = false, atomic = false, progress = None))]
+    #[pyo3(
+        signature = (local, remote, *, resume = false, atomic = false, verify = Verify(true),
+                     checksum = None, progress = None),
+        text_signature = "($self, local, remote, *, resume=False, atomic=False, verify=True, \
+                          checksum=None, progress=None)"
+    )]
+    #[allow(clippy::too_many_arguments)]
     fn upload<'py>(
         slf: &Bound<'py, Self>,
         local: &Bound<'py, PyAny>,
         remote: Remote,
         resume: bool,
         atomic: bool,
+        verify: Verify,
+        checksum: Option<ChecksumArg>,
         progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let progress = callback(progress)?;
         let s = slf.get().inner.clone();
-        let mut options = UploadOptions::default();
-        options.resume = resume;
-        options.atomic = atomic;
+        let mut options = upload_options(resume, atomic, &verify, &checksum);
         match crate::transfer::local(local, "read")? {
             Local::File(file) => {
-                path_only("resume", resume)?;
-                path_only("atomic", atomic)?;
+                stream_options(resume, atomic, &verify, &checksum)?;
                 helper(py, "upload_from_file_async")?.call1((slf, file, remote.0, progress))
             }
             Local::Path(path) => match progress {

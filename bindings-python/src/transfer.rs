@@ -78,12 +78,13 @@ pub(crate) fn callback(progress: Option<Bound<'_, PyAny>>) -> PyResult<Option<Py
     }
 }
 
-/// Refuses `resume`/`atomic` for a file object (the core resumes and renames local paths and
-/// remote files it names; a stream has neither).
-pub(crate) fn path_only(name: &str, value: bool) -> PyResult<()> {
-    if value {
+/// Refuses an option a file object cannot have (`what`, e.g. `"resume=True"`, when `set`): the
+/// core resumes and renames local paths and remote files it names, a stream has neither, and
+/// the streaming transfers always check the size and compute no checksum.
+pub(crate) fn path_only(what: &str, set: bool) -> PyResult<()> {
+    if set {
         return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
-            "{name}=True is supported for local paths only, not for file objects"
+            "{what} is supported for local paths only, not for file objects"
         )));
     }
     Ok(())

@@ -3,8 +3,9 @@
  *     test_x URL ROOT SERVER [EXTRA]
  * by tests/c/run.py: URL = ftp://user:pass@127.0.0.1:port (ftpes:// or ftps:// for TLS servers),
  * ROOT = the server's local root directory (to check files on disk), SERVER = pyftpdlib | vsftpd,
- * EXTRA = the CA file of a TLS server (test_tls) or "limited" (test_pool against a server that
- * allows 3 connections). */
+ * EXTRA = the CA file of a TLS server (test_tls), "limited" (test_pool against a server that
+ * allows 3 connections), or "honest" / "lying" (test_checksum against a server whose checksum
+ * commands give the right / wrong digests). */
 #ifndef FERROFTP_TEST_COMMON_H
 #define FERROFTP_TEST_COMMON_H
 
@@ -19,7 +20,8 @@
 static const char *T_URL;
 static const char *T_ROOT;
 static const char *T_SERVER;
-/* An optional 5th argument: the CA file of a TLS server (test_tls), or a mode (test_pool). */
+/* An optional 5th argument: the CA file of a TLS server (test_tls), or a mode (test_pool,
+ * test_checksum). */
 static const char *T_EXTRA;
 static int T_CHECKS;
 

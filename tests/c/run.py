@@ -3,7 +3,8 @@
 
     run.py --lib-dir DIR            build tests/c/*.c against include/ferroftp.h and DIR/libferroftp.so,
                                     start pyftpdlib and vsftpd (tests/servers/serve.py; also vsftpd with 3
-                                    connections at most, and explicit/implicit FTPS servers), run the
+                                    connections at most, pyftpdlib with honest and lying checksum
+                                    commands, and explicit/implicit FTPS servers), run the
                                     test binaries against them under valgrind (see RUNS), then install into a
                                     temporary prefix and build examples/c (pkg-config) and
                                     examples/cpp (CMake find_package) against it and run both
@@ -30,16 +31,21 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 TESTS = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names",
-         "test_tls"]
+         "test_checksum", "test_tls"]
 # (server kind, extra serve.py arguments, test programs, EXTRA argument): every test program but
-# test_tls against the two plain servers; test_pool again against a vsftpd that allows only 3
-# connections (with a pool of 10); test_tls against explicit FTPS on both servers and implicit
-# FTPS on vsftpd (pyftpdlib has no implicit mode), given the server's CA file.
-PLAIN = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names"]
+# test_tls against the two plain servers (which offer no checksum: test_checksum checks that a
+# required one fails); test_pool again against a vsftpd that allows only 3 connections (with a
+# pool of 10); test_checksum against pyftpdlib with HASH and the X commands, honest and lying;
+# test_tls against explicit FTPS on both servers and implicit FTPS on vsftpd (pyftpdlib has no
+# implicit mode), given the server's CA file.
+PLAIN = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names",
+         "test_checksum"]
 RUNS = [
     ("pyftpdlib", [], PLAIN, None),
     ("vsftpd", [], PLAIN, None),
     ("vsftpd", ["--max-cons", "3"], ["test_pool"], "limited"),
+    ("pyftpdlib", ["--hash"], ["test_checksum"], "honest"),
+    ("pyftpdlib", ["--hash", "--hash-lie"], ["test_checksum"], "lying"),
     ("pyftpdlib", ["--tls", "explicit"], ["test_tls"], "cafile"),
     ("vsftpd", ["--tls", "explicit"], ["test_tls"], "cafile"),
     ("vsftpd", ["--tls", "implicit"], ["test_tls"], "cafile"),

@@ -63,6 +63,7 @@ static void test_options_init(void) {
     memset(&o, 0x55, sizeof o);
     CHECK_OK(ferroftp_transfer_options_init(&o));
     CHECK(!o.resume && !o.atomic && o.verify && o.progress == NULL && o.userdata == NULL);
+    CHECK(o.checksum == FERROFTP_CHECKSUM_OFF);
     CHECK_ST(FERROFTP_STATUS_NULL_ARGUMENT, ferroftp_transfer_options_init(NULL));
 }
 

@@ -126,13 +126,24 @@ class Server:
             self.proc.wait()
 
 
-def start_server(kind: str, *args: str) -> Server:
-    """Starts ``serve.py kind args``; raises (the test fails) if it does not come up."""
-    proc = subprocess.Popen(
-        [server_python(), str(SERVE), kind, *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
+def start_server(kind: str, *args: str, log: Path | None = None) -> Server:
+    """Starts ``serve.py kind args``; raises (the test fails) if it does not come up.
+
+    With ``log``, the server writes every command and reply it handles to that file
+    (``FERROFTP_SERVER_LOG=debug``; pyftpdlib logs a command before answering it, and a reply
+    just after sending it).
+    """
+    env = None if log is None else dict(os.environ, FERROFTP_SERVER_LOG="debug")
+    with contextlib.ExitStack() as files:
+        # the child gets its own descriptor of the log file
+        stderr = None if log is None else files.enter_context(open(log, "wb"))
+        proc = subprocess.Popen(
+            [server_python(), str(SERVE), kind, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=env,
+        )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.strip():

@@ -36,6 +36,9 @@ def test_hierarchy() -> None:
     assert issubclass(E.ClosedError, E.Error)
     assert issubclass(E.CancelledError, E.Error)
     assert issubclass(E.InvalidInputError, E.Error) and issubclass(E.InvalidInputError, ValueError)
+    # A checksum mismatch is neither a server's refusal nor a failed system call.
+    assert E.IntegrityError.__bases__ == (E.Error,)
+    assert not issubclass(E.IntegrityError, (OSError, ftplib.error_perm, ftplib.error_temp))
     # Every exported error is the same object as in ferroftp.exceptions.
     for name in exceptions.__all__:
         assert getattr(ferroftp, name) is getattr(exceptions, name)

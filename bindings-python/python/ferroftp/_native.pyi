@@ -34,6 +34,12 @@ __all__ = [
 _Progress: TypeAlias = Callable[[int, int | None], object]
 """``progress(done, total)``: bytes done so far and the total when known (else ``None``)."""
 
+_Checksum: TypeAlias = (
+    Literal["if-available", "required", "sha256", "sha512", "sha1", "md5", "crc32"] | None
+)
+"""``checksum=`` of ``download``/``upload``: ``None`` (off), ``"if-available"``, ``"required"``,
+or one algorithm."""
+
 _Buffer: TypeAlias = bytes | bytearray | memoryview
 _StrPath: TypeAlias = str | os.PathLike[str]
 _RemotePath: TypeAlias = str | bytes
@@ -159,15 +165,28 @@ class Session:
         local: _StrPath | _Writable,
         *,
         resume: bool = False,
+        verify: bool = True,
+        checksum: _Checksum = None,
         progress: _Progress | None = None,
     ) -> int:
         """Downloads ``remote`` to a local path, or into a binary file object (chunk by chunk
         through its ``write``); returns the byte count.
 
         A path receives the data under a temporary name (``.<name>.ferroftp-part``), renamed
-        into place only after the server's final reply (and a size check). With
+        into place only after the server's final reply and the checks: the size (``verify``,
+        the size the server announced or SIZE) and a checksum (``checksum``). With
         ``resume=True`` a download that fails or is interrupted keeps that part file, and the
         next ``resume=True`` download continues from it (REST); local paths only.
+
+        ``checksum`` compares a digest of the received data with the server's (HASH, or
+        XSHA256, XSHA512, XSHA1, XMD5, XCRC as its FEAT offers): ``"if-available"`` uses the
+        strongest one offered and checks nothing more where there is none; ``"required"``
+        fails with :class:`~ferroftp.PermanentError` before any data moves where there is
+        none; ``"sha256"``, ``"sha512"``, ``"sha1"``, ``"md5"``, ``"crc32"`` use that one only
+        (and fail the same way without it). A mismatch raises
+        :class:`~ferroftp.IntegrityError` and leaves no file behind. ``verify=False`` and
+        ``checksum`` are for local paths only (``NotImplementedError`` with a file object,
+        whose transfer always checks the size).
         ``progress(done, total)`` is called on this thread as data arrives, while the transfer
         waits for it; calls are coalesced (each sees the latest count, so a fast transfer may
         report only a few). An exception in it stops the transfer if it is still running, and
@@ -181,6 +200,8 @@ class Session:
         *,
         resume: bool = False,
         atomic: bool = False,
+        verify: bool = True,
+        checksum: _Checksum = None,
         progress: _Progress | None = None,
     ) -> int:
         """Uploads a local path, or a binary file object (chunk by chunk through its ``read``),
@@ -188,8 +209,13 @@ class Session:
 
         ``resume=True`` continues from what the server already holds (REST + STOR, or APPE);
         ``atomic=True`` uploads to a temporary name beside ``remote`` and renames it into place
-        after the server's final reply, so readers never see a partial file. Both are for local
-        paths only (``NotImplementedError`` with a file object).
+        after the server's final reply, so readers never see a partial file. ``verify`` checks
+        the remote size afterwards (SIZE, where offered); ``checksum`` compares the server's
+        digest of the stored file with the local file's, as for :meth:`download` (before an
+        atomic upload's rename: a mismatch removes the temporary file and leaves ``remote`` as
+        it was; a plain upload's file is left as stored). ``resume``, ``atomic``,
+        ``verify=False`` and ``checksum`` are for local paths only (``NotImplementedError``
+        with a file object).
         """
     def read_bytes(self, remote: _RemotePath) -> bytes:
         """Downloads ``remote`` into memory."""
@@ -261,6 +287,8 @@ class AsyncSession:
         local: _StrPath | _Writable,
         *,
         resume: bool = False,
+        verify: bool = True,
+        checksum: _Checksum = None,
         progress: _Progress | None = None,
     ) -> Awaitable[int]:
         """See :meth:`Session.download`; ``progress`` and a file object's ``write`` are called
@@ -272,6 +300,8 @@ class AsyncSession:
         *,
         resume: bool = False,
         atomic: bool = False,
+        verify: bool = True,
+        checksum: _Checksum = None,
         progress: _Progress | None = None,
     ) -> Awaitable[int]:
         """See :meth:`Session.upload`; ``progress`` and a file object's ``read`` are called on

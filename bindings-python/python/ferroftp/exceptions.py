@@ -17,10 +17,17 @@ server's text. The subclasses also inherit what Python code already catches::
     ├── IoError (OSError)                             local or network I/O
     ├── ClosedError                                   the session was closed
     ├── CancelledError                                the operation was interrupted
-    └── InvalidInputError (ValueError)                bad URL, option or path
+    ├── InvalidInputError (ValueError)                bad URL, option or path
+    └── IntegrityError                                checksum mismatch (``checksum=``)
 
 So ``except ftplib.error_perm:`` around a failing call keeps working, and so do
 ``except FileNotFoundError``, ``except TimeoutError`` and ``except OSError``.
+
+``IntegrityError`` has no second base on purpose: it is not a server's refusal (so no
+``ftplib.error_*`` class, which stand for reply codes), and not an ``OSError``, since no system
+call or connection failed: a handler written for disk or network errors should not mistake
+bytes that differ from the server's file for one of those. ``except ftplib.Error`` and
+``except ftplib.all_errors`` still catch it, through :class:`Error`.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ __all__ = [
     "ClosedError",
     "ConnectionError",
     "Error",
+    "IntegrityError",
     "InvalidInputError",
     "IoError",
     "NotFoundError",
@@ -130,3 +138,15 @@ class InvalidInputError(Error, ValueError):
     """A bad argument: a malformed URL, option or path."""
 
     kind = "invalid-input"
+
+
+class IntegrityError(Error):
+    """A transfer's data does not match the server's file: the checksum the server computed
+    (HASH, XSHA256, ...) differs from the one of the bytes sent or received (``checksum=`` of
+    ``download``/``upload``). A download is discarded: nothing is written to the target (an
+    existing file keeps its old content) and no part file is kept, even with ``resume=True``.
+    An atomic upload's temporary remote file is removed; a plain upload's remote file is left
+    as the server stored it (the message says so). The session stays usable, and repeating the
+    transfer may help."""
+
+    kind = "integrity"
