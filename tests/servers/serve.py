@@ -164,8 +164,17 @@ def _fd_safe_ioloop() -> Any:
     itself: the next transfer then waits for a data connection that is never accepted (seen as
     a STOR hanging for 30 s after a refused RETR). This loop dispatches only to the object that
     owned the fd when the batch was polled.
+
+    The same reuse bites through the channels' own bookkeeping: a channel keeps the fd number
+    it was created with, so a channel that is closed late (after its socket's fd was reused by
+    a new control connection) unregisters the *new* connection, or changes its poll events, and
+    that connection is never read again (seen as a login stalling until the client's connect
+    timeout, after an active-mode session). `_own_fds_only` makes a channel touch the loop's
+    registration of its fd only while it is the fd's owner.
     """
     from pyftpdlib.ioloop import Poll
+
+    _own_fds_only()
 
     class FdSafePoll(Poll):  # type: ignore[misc, valid-type]
         def poll(self, timeout: float | None) -> None:
@@ -189,6 +198,38 @@ def _fd_safe_ioloop() -> Any:
                         _pyftpdlib_write(inst)
 
     return FdSafePoll()
+
+
+def _own_fds_only() -> None:
+    """Patches pyftpdlib's channels to leave an fd's registration to its current owner."""
+    from pyftpdlib.ioloop import AsyncChat
+
+    if getattr(AsyncChat, "_ferroftp_own_fds_only", False):
+        return
+    del_channel = AsyncChat.del_channel
+    modify = AsyncChat.modify_ioloop_events
+
+    def owns(inst: Any) -> bool:
+        owner = inst.ioloop.socket_map.get(inst._fileno)
+        if owner is not None:
+            return owner is inst
+        # Not registered: only a channel whose socket still has that fd may register it.
+        try:
+            return bool(inst.socket is not None and inst.socket.fileno() == inst._fileno)
+        except OSError:
+            return False
+
+    def guarded_del_channel(self: Any, map: Any = None) -> None:
+        if self._fileno is None or self.ioloop.socket_map.get(self._fileno) is self:
+            del_channel(self, map)
+
+    def guarded_modify(self: Any, events: int, logdebug: bool = False) -> None:
+        if owns(self):
+            modify(self, events, logdebug)
+
+    AsyncChat.del_channel = guarded_del_channel
+    AsyncChat.modify_ioloop_events = guarded_modify
+    AsyncChat._ferroftp_own_fds_only = True
 
 
 def _pyftpdlib_read(inst: Any) -> None:
