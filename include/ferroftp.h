@@ -513,6 +513,13 @@ typedef struct ferroftp_batch_options {
      * the progress calls before it returns).
      */
     void *userdata;
+    /**
+     * A `ferroftp_checksum` value for every file (default `FERROFTP_CHECKSUM_OFF`; see
+     * `ferroftp_transfer_options.checksum`): a file whose checksum does not match fails with
+     * `FERROFTP_STATUS_INTEGRITY`. Another number makes the call return
+     * `FERROFTP_STATUS_INVALID_INPUT` before anything starts.
+     */
+    uint32_t checksum;
 } ferroftp_batch_options;
 
 /**

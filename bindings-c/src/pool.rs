@@ -85,6 +85,11 @@ pub struct ferroftp_batch_options {
     /// returns, or until the future has finished or been freed (`ferroftp_future_free` stops
     /// the progress calls before it returns).
     pub userdata: *mut c_void,
+    /// A `ferroftp_checksum` value for every file (default `FERROFTP_CHECKSUM_OFF`; see
+    /// `ferroftp_transfer_options.checksum`): a file whose checksum does not match fails with
+    /// `FERROFTP_STATUS_INTEGRITY`. Another number makes the call return
+    /// `FERROFTP_STATUS_INVALID_INPUT` before anything starts.
+    pub checksum: u32,
 }
 
 impl Default for ferroftp_batch_options {
@@ -95,6 +100,7 @@ impl Default for ferroftp_batch_options {
             skip_existing: d.skip_existing,
             progress: None,
             userdata: std::ptr::null_mut(),
+            checksum: crate::transfer::ferroftp_checksum::FERROFTP_CHECKSUM_OFF as u32,
         }
     }
 }
@@ -143,11 +149,26 @@ unsafe fn read(options: *const ferroftp_batch_options) -> ferroftp_batch_options
     unsafe { options.as_ref() }.copied().unwrap_or_default()
 }
 
-/// The core's batch options from the caller's, with progress calls through `gate`.
+/// The caller's options (the defaults for NULL), with an unknown `checksum` refused.
+///
+/// # Safety
+/// As [`read`].
+unsafe fn checked(
+    options: *const ferroftp_batch_options,
+) -> Result<ferroftp_batch_options, crate::error::CError> {
+    // SAFETY: passed on from the caller.
+    let o = unsafe { read(options) };
+    crate::transfer::checksum_of(o.checksum)?;
+    Ok(o)
+}
+
+/// The core's batch options from the caller's (already [`checked`]), with progress calls
+/// through `gate`.
 fn batch_options(o: &ferroftp_batch_options, gate: Arc<Gate>) -> BatchOptions {
     let mut b = BatchOptions::default()
         .stop_on_error(o.stop_on_error)
-        .skip_existing(o.skip_existing);
+        .skip_existing(o.skip_existing)
+        .checksum(crate::transfer::checksum_of(o.checksum).unwrap_or_default());
     if let Some(func) = o.progress {
         let p = BatchProgressFn {
             func,
@@ -435,7 +456,10 @@ pub extern "C" fn ferroftp_pool_download_many(
             Err(e) => return e.raise(),
         };
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = batch_options(&unsafe { read(options) }, Arc::default());
+        let o = match unsafe { checked(options) } {
+            Ok(o) => batch_options(&o, Arc::default()),
+            Err(e) => return e.raise(),
+        };
         finish(block(op_download_many(p.clone(), items, o)), Some(out), pick_batch)
     }
 }
@@ -463,7 +487,10 @@ pub extern "C" fn ferroftp_pool_download_many_start(
             Err(e) => return e.raise(),
         };
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = unsafe { read(options) };
+        let o = match unsafe { checked(options) } {
+            Ok(o) => o,
+            Err(e) => return e.raise(),
+        };
         let p = p.clone();
         spawn_gated(|gate| op_download_many(p, items, batch_options(&o, gate)), out)
     }
@@ -492,7 +519,10 @@ pub extern "C" fn ferroftp_pool_upload_many(
             Err(e) => return e.raise(),
         };
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = batch_options(&unsafe { read(options) }, Arc::default());
+        let o = match unsafe { checked(options) } {
+            Ok(o) => batch_options(&o, Arc::default()),
+            Err(e) => return e.raise(),
+        };
         finish(block(op_upload_many(p.clone(), items, o)), Some(out), pick_batch)
     }
 }
@@ -519,7 +549,10 @@ pub extern "C" fn ferroftp_pool_upload_many_start(
             Err(e) => return e.raise(),
         };
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = unsafe { read(options) };
+        let o = match unsafe { checked(options) } {
+            Ok(o) => o,
+            Err(e) => return e.raise(),
+        };
         let p = p.clone();
         spawn_gated(|gate| op_upload_many(p, items, batch_options(&o, gate)), out)
     }
@@ -545,7 +578,10 @@ pub extern "C" fn ferroftp_pool_download_tree(
         let local = try_str!(local);
         let out = try_out!(result_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = batch_options(&unsafe { read(options) }, Arc::default());
+        let o = match unsafe { checked(options) } {
+            Ok(o) => batch_options(&o, Arc::default()),
+            Err(e) => return e.raise(),
+        };
         finish(
             block(op_download_tree(p.clone(), remote.into(), local.into(), o)),
             Some(out),
@@ -570,7 +606,10 @@ pub extern "C" fn ferroftp_pool_download_tree_start(
         let local = try_str!(local);
         let out = try_out!(future_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = unsafe { read(options) };
+        let o = match unsafe { checked(options) } {
+            Ok(o) => o,
+            Err(e) => return e.raise(),
+        };
         let p = p.clone();
         spawn_gated(|gate| op_download_tree(p, remote.into(), local.into(), batch_options(&o, gate)), out)
     }
@@ -596,7 +635,10 @@ pub extern "C" fn ferroftp_pool_upload_tree(
         let remote = try_str!(remote);
         let out = try_out!(result_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = batch_options(&unsafe { read(options) }, Arc::default());
+        let o = match unsafe { checked(options) } {
+            Ok(o) => batch_options(&o, Arc::default()),
+            Err(e) => return e.raise(),
+        };
         finish(
             block(op_upload_tree(p.clone(), local.into(), remote.into(), o)),
             Some(out),
@@ -621,7 +663,10 @@ pub extern "C" fn ferroftp_pool_upload_tree_start(
         let remote = try_str!(remote);
         let out = try_out!(future_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let o = unsafe { read(options) };
+        let o = match unsafe { checked(options) } {
+            Ok(o) => o,
+            Err(e) => return e.raise(),
+        };
         let p = p.clone();
         spawn_gated(|gate| op_upload_tree(p, local.into(), remote.into(), batch_options(&o, gate)), out)
     }

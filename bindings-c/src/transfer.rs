@@ -61,7 +61,7 @@ pub enum ferroftp_checksum {
 }
 
 /// The core's checksum for a `checksum` field value.
-fn checksum_of(value: u32) -> Result<Checksum, CError> {
+pub(crate) fn checksum_of(value: u32) -> Result<Checksum, CError> {
     use ferroftp_checksum as C;
     const VALUES: [ferroftp_checksum; 8] = [
         C::FERROFTP_CHECKSUM_OFF,
@@ -76,7 +76,7 @@ fn checksum_of(value: u32) -> Result<Checksum, CError> {
     let Some(c) = VALUES.into_iter().find(|c| *c as u32 == value) else {
         return Err(CError::new(
             S::FERROFTP_STATUS_INVALID_INPUT,
-            format!("unknown checksum {value} in ferroftp_transfer_options"),
+            format!("unknown checksum {value} (a ferroftp_checksum value)"),
         ));
     };
     Ok(match c {

@@ -18,8 +18,8 @@ use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 
 use crate::errors::ftp_err;
 use crate::options::{
-    CaFile, ConnectTimeout, DataModeArg, MaxSessions, Options, Remote, Retries, Timeout, Tls,
-    UrlArg, Verify, WaitTimeout, type_name,
+    CaFile, ChecksumArg, ConnectTimeout, DataModeArg, MaxSessions, Options, Remote, Retries,
+    Timeout, Tls, UrlArg, Verify, WaitTimeout, type_name,
 };
 use crate::runtime::{ready, spawn_async, wait, wait_with};
 use crate::session::{PyAsyncSession, PySession};
@@ -233,10 +233,15 @@ fn remote_path(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(obj.extract::<Remote>()?.0)
 }
 
-fn batch_options(stop_on_error: bool, skip_existing: bool) -> BatchOptions {
+fn batch_options(
+    stop_on_error: bool,
+    skip_existing: bool,
+    checksum: Option<ChecksumArg>,
+) -> BatchOptions {
     BatchOptions::default()
         .stop_on_error(stop_on_error)
         .skip_existing(skip_existing)
+        .checksum(checksum.map(|c| c.0).unwrap_or_default())
 }
 
 /// Runs a batch as a blocking call, with its progress delivered on this thread.
@@ -367,40 +372,45 @@ macro_rules! pool_methods {
             }
 
             /// Downloads `(remote, local)` pairs in parallel; gives a `BatchResult`.
-            #[pyo3(signature = (items, *, progress = None, stop_on_error = false))]
+            #[pyo3(signature = (items, *, progress = None, stop_on_error = false,
+                                checksum = None))]
             fn download_many<'py>(
                 &self,
                 py: Python<'py>,
                 items: &Bound<'py, PyAny>,
                 progress: Option<Bound<'py, PyAny>>,
                 stop_on_error: bool,
+                checksum: Option<ChecksumArg>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let items = pairs(items, "items", remote_path, local_path)?;
                 let pool = self.inner.clone();
-                $run(py, progress, batch_options(stop_on_error, false), |o| async move {
+                $run(py, progress, batch_options(stop_on_error, false, checksum), |o| async move {
                     Ok(pool.download_many(items, o).await)
                 })
             }
 
             /// Uploads `(local, remote)` pairs in parallel; gives a `BatchResult`.
-            #[pyo3(signature = (items, *, progress = None, stop_on_error = false))]
+            #[pyo3(signature = (items, *, progress = None, stop_on_error = false,
+                                checksum = None))]
             fn upload_many<'py>(
                 &self,
                 py: Python<'py>,
                 items: &Bound<'py, PyAny>,
                 progress: Option<Bound<'py, PyAny>>,
                 stop_on_error: bool,
+                checksum: Option<ChecksumArg>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let items = pairs(items, "upload items", local_path, remote_path)?;
                 let pool = self.inner.clone();
-                $run(py, progress, batch_options(stop_on_error, false), |o| async move {
+                $run(py, progress, batch_options(stop_on_error, false, checksum), |o| async move {
                     Ok(pool.upload_many(items, o).await)
                 })
             }
 
             /// Mirrors the remote directory `remote` into the local directory `local`.
             #[pyo3(signature = (remote, local, *, skip_existing = false, progress = None,
-                                stop_on_error = false))]
+                                stop_on_error = false, checksum = None))]
+            #[allow(clippy::too_many_arguments)] // the Python signature
             fn download_tree<'py>(
                 &self,
                 py: Python<'py>,
@@ -409,10 +419,11 @@ macro_rules! pool_methods {
                 skip_existing: bool,
                 progress: Option<Bound<'py, PyAny>>,
                 stop_on_error: bool,
+                checksum: Option<ChecksumArg>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let local = local_path(local)?;
                 let pool = self.inner.clone();
-                let options = batch_options(stop_on_error, skip_existing);
+                let options = batch_options(stop_on_error, skip_existing, checksum);
                 $run(py, progress, options, |o| async move {
                     pool.download_tree(&remote, local, o).await
                 })
@@ -420,7 +431,8 @@ macro_rules! pool_methods {
 
             /// Mirrors the local directory `local` into the remote directory `remote`.
             #[pyo3(signature = (local, remote, *, skip_existing = false, progress = None,
-                                stop_on_error = false))]
+                                stop_on_error = false, checksum = None))]
+            #[allow(clippy::too_many_arguments)] // the Python signature
             fn upload_tree<'py>(
                 &self,
                 py: Python<'py>,
@@ -429,10 +441,11 @@ macro_rules! pool_methods {
                 skip_existing: bool,
                 progress: Option<Bound<'py, PyAny>>,
                 stop_on_error: bool,
+                checksum: Option<ChecksumArg>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let local = local_path(local)?;
                 let pool = self.inner.clone();
-                let options = batch_options(stop_on_error, skip_existing);
+                let options = batch_options(stop_on_error, skip_existing, checksum);
                 $run(py, progress, options, |o| async move {
                     pool.upload_tree(local, &remote, o).await
                 })

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{DateTime, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::checksum::Checksum;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::listing::{EntryKind, join_path};
@@ -471,7 +472,7 @@ impl Pool {
         for _ in 0..workers {
             let (pool, queue, result, tracker) =
                 (self.clone(), queue.clone(), result.clone(), tracker.clone());
-            let stop_on_error = options.stop_on_error;
+            let (stop_on_error, checksum) = (options.stop_on_error, options.checksum);
             set.spawn(async move {
                 let mut borrowed: Option<PooledSession> = None;
                 loop {
@@ -507,7 +508,7 @@ impl Pool {
                         return;
                     };
                     let Some(s) = borrowed.as_ref() else { return };
-                    let outcome = job.run(s, &tracker, index).await;
+                    let outcome = job.run(s, &tracker, index, checksum).await;
                     tracker.file_done(index, outcome.as_ref().ok().copied());
                     let failed = outcome.is_err();
                     {
@@ -580,6 +581,9 @@ pub struct BatchOptions {
     pub stop_on_error: bool,
     /// Trees: skip files whose size (and time, where known) already match.
     pub skip_existing: bool,
+    /// The checksum check of every file (see [`DownloadOptions::checksum`]); a mismatch fails
+    /// that file with [`ErrorKind::Integrity`].
+    pub checksum: Checksum,
 }
 
 impl BatchOptions {
@@ -601,6 +605,13 @@ impl BatchOptions {
     #[must_use]
     pub fn skip_existing(mut self, yes: bool) -> Self {
         self.skip_existing = yes;
+        self
+    }
+
+    /// Sets the checksum check of every file.
+    #[must_use]
+    pub fn checksum(mut self, checksum: Checksum) -> Self {
+        self.checksum = checksum;
         self
     }
 }
@@ -650,7 +661,13 @@ impl Job {
         }
     }
 
-    async fn run(&self, s: &Session, tracker: &Arc<Tracker>, index: usize) -> Result<u64> {
+    async fn run(
+        &self,
+        s: &Session,
+        tracker: &Arc<Tracker>,
+        index: usize,
+        checksum: Checksum,
+    ) -> Result<u64> {
         match self {
             Job::Download {
                 remote,
@@ -659,7 +676,9 @@ impl Job {
                 ..
             } => {
                 let t = tracker.clone();
-                let opts = DownloadOptions::default().progress(move |n, _| t.bytes(index, n));
+                let opts = DownloadOptions::default()
+                    .checksum(checksum)
+                    .progress(move |n, _| t.bytes(index, n));
                 let n = s.download(remote, local, opts).await?;
                 if let Some(m) = mtime {
                     // Keep the remote time, so a later mirror can tell the file is current.
@@ -674,7 +693,9 @@ impl Job {
                 let mut attempt = 0;
                 loop {
                     let t = tracker.clone();
-                    let opts = UploadOptions::default().progress(move |n, _| t.bytes(index, n));
+                    let opts = UploadOptions::default()
+                        .checksum(checksum)
+                        .progress(move |n, _| t.bytes(index, n));
                     match s.upload(local, remote, opts).await {
                         // A whole-file STOR replaces the file: sending it again is safe.
                         Err(e) if attempt == 0 && e.is_retryable() => attempt += 1,

@@ -223,3 +223,58 @@ fn missing_file(server: &'static Server) {
     assert!(!dst.join("nope").exists());
 }
 on_servers!(missing_file_fails_alone, missing_file);
+
+/// Batches check every file with a checksum when asked: an honest server passes them all; a
+/// server whose digests are wrong fails every file with `Integrity`, and no download is left.
+#[test]
+fn batches_with_checksums() {
+    use ferroftp::{Checksum, HashAlgorithm};
+    for (args, lying) in [
+        (&["--hash"][..], false),
+        (&["--hash", "--hash-lie"][..], true),
+    ] {
+        let server = Server::start(Kind::Pyftpdlib, args);
+        let (dir, remote_local) = server.dir("sums");
+        let src = tmpdir(&format!("sums-src-{lying}"));
+        let dst = tmpdir(&format!("sums-dst-{lying}"));
+        let names: Vec<String> = (0..20).map(|i| format!("s{i:02}")).collect();
+        for (i, n) in names.iter().enumerate() {
+            std::fs::write(src.join(n), content(i)).unwrap();
+        }
+        let p = pool(&server, 4);
+        let up = run(p.upload_many(
+            names
+                .iter()
+                .map(|n| (src.join(n), format!("{dir}/{n}")))
+                .collect(),
+            BatchOptions::default().checksum(Checksum::Only(HashAlgorithm::Sha256)),
+        ));
+        let down = run(p.download_many(
+            names
+                .iter()
+                .map(|n| (format!("{dir}/{n}"), dst.join(n)))
+                .collect(),
+            BatchOptions::default().checksum(Checksum::Required),
+        ));
+        if lying {
+            assert_eq!((up.ok.len(), up.failed.len()), (0, 20));
+            assert_eq!((down.ok.len(), down.failed.len()), (0, 20));
+            for (path, e) in up.failed.iter().chain(&down.failed) {
+                assert_eq!(e.kind(), ErrorKind::Integrity, "{path}: {e}");
+            }
+            for n in &names {
+                assert!(
+                    !dst.join(n).exists(),
+                    "{n}: a download failing its checksum is gone"
+                );
+            }
+        } else {
+            assert!(up.is_ok() && down.is_ok(), "{:?}", up.failed.first());
+            for (i, n) in names.iter().enumerate() {
+                assert_eq!(std::fs::read(remote_local.join(n)).unwrap(), content(i));
+                assert_eq!(std::fs::read(dst.join(n)).unwrap(), content(i));
+            }
+        }
+        run(p.close());
+    }
+}

@@ -270,6 +270,60 @@ static void test_none(ferroftp_session *s, const char *dir, const char *ldir, co
     free(disk);
 }
 
+/* A pool batch checks every file with the batch options' checksum: an unknown value is refused
+ * before anything starts; the honest server passes, the lying one fails the file with INTEGRITY
+ * (no file left), a server without checksums fails it with PERMANENT. */
+static void test_pool(const char *mode, const char *dir, const char *ldir, const char *src) {
+    ferroftp_options o;
+    CHECK_OK(ferroftp_options_init(&o));
+    o.timeout_ms = 60000; /* valgrind is slow */
+    o.connect_timeout_ms = 30000;
+    ferroftp_pool *pool = NULL;
+    CHECK_OK(ferroftp_pool_new(T_URL, &o, 2, &pool));
+    ferroftp_batch_options b;
+    CHECK_OK(ferroftp_batch_options_init(&b));
+    CHECK(b.checksum == FERROFTP_CHECKSUM_OFF);
+    char remote[512], local[512];
+    snprintf(remote, sizeof remote, "%s/pooled.bin", dir);
+    snprintf(local, sizeof local, "%s/pooled.bin", ldir);
+    const char *remotes[] = {remote}, *locals[] = {local}, *srcs[] = {src};
+    ferroftp_batch_result *r = NULL;
+    ferroftp_future *fut = NULL;
+    b.checksum = 99;
+    CHECK_ST(FERROFTP_STATUS_INVALID_INPUT,
+             ferroftp_pool_download_many(pool, remotes, locals, 1, &b, &r));
+    CHECK(r == NULL && message_has("unknown checksum 99"));
+    CHECK_ST(FERROFTP_STATUS_INVALID_INPUT,
+             ferroftp_pool_upload_many_start(pool, srcs, remotes, 1, &b, &fut));
+    CHECK(fut == NULL);
+
+    b.checksum = FERROFTP_CHECKSUM_SHA256;
+    CHECK_OK(ferroftp_pool_upload_many(pool, srcs, remotes, 1, &b, &r));
+    ferroftp_batch_result_free(r);
+    r = NULL;
+    CHECK_OK(ferroftp_pool_download_many(pool, remotes, locals, 1, &b, &r));
+    size_t ok = 0, failed = 0;
+    CHECK_OK(ferroftp_batch_result_ok_count(r, &ok));
+    CHECK_OK(ferroftp_batch_result_failed_count(r, &failed));
+    if (strcmp(mode, "honest") == 0) {
+        CHECK(ok == 1 && failed == 0);
+        CHECK(exists(local));
+        unlink(local);
+    } else {
+        CHECK(ok == 0 && failed == 1);
+        const char *path = NULL, *message = NULL;
+        ferroftp_status st = FERROFTP_STATUS_OK;
+        int code = -1;
+        CHECK_OK(ferroftp_batch_result_failed(r, 0, &path, &st, &code, &message));
+        CHECK(st == (strcmp(mode, "lying") == 0 ? FERROFTP_STATUS_INTEGRITY
+                                                 : FERROFTP_STATUS_PERMANENT));
+        CHECK(!exists(local));
+    }
+    ferroftp_batch_result_free(r);
+    CHECK_OK(ferroftp_pool_close(pool));
+    ferroftp_pool_free(pool);
+}
+
 int main(int argc, char **argv) {
     t_init(argc, argv);
     const char *mode = T_EXTRA ? T_EXTRA : "none";
@@ -292,6 +346,7 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "honest") == 0) test_honest(s, dir, ldir, src, data, len);
     else if (strcmp(mode, "lying") == 0) test_lying(s, dir, ldir, src, data, len);
     else test_none(s, dir, ldir, src, data, len);
+    test_pool(mode, dir, ldir, src);
 
     unlink(src);
     CHECK(rmdir(ldir) == 0);

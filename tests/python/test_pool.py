@@ -382,3 +382,38 @@ def test_async_pool_cancel(server: Server, workdir: tuple[str, Path], tmp_path: 
             assert not result.failed and len(result.ok) == 400
 
     asyncio.run(main())
+
+
+@pytest.fixture(scope="module", params=(False, True), ids=("honest", "lying"))
+def hash_server(request: pytest.FixtureRequest) -> Iterator[tuple[Server, bool]]:
+    """pyftpdlib with HASH and the X commands; with ``lying``, every digest it gives is wrong."""
+    args = ("--hash", "--hash-lie") if request.param else ("--hash",)
+    s = start_server("pyftpdlib", *args)
+    yield s, request.param
+    s.stop()
+
+
+def test_batches_with_checksums(hash_server: tuple[Server, bool], tmp_path: Path) -> None:
+    server, lying = hash_server
+    remote, on_server = server.dir("sums")
+    files = make_files(tmp_path / "src", 20, 9)
+    dest = tmp_path / "dst"
+    dest.mkdir()
+    with pool(server, max_sessions=4) as p:
+        up = p.upload_many(
+            [(tmp_path / "src" / n, f"{remote}/{n}") for n in files], checksum="sha256"
+        )
+        down = p.download_many([(f"{remote}/{n}", dest / n) for n in files], checksum="required")
+        tree = p.download_tree(remote, tmp_path / "tree", checksum="if-available")
+    if lying:
+        for result in (up, down, tree):
+            assert not result.ok and len(result.failed) == 20
+            assert all(isinstance(e, ferroftp.IntegrityError) for e in result.failed.values())
+        assert not any(dest.iterdir()), "no download that failed its checksum is left"
+    else:
+        assert up and down and tree and len(tree.ok) == 20
+        for name, content in files.items():
+            assert (on_server / name).read_bytes() == content
+            assert (dest / name).read_bytes() == content
+    with pytest.raises(ValueError, match="checksum"):
+        ferroftp.Pool(server.url).download_many([], checksum="sha3")  # type: ignore[arg-type]

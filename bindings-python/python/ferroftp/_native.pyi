@@ -548,17 +548,21 @@ class Pool:
         *,
         progress: _BatchProgressCallback | None = None,
         stop_on_error: bool = False,
+        checksum: _Checksum = None,
     ) -> BatchResult:
         """Downloads ``(remote, local)`` pairs with up to ``max_sessions`` sessions at once.
 
         One failing file does not stop the others unless ``stop_on_error``; failures are in the
-        result. Downloads are retried on a fresh connection where that is safe."""
+        result. Downloads are retried on a fresh connection where that is safe. ``checksum`` is
+        that of :meth:`Session.download`, for every file (a mismatch fails that file with
+        ``IntegrityError``)."""
     def upload_many(
         self,
         items: Iterable[tuple[_StrPath, _RemotePath]],
         *,
         progress: _BatchProgressCallback | None = None,
         stop_on_error: bool = False,
+        checksum: _Checksum = None,
     ) -> BatchResult:
         """Uploads ``(local, remote)`` pairs with up to ``max_sessions`` sessions at once."""
     def download_tree(
@@ -569,6 +573,7 @@ class Pool:
         skip_existing: bool = False,
         progress: _BatchProgressCallback | None = None,
         stop_on_error: bool = False,
+        checksum: _Checksum = None,
     ) -> BatchResult:
         """Mirrors the remote directory ``remote`` into ``local`` (created as needed), listing
         each remote directory once. ``skip_existing`` leaves files whose size (and time, where
@@ -581,6 +586,7 @@ class Pool:
         skip_existing: bool = False,
         progress: _BatchProgressCallback | None = None,
         stop_on_error: bool = False,
+        checksum: _Checksum = None,
     ) -> BatchResult:
         """Mirrors the local directory ``local`` into ``remote`` (created as needed)."""
     def session(self) -> PooledSession:
@@ -627,6 +633,7 @@ class AsyncPool:
         *,
         progress: _BatchProgressCallback | None = None,
         stop_on_error: bool = False,
+        checksum: _Checksum = None,
     ) -> Awaitable[BatchResult]:
         """See :meth:`Pool.download_many`."""
     def upload_many(
@@ -635,6 +642,7 @@ class AsyncPool:
         *,
         progress: _BatchProgressCallback | None = None,
         stop_on_error: bool = False,
+        checksum: _Checksum = None,
     ) -> Awaitable[BatchResult]:
         """See :meth:`Pool.upload_many`."""
     def download_tree(
@@ -645,6 +653,7 @@ class AsyncPool:
         skip_existing: bool = False,
         progress: _BatchProgressCallback | None = None,
         stop_on_error: bool = False,
+        checksum: _Checksum = None,
     ) -> Awaitable[BatchResult]:
         """See :meth:`Pool.download_tree`."""
     def upload_tree(
@@ -655,6 +664,7 @@ class AsyncPool:
         skip_existing: bool = False,
         progress: _BatchProgressCallback | None = None,
         stop_on_error: bool = False,
+        checksum: _Checksum = None,
     ) -> Awaitable[BatchResult]:
         """See :meth:`Pool.upload_tree`."""
     def session(self) -> AsyncPooledSession:
