@@ -145,8 +145,13 @@ impl Op {
 /// Whether an operation may be repeated on a fresh connection after a connection failure.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Repeat {
+    /// Repeated on a fresh connection (listings, downloads to a path, SIZE...).
     Safe,
+    /// Not repeated, and a broken connection leaves it uncertain (STOR, DELE, RNFR/RNTO...).
     Never,
+    /// Not repeated (its data already went to the caller), but it changes nothing on the
+    /// server: a failure is never uncertain (RETR into a caller's sink).
+    Read,
 }
 
 /// Runs `$body` (an expression using the connection `$c`, evaluating to a future) under the
@@ -330,7 +335,7 @@ impl Session {
     where
         W: tokio::io::AsyncWrite + Unpin + Send,
     {
-        run!(self, Repeat::Never, |c| retrieve_checked(c, remote, sink))
+        run!(self, Repeat::Read, |c| retrieve_checked(c, remote, sink))
     }
 
     /// Uploads from any reader to `remote`; done means the server confirmed it (and SIZE,

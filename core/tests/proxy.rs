@@ -489,6 +489,10 @@ fn truncated_transfer(server: &'static Server) {
         .expect_err("a truncated download must fail");
     expect_fired();
     assert_cut_error(&e);
+    assert!(
+        !e.may_have_taken_effect(),
+        "a read changes nothing on the server: {e}"
+    );
 
     for _ in 0..2 {
         proxy.truncate_after(Dir::Download, CUT_AT);
