@@ -120,6 +120,17 @@ impl Error {
                 ErrorKind::NotFound
             }
             400..=499 => ErrorKind::Transient,
+            // vsftpd's "500 OOPS: ..." is not a refusal: its session process failed and exits,
+            // closing the connection (seen as "priv_sock_get_int" under load). A fresh
+            // connection may well succeed.
+            500 if text
+                .trim_start()
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start_matches(['-', ' '])
+                .starts_with("OOPS") =>
+            {
+                ErrorKind::Transient
+            }
             500..=599 => ErrorKind::Permanent,
             _ => ErrorKind::Protocol,
         };
@@ -194,6 +205,8 @@ impl Error {
     pub(crate) fn breaks_connection(&self) -> bool {
         match self.code {
             Some(421) => true,
+            // A 5xx that is transient is vsftpd's "500 OOPS": the session is gone.
+            Some(500..=599) => self.kind == ErrorKind::Transient,
             Some(_) => false,
             None => !matches!(
                 self.kind,
@@ -280,6 +293,12 @@ mod tests {
 
     #[test]
     fn reply_codes_classify() {
+        let e = Error::from_reply(500, "500 OOPS: priv_sock_get_int", "STOR /x", false);
+        assert_eq!(e.kind(), ErrorKind::Transient);
+        assert!(e.breaks_connection() && e.is_retryable());
+        let e = Error::from_reply(500, "500 Unknown command.", "FOO", false);
+        assert_eq!(e.kind(), ErrorKind::Permanent);
+        assert!(!e.breaks_connection());
         let e = Error::from_reply(550, "550 No such file or directory.", "SIZE /x", true);
         assert_eq!(e.kind(), ErrorKind::NotFound);
         assert_eq!(e.code(), Some(550));
