@@ -25,7 +25,6 @@ import datetime
 import json
 import os
 import platform
-import random
 import shlex
 import shutil
 import signal
@@ -49,6 +48,8 @@ PY_CLIENT = BENCH / "clients" / "py_client.py"
 C_CLIENT_SRC = BENCH / "clients" / "bench_client.c"
 MEASURE_SRC = BENCH / "clients" / "measure.c"
 SERVE = ROOT / "tests" / "servers" / "serve.py"
+sys.path.insert(0, str(SERVE.parent))
+from serve import passive_window  # noqa: E402  (the same port choice as the test servers)
 
 # Timing bases: how a sample's time is taken.
 IN_PROCESS = "in-process"  # the client's own clock, from before the connect to after the close
@@ -185,15 +186,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-def passive_window(width: int, avoid: tuple[int, int] | None = None) -> tuple[int, int]:
-    """A random window of ``width`` passive ports in 20000-60000 (clear of ``avoid``)."""
-    while True:
-        lo = random.randrange(20000, 60000 - width)
-        hi = lo + width - 1
-        if avoid is None or hi < avoid[0] or lo > avoid[1]:
-            return lo, hi
 
 
 def free_port() -> int:

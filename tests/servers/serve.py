@@ -82,7 +82,8 @@ STARTUP_TIMEOUT = 15.0
 DEFAULT_STOP_AFTER = 3600.0
 DEFAULT_VSFTPD_MAX_CONS = 200
 PASV_WINDOW = 1000
-PASV_LOW, PASV_HIGH = 20000, 60000
+PASV_LOW, PASV_HIGH = 10000, 65000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 PORT_ATTEMPTS = 5
 
 LOG_ENABLED = os.environ.get("FERROFTP_SERVER_LOG", "") not in {"", "0"}
@@ -253,6 +254,46 @@ def free_port(host: str) -> int:
     with socket.socket(family_of(host), socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range of ports for outgoing connections (Linux's default if unknown)."""
+    try:
+        lo, hi = (int(v) for v in EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999
+    return lo, hi
+
+
+def passive_window(width: int, avoid: tuple[int, int] | None = None) -> tuple[int, int]:
+    """A random window of ``width`` passive ports clear of the ephemeral range (and of ``avoid``).
+
+    vsftpd binds a passive port at random within its window and tries 9 ports at most before
+    it gives up and its session process dies (the client then reads "500 OOPS:
+    priv_sock_get_int"). A port held by a client socket in TIME_WAIT cannot be bound, even with
+    SO_REUSEADDR, and a test run leaves thousands of those; so the window stays out of the
+    ephemeral range, where no outgoing connection takes a port.
+    """
+    eph_lo, eph_hi = ephemeral_ports()
+    spans = [(PASV_LOW, eph_lo - 1), (eph_hi + 1, PASV_HIGH)]
+    if avoid is not None:
+        spans = [
+            part
+            for lo, hi in spans
+            for part in ((lo, min(hi, avoid[0] - 1)), (max(lo, avoid[1] + 1), hi))
+        ]
+    starts = [(lo, hi - width + 1) for lo, hi in spans if hi - lo + 1 >= width]
+    if not starts:
+        raise LaunchError(
+            f"no room for {width} passive ports outside the ephemeral range {eph_lo}-{eph_hi}"
+        )
+    total = sum(last - first + 1 for first, last in starts)
+    pick = random.randrange(total)
+    for first, last in starts:
+        if pick <= last - first:
+            return first + pick, first + pick + width - 1
+        pick -= last - first + 1
+    raise AssertionError("unreachable")
 
 
 def parse_port_range(text: str) -> tuple[int, int]:
@@ -1096,8 +1137,7 @@ class VsftpdServer(Server):
         if args.passive_ports:
             pasv_lo, pasv_hi = args.passive_ports
         else:
-            pasv_lo = random.randrange(PASV_LOW, PASV_HIGH - PASV_WINDOW)
-            pasv_hi = pasv_lo + PASV_WINDOW - 1
+            pasv_lo, pasv_hi = passive_window(PASV_WINDOW)
         max_cons = args.max_cons or DEFAULT_VSFTPD_MAX_CONS
         opts: list[tuple[str, str]] = [
             ("background", "NO"),
