@@ -613,7 +613,7 @@ impl Connection {
                     return Ok((announced_size(&String::from_utf8_lossy(&resp.body)), stream));
                 }
                 Err(e) if fallback && self.epsv_refused(&e) => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Err(self.unless_sent(e, line_context(line)).await),
             }
         }
     }
@@ -640,14 +640,33 @@ impl Connection {
             match r {
                 Ok(stream) => return Ok(stream),
                 Err(e) if fallback && self.epsv_refused(&e) => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Err(self.unless_sent(e, &ctx).await),
             }
         }
     }
 
+    /// Marks `e`, the failure of a transfer command (`context` starts with RETR, STOR or
+    /// APPE), as [unsent](Error::mark_unsent) when the command itself was never written: the
+    /// failure came while the data connection was negotiated (EPSV, PASV, PORT, REST). Each
+    /// operation sends its transfer command before anything else that changes the server, so
+    /// such an operation changed nothing. (Listings are left alone: a recursive RMD lists
+    /// directories after deleting files.)
+    async fn unless_sent(&self, e: Error, context: &str) -> Error {
+        let verb = context.split(' ').next().unwrap_or_default();
+        if !matches!(verb, "RETR" | "STOR" | "APPE") {
+            return e;
+        }
+        let sent = self.ftp.get_ref().await.last_command() == Some(verb);
+        if sent { e } else { e.mark_unsent() }
+    }
+
     /// In `auto` mode, turns a refused EPSV into a switch to PASV (returns whether to retry).
+    /// Not vsftpd's "500 OOPS": its session died, and the connection with it.
     fn epsv_refused(&mut self, e: &Error) -> bool {
-        if self.auto_epsv && matches!(e.code(), Some(500 | 501 | 502 | 504 | 522)) {
+        if self.auto_epsv
+            && !e.breaks_connection()
+            && matches!(e.code(), Some(500 | 501 | 502 | 504 | 522))
+        {
             log::debug!("EPSV refused ({e}); falling back to PASV");
             self.auto_epsv = false;
             self.ftp.set_mode(Mode::Passive);

@@ -82,6 +82,7 @@ pub struct Error {
     code: Option<u16>,
     message: String,
     uncertain: bool,
+    unsent: bool,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -94,6 +95,7 @@ impl Error {
             code: None,
             message: message.into(),
             uncertain: false,
+            unsent: false,
             source: None,
         }
     }
@@ -139,6 +141,7 @@ impl Error {
             code: Some(code),
             message: format!("{context}: the server replied {}", text.trim_end()),
             uncertain: false,
+            unsent: false,
             source: None,
         }
     }
@@ -174,9 +177,23 @@ impl Error {
         self.uncertain
     }
 
+    /// Marks an error of a transfer that failed before its command (STOR, RETR, ...) was sent,
+    /// while the data connection was being negotiated: the server did nothing yet, so the
+    /// operation may be repeated whatever it is.
+    pub(crate) fn mark_unsent(mut self) -> Self {
+        self.unsent = true;
+        self
+    }
+
+    /// Whether the failure came before the operation's command was sent (see
+    /// [`Error::mark_unsent`]).
+    pub(crate) fn unsent(&self) -> bool {
+        self.unsent
+    }
+
     /// Marks an error of a non-repeatable operation whose connection failed mid-way.
     pub(crate) fn mark_uncertain(mut self) -> Self {
-        if !self.uncertain {
+        if !self.uncertain && !self.unsent {
             self.uncertain = true;
             self.message
                 .push_str(" (the connection failed mid-command: it may have taken effect)");

@@ -178,6 +178,7 @@ macro_rules! run {
                 }
                 Err(e)
                     if $repeat == Repeat::Never
+                        && !e.unsent()
                         && e.breaks_connection()
                         && e.kind() != ErrorKind::Connect =>
                 {
@@ -481,9 +482,10 @@ where
     Ok(n)
 }
 
-/// Whether retrying after `e` can help for an operation of this kind.
+/// Whether retrying after `e` can help for an operation of this kind. Any operation may be
+/// repeated when it failed before its command was sent (the server did nothing yet).
 fn retry_helps(e: &Error, repeat: Repeat) -> bool {
-    repeat == Repeat::Safe
+    (repeat == Repeat::Safe || e.unsent())
         && e.is_retryable()
         && (e.breaks_connection() || e.kind() == ErrorKind::Transient)
 }

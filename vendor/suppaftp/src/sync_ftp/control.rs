@@ -40,6 +40,8 @@ where
     pub(super) data_connection_open: bool,
     /// Offset set by `resume_transfer`, sent as `REST` right before the next RETR/STOR/APPE.
     pub(super) restart: Option<usize>,
+    /// The verb of the last command written, or whose writing was attempted (`"STOR"`).
+    last_command: String,
     /// Encoding of command lines and of the file names read back.
     pub(super) encoding: Arc<dyn Encoding>,
 }
@@ -84,6 +86,7 @@ where
             reader: BufReader::new(stream),
             data_connection_open: false,
             restart: None,
+            last_command: String::new(),
             encoding,
         }
     }
@@ -103,6 +106,9 @@ where
         let command = command.to_string();
         crate::command::validate_command_line(&command)?;
         trace!("CC OUT: {}", command.trim_end_matches("\r\n"));
+        self.last_command.clear();
+        self.last_command
+            .push_str(command.split([' ', '\r']).next().unwrap_or_default());
         let line = self
             .encoding
             .encode(&command)
@@ -278,6 +284,13 @@ where
         Self {
             guard: lock(control),
         }
+    }
+
+    /// The verb of the last command written on the control connection, or whose writing was
+    /// attempted (`"STOR"`, `"EPSV"`, ...); `None` before the first. After a failed transfer
+    /// it tells whether the transfer command itself was sent or the failure came before it.
+    pub fn last_command(&self) -> Option<&str> {
+        Some(self.guard.last_command.as_str()).filter(|verb| !verb.is_empty())
     }
 }
 

@@ -48,6 +48,8 @@ where
     pub(super) data_connection_open: bool,
     /// Offset set by `resume_transfer`, sent as `REST` right before the next RETR/STOR/APPE.
     pub(super) restart: Option<usize>,
+    /// The verb of the last command written, or whose writing was attempted (`"STOR"`).
+    last_command: String,
     /// Whether a transfer stream was dropped without `finish()` and its reply is still unread.
     pub(super) pending_transfer_reply: Arc<AtomicBool>,
     /// Encoding of command lines and of the file names read back.
@@ -83,6 +85,7 @@ where
             reader: BufReader::new(stream),
             data_connection_open: false,
             restart: None,
+            last_command: String::new(),
             pending_transfer_reply: Arc::new(AtomicBool::new(false)),
             encoding,
             response_line: Vec::new(),
@@ -105,6 +108,9 @@ where
         let command = command.to_string();
         crate::command::validate_command_line(&command)?;
         trace!("CC OUT: {}", command.trim_end_matches("\r\n"));
+        self.last_command.clear();
+        self.last_command
+            .push_str(command.split([' ', '\r']).next().unwrap_or_default());
         let line = self
             .encoding
             .encode(&command)
@@ -324,6 +330,13 @@ where
     /// Wraps a locked control channel.
     pub(super) fn new(guard: MutexGuard<'a, ControlChannel<T>>) -> Self {
         Self { guard }
+    }
+
+    /// The verb of the last command written on the control connection, or whose writing was
+    /// attempted (`"STOR"`, `"EPSV"`, ...); `None` before the first. After a failed transfer
+    /// it tells whether the transfer command itself was sent or the failure came before it.
+    pub fn last_command(&self) -> Option<&str> {
+        Some(self.guard.last_command.as_str()).filter(|verb| !verb.is_empty())
     }
 }
 
