@@ -97,3 +97,30 @@ fn active_mode_over_tls() {
         );
     }
 }
+
+/// Every command reaches the server whatever is left of the task's tokio budget. When the
+/// budget runs out, tokio makes the socket look busy; a TLS stream then keeps the command's
+/// record back, and without a flush the server never sees it (a real hang, seen about once in
+/// a dozen runs of 80 workers on one TLS session). Here a task uses up 0 to 140 units of its
+/// budget before each NOOP, so that one of them meets the end of it at the write.
+#[test]
+fn commands_are_sent_at_any_budget() {
+    for kind in [Kind::Pyftpdlib, Kind::Vsftpd] {
+        let server = Server::shared_tls(kind);
+        let mut c = server.config();
+        c.timeout = std::time::Duration::from_secs(2);
+        c.retries = 0;
+        common::run(async {
+            let s = ferroftp::Session::connect_with(c).await.unwrap();
+            for used in 0..=140 {
+                for _ in 0..used {
+                    tokio::task::consume_budget().await;
+                }
+                s.noop()
+                    .await
+                    .unwrap_or_else(|e| panic!("{kind:?}, {used} units used: {e}"));
+            }
+            s.close().await.unwrap();
+        });
+    }
+}

@@ -120,10 +120,11 @@ where
             std::borrow::Cow::Borrowed(line.as_slice())
         };
 
-        self.reader
-            .get_mut()
-            .write_all(&line)
-            .map_err(FtpError::ConnectionError)
+        // A TLS stream may keep the end of a record back; only a flush is sure to put the
+        // whole command on the wire.
+        let writer = self.reader.get_mut();
+        writer.write_all(&line).map_err(FtpError::ConnectionError)?;
+        writer.flush().map_err(FtpError::ConnectionError)
     }
 
     /// Reads one reply and checks that its status is `expected_code`.

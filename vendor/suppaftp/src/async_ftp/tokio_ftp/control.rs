@@ -122,11 +122,14 @@ where
             std::borrow::Cow::Borrowed(line.as_slice())
         };
 
-        self.reader
-            .get_mut()
+        // A TLS stream may keep the end of a record back when the socket is full; only a
+        // flush is sure to put the whole command on the wire.
+        let writer = self.reader.get_mut();
+        writer
             .write_all(&line)
             .await
-            .map_err(FtpError::ConnectionError)
+            .map_err(FtpError::ConnectionError)?;
+        writer.flush().await.map_err(FtpError::ConnectionError)
     }
 
     /// Reads one reply and checks that its status is `expected_code`.
