@@ -12,6 +12,7 @@
 //! * `runtime`: blocking calls (GIL released, Ctrl-C aware) and awaitables on the one runtime.
 //! * `transfer`: local paths and file objects, progress callbacks.
 //! * `errors`: core errors → `ferroftp.exceptions`, panics → exceptions.
+//! * `logs`: the core's log records → Python's `logging`; `reset_log_cache`.
 #![deny(unsafe_code)]
 
 use pyo3::prelude::*;
@@ -19,6 +20,7 @@ use pyo3::prelude::*;
 mod entry;
 mod errors;
 mod file;
+mod logs;
 mod names;
 mod options;
 mod pool;
@@ -54,6 +56,8 @@ fn _panic_in_operation_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    logs::install(m.py())?;
+    m.add_function(wrap_pyfunction!(logs::reset_log_cache, m)?)?;
     m.add_function(wrap_pyfunction!(session::connect, m)?)?;
     m.add_function(wrap_pyfunction!(session::connect_async, m)?)?;
     m.add_class::<session::PySession>()?;

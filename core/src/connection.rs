@@ -263,6 +263,15 @@ impl Connection {
             Some(dir) => conn.cwd(dir).await?,
             None => conn.cwd = conn.pwd().await?,
         }
+        log::debug!(
+            "logged in to {}:{} as {:?} (TLS: {:?}, data: {:?}), in {}",
+            config.host,
+            config.port,
+            config.user,
+            config.tls,
+            config.data_mode,
+            conn.cwd
+        );
         Ok(conn)
     }
 

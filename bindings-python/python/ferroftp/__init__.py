@@ -27,6 +27,14 @@ For parallel transfers, use several sessions: a :class:`Pool` (or :class:`AsyncP
 
 Errors are :mod:`ferroftp.exceptions` classes, which also inherit the ``ftplib``, ``OSError``
 and ``ValueError`` classes that existing code catches.
+
+Log records of the library go to :mod:`logging`, under the loggers ``ferroftp`` (sessions, pools,
+transfers: DEBUG) and ``suppaftp`` (the FTP client: DEBUG, and every command line at level 5).
+Passwords never appear in them. Levels are read once per logger; after changing one, call
+:func:`reset_log_cache`::
+
+    logging.basicConfig(level=logging.DEBUG)
+    ferroftp.reset_log_cache()
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ from ferroftp._native import (
     connect_async,
     path_from_bytes,
     path_to_bytes,
+    reset_log_cache,
 )
 from ferroftp.exceptions import (
     AuthenticationError,
@@ -99,4 +108,5 @@ __all__ = [
     "exceptions",
     "path_from_bytes",
     "path_to_bytes",
+    "reset_log_cache",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "connect_async",
     "path_from_bytes",
     "path_to_bytes",
+    "reset_log_cache",
 ]
 
 _Progress: TypeAlias = Callable[[int, int | None], object]
@@ -444,6 +445,11 @@ def path_from_bytes(raw: bytes, /) -> str:
     """The ``str`` form of the server's bytes ``raw``, as a listing would give it; passing it as
     a path is the same as passing ``raw``. ``path_to_bytes(path_from_bytes(raw)) == raw`` for
     every ``raw``."""
+
+def reset_log_cache() -> None:
+    """Re-reads the levels of the ``ferroftp`` and ``suppaftp`` loggers of :mod:`logging`: call it
+    after changing them (a logger's level is cached after its first record, so that records
+    nobody listens to cost nothing)."""
 
 def _panic_in_operation() -> None:
     """Test hook: panics inside a spawned blocking operation."""
