@@ -16,6 +16,7 @@ Scenarios:
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -93,6 +94,10 @@ def queued(s: ferroftp.Session, remote: str) -> None:
 
 def main() -> int:
     scenario, url, remote = sys.argv[1:4]
+    # This stands for an interactive program, where Ctrl-C raises KeyboardInterrupt. A process
+    # started from a background job of a non-interactive shell inherits SIGINT ignored, and
+    # Python then leaves it ignored: give it Python's own handler in every case.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with ferroftp.connect(url, **OPTIONS) as s:
             {"transfer": transfer, "queued": queued}[scenario](s, remote)
