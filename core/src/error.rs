@@ -191,7 +191,8 @@ impl Error {
         self.unsent
     }
 
-    /// Marks an error of a non-repeatable operation whose connection failed mid-way.
+    /// Marks an error of a non-repeatable operation whose connection failed mid-way (not one
+    /// that is [unsent](Error::mark_unsent): nothing was done then).
     pub(crate) fn mark_uncertain(mut self) -> Self {
         if !self.uncertain && !self.unsent {
             self.uncertain = true;

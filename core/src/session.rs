@@ -178,7 +178,6 @@ macro_rules! run {
                 }
                 Err(e)
                     if $repeat == Repeat::Never
-                        && !e.unsent()
                         && e.breaks_connection()
                         && e.kind() != ErrorKind::Connect =>
                 {

@@ -49,7 +49,7 @@ impl log::Log for FreeOnRetry {
 fn hold_window() -> (u16, Vec<TcpListener>) {
     'next: for first in (20000..32000)
         .step_by(usize::from(WINDOW))
-        .skip(fastrand_skip())
+        .skip(start_offset())
     {
         let mut held = Vec::new();
         for port in first..first + WINDOW {
@@ -64,7 +64,7 @@ fn hold_window() -> (u16, Vec<TcpListener>) {
 }
 
 /// A start that differs between runs (several test runs may share the machine).
-fn fastrand_skip() -> usize {
+fn start_offset() -> usize {
     (std::process::id() as usize * 7919) % 2500
 }
 

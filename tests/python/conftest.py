@@ -44,6 +44,22 @@ def server_python() -> str:
     return str(venv)
 
 
+def child_pids() -> dict[int, list[int]]:
+    """Every process's children, by parent pid (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    return children
+
+
 @dataclass
 class Server:
     """A running test server; stopped (stdin closed) at the end of the session."""
@@ -86,17 +102,7 @@ class Server:
 
     def processes(self) -> list[int]:
         """The server's processes: the one in ``pid`` and all its descendants."""
-        children: dict[int, list[int]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
+        children = child_pids()
         found = [self.pid]
         for pid in found:
             found.extend(children.get(pid, []))

@@ -187,15 +187,24 @@ def check_integrity(e: ferroftp.IntegrityError, algorithm: str) -> None:
     assert not isinstance(e, OSError) and not isinstance(e, ftplib.error_perm)
 
 
-def test_lying_server(lying_server: Server, tmp_path: Path) -> None:
-    remote, on_server = lying_server.dir("lie-sync")
-    payload = data(60_000, 8)
-    lying_server.put("lie-sync/f.bin", payload)
-    lying_server.put("lie-sync/kept.bin", b"kept")
+def lying_setup(
+    server: Server, name: str, seed: int, tmp_path: Path
+) -> tuple[str, Path, bytes, Path, Path]:
+    """A remote directory ``name`` holding ``f.bin`` (60 kB) and ``kept.bin``; returns (remote,
+    its local path, the payload, a local copy of it, an empty local directory)."""
+    remote, on_server = server.dir(name)
+    payload = data(60_000, seed)
+    server.put(f"{name}/f.bin", payload)
+    server.put(f"{name}/kept.bin", b"kept")
     src = tmp_path / "src.bin"
     src.write_bytes(payload)
     local = tmp_path / "local"
     local.mkdir()
+    return remote, on_server, payload, src, local
+
+
+def test_lying_server(lying_server: Server, tmp_path: Path) -> None:
+    remote, on_server, payload, src, local = lying_setup(lying_server, "lie-sync", 8, tmp_path)
     (local / "old.bin").write_bytes(b"old")
     with ferroftp.connect(lying_server.url, **OPTIONS) as s:
         for mode, algorithm in MODES.items():
@@ -228,14 +237,7 @@ def test_lying_server(lying_server: Server, tmp_path: Path) -> None:
 
 
 def test_lying_server_async(lying_server: Server, tmp_path: Path) -> None:
-    remote, on_server = lying_server.dir("lie-async")
-    payload = data(60_000, 9)
-    lying_server.put("lie-async/f.bin", payload)
-    lying_server.put("lie-async/kept.bin", b"kept")
-    src = tmp_path / "src.bin"
-    src.write_bytes(payload)
-    local = tmp_path / "local"
-    local.mkdir()
+    remote, on_server, _, src, local = lying_setup(lying_server, "lie-async", 9, tmp_path)
 
     async def main() -> None:
         async with await connect_async(lying_server) as s:

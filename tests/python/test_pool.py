@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import OPTIONS, Server, data, start_server
+from conftest import OPTIONS, Server, child_pids, data, start_server
 
 import ferroftp
 
@@ -155,31 +155,16 @@ def test_server_allows_fewer_connections(limited: Server, tmp_path: Path) -> Non
         assert (tmp_path / name).read_bytes() == content
 
 
-def children_of(pid: int) -> list[int]:
-    """The pids whose parent is ``pid`` (from /proc)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry))
-    return found
-
-
 def kill_one_vsftpd_session(server: Server) -> bool:
     """Kills one whole vsftpd client session, as a dropped connection would: one child of the
     listener (the session's privileged process) and its own child (the unprivileged one). Never
     the processes of two different sessions: a session whose privileged half alone is gone
     answers "500 OOPS: priv_sock_get_int" instead of closing its connection."""
-    sessions = children_of(server.pid)
+    children = child_pids()
+    sessions = children.get(server.pid, [])
     if not sessions:
         return False
-    victims = [sessions[0], *children_of(sessions[0])]
+    victims = [sessions[0], *children.get(sessions[0], [])]
     for pid in victims:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

@@ -25,8 +25,7 @@ import os
 import posixpath
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -160,15 +159,9 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {"timeout": args.timeout, "connect_timeout": args.timeout, "retries": args.retries}
 
 
-@contextmanager
-def _session(target: Target, args: argparse.Namespace) -> Iterator[ferroftp.Session]:
-    with ferroftp.connect(target.server, **_options(args)) as s:
-        yield s
-
-
 def cmd_ls(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     target = parse_url(args.url)
-    with _session(target, args) as s:
+    with ferroftp.connect(target.server, **_options(args)) as s:
         for e in sorted(s.list(target.path), key=lambda e: e.name):
             size = "-" if e.size is None else str(e.size)
             when = e.modified.strftime("%Y-%m-%d %H:%M") if e.modified else "-"
@@ -182,7 +175,7 @@ def cmd_get(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     local = Path(args.local) if args.local else Path(name)
     if local.is_dir():
         local = local / name
-    with _session(target, args) as s:
+    with ferroftp.connect(target.server, **_options(args)) as s:
         s.download(target.path, local, resume=args.resume, progress=progress.bytes(name))
     progress.end()
     return EXIT_OK
@@ -194,7 +187,7 @@ def cmd_put(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     remote = target.path
     if remote.endswith("/"):
         remote += local.name
-    with _session(target, args) as s:
+    with ferroftp.connect(target.server, **_options(args)) as s:
         s.upload(
             local, remote, resume=args.resume, atomic=True, progress=progress.bytes(local.name)
         )
@@ -207,7 +200,7 @@ def cmd_rm(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     servers = {t.server for t in targets}
     if len(servers) > 1:
         raise UsageError("rm: all URLs must name the same server")
-    with _session(targets[0], args) as s:
+    with ferroftp.connect(targets[0].server, **_options(args)) as s:
         for t in targets:
             if args.recursive:
                 s.rmdir(t.path, recursive=True)
@@ -218,7 +211,7 @@ def cmd_rm(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
 
 def cmd_mkdir(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     target = parse_url(args.url)
-    with _session(target, args) as s:
+    with ferroftp.connect(target.server, **_options(args)) as s:
         s.mkdir(target.path, parents=args.parents)
     return EXIT_OK
 
