@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, data, run};
+use common::{Scratch, Server, data, run};
 use ferroftp::{DownloadOptions, Session};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use tokio::io::AsyncReadExt;
@@ -23,14 +23,8 @@ fn random_cancellations(server: &'static Server) {
     for i in 0..50 {
         server.put(&format!("cancel/many/f{i:03}.txt"), b"x");
     }
-    let tmp = std::env::temp_dir().join(format!(
-        "ferroftp-cancel-{}-{}-{}",
-        server.kind.name(),
-        server.tls,
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let scratch = Scratch::new(&format!("cancel-{}-{}", server.kind.name(), server.tls));
+    let tmp = scratch.path_buf();
 
     let tmp2 = tmp.clone();
     let (cancelled, completed, checks) = run(async move {

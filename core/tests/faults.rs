@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{Kind, Server, data};
+use common::{Kind, Scratch, Server, data};
 use ferroftp::{DownloadOptions, ErrorKind};
 
 fn killed_mid_transfer(kind: Kind) {
@@ -20,13 +20,7 @@ fn killed_mid_transfer(kind: Kind) {
     let s = ferroftp::blocking::Session::connect_with(config).unwrap();
 
     // A whole download: the server is killed as soon as the first bytes arrive.
-    let tmp = std::env::temp_dir().join(format!(
-        "ferroftp-kill-{}-{}",
-        kind.name(),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = Scratch::new(&format!("kill-{}", kind.name()));
     let target = tmp.join("big.bin");
     let killed = Arc::new(AtomicBool::new(false));
     let (srv, k) = (server.clone(), killed.clone());
@@ -125,7 +119,8 @@ fn idle_connection_closed_by_the_server() {
 fn upload_cut_is_reported_as_uncertain() {
     let server = Arc::new(Server::start(Kind::Vsftpd, &[]));
     let (dir, _) = server.dir("cut_upload");
-    let src = server.scratch("cut_upload").join("big.bin");
+    let scratch = server.scratch("cut_upload");
+    let src = scratch.join("big.bin");
     std::fs::write(&src, data(64 << 20, 5)).unwrap();
     let mut config = server.config();
     config.timeout = Duration::from_secs(5);

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Kind, Server, data};
+use common::{Kind, Scratch, Server, data};
 use ferroftp::{Config, DownloadOptions, ErrorKind, blocking::Session};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -149,19 +149,16 @@ fn too_many_connections_at_login() {
 #[test]
 fn stall_mid_transfer_times_out_and_leaves_no_file() {
     let s = Session::connect_with(config(&scripted(Script::StallMidTransfer))).unwrap();
-    let dir = std::env::temp_dir().join(format!("ferroftp-stall-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("stall");
     let e = s
         .download("/x.bin", dir.join("x.bin"), DownloadOptions::default())
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert_eq!(
-        std::fs::read_dir(&dir).unwrap().count(),
+        std::fs::read_dir(&*dir).unwrap().count(),
         0,
         "nothing left behind"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A local disk that fills up mid-download: an I/O error naming the disk problem, the server
@@ -171,11 +168,10 @@ fn full_local_disk() {
     let server = Server::shared(Kind::Vsftpd);
     let (dir, _) = server.dir("diskfull");
     server.put("diskfull/big.bin", &data(4 << 20, 1));
-    let mount = std::env::temp_dir().join(format!("ferroftp-full-{}", std::process::id()));
-    std::fs::create_dir_all(&mount).unwrap();
+    let mount = Scratch::new("full");
     let ok = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-        .arg(&mount)
+        .arg(&*mount)
         .status()
         .expect("run mount");
     assert!(
@@ -191,8 +187,7 @@ fn full_local_disk() {
         )
         .unwrap_err();
     let leftovers = std::fs::read_dir(&mount).unwrap().count();
-    let _ = std::process::Command::new("umount").arg(&mount).status();
-    let _ = std::fs::remove_dir(&mount);
+    let _ = std::process::Command::new("umount").arg(&*mount).status();
     assert_eq!(e.kind(), ErrorKind::Io, "{e}");
     assert!(e.message().contains("space"), "{e}");
     assert_eq!(leftovers, 0, "no file left on the full disk");

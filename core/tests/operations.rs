@@ -387,7 +387,8 @@ fn download_to_a_fifo_and_dev_null() {
     let (dir, _) = server.dir("fifo-down");
     let payload = data(3_000_000, 22);
     server.put("fifo-down/big", &payload);
-    let fifo = server.scratch("fifo-down").join("pipe");
+    let scratch = server.scratch("fifo-down");
+    let fifo = scratch.join("pipe");
     assert!(
         std::process::Command::new("mkfifo")
             .arg(&fifo)

@@ -2,18 +2,14 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{Kind, Server, data, run};
+use common::{Kind, Scratch, Server, data, run};
 use ferroftp::{BatchOptions, BatchProgress, ErrorKind, Pool, PoolOptions};
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ferroftp-pool-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tmpdir(name: &str) -> Scratch {
+    Scratch::new(&format!("pool-{name}"))
 }
 
 fn pool(server: &Server, max: usize) -> Pool {

@@ -158,7 +158,8 @@ fn data_cut_mid_upload(server: &'static Server) {
     let (dir, root) = server.dir("px_data_put");
     let body = data(BIG, 3);
     let want = sha256(&body);
-    let src = server.scratch("px_data_put").join("big.bin");
+    let scratch = server.scratch("px_data_put");
+    let src = scratch.join("big.bin");
     std::fs::write(&src, &body).unwrap();
     for how in HOWS {
         let proxy = Proxy::start(server);
@@ -329,7 +330,8 @@ fn control_cut_mid_upload(server: &'static Server) {
     let (dir, root) = server.dir("px_ctl_put");
     let body = data(BIG, 6);
     let want = sha256(&body);
-    let src = server.scratch("px_ctl_put").join("big.bin");
+    let scratch = server.scratch("px_ctl_put");
+    let src = scratch.join("big.bin");
     std::fs::write(&src, &body).unwrap();
     for how in HOWS {
         let proxy = Proxy::start(server);

@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Server, data, run, sha256};
+use common::{Scratch, Server, data, run, sha256};
 use ferroftp::{DownloadOptions, Session, UploadOptions};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use tokio::sync::Notify;
@@ -17,13 +17,7 @@ fn resume_download(server: &'static Server) {
     let payload = data(SIZE, 77);
     server.put("resume_down/big.bin", &payload);
     let want = sha256(&payload);
-    let tmp = std::env::temp_dir().join(format!(
-        "ferroftp-resume-{}-{}",
-        server.kind.name(),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = Scratch::new(&format!("resume-{}", server.kind.name()));
     let target = tmp.join("big.bin");
     let part = tmp.join(".big.bin.ferroftp-part");
     let (target2, part2) = (target.clone(), part.clone());
@@ -84,11 +78,8 @@ fn resume_upload(server: &'static Server) {
     let (dir, local) = server.dir("resume_up");
     let payload = data(SIZE, 78);
     let want = sha256(&payload);
-    let src = std::env::temp_dir().join(format!(
-        "ferroftp-resume-up-{}-{}",
-        server.kind.name(),
-        std::process::id()
-    ));
+    let scratch = Scratch::new(&format!("resume-up-{}", server.kind.name()));
+    let src = scratch.join("source.bin");
     std::fs::write(&src, &payload).unwrap();
     let src2 = src.clone();
     run(async move {
@@ -144,11 +135,8 @@ fn atomic_upload(server: &'static Server) {
     let (dir, local) = server.dir("atomic");
     server.put("atomic/file.bin", b"version 1");
     let payload = data(20 << 20, 79);
-    let src = std::env::temp_dir().join(format!(
-        "ferroftp-atomic-{}-{}",
-        server.kind.name(),
-        std::process::id()
-    ));
+    let scratch = Scratch::new(&format!("atomic-{}", server.kind.name()));
+    let src = scratch.join("source.bin");
     std::fs::write(&src, &payload).unwrap();
     let src2 = src.clone();
     let target = format!("{dir}/file.bin");

@@ -115,7 +115,8 @@ fn transfers_failing_before_their_command() {
     // With retries, every kind of upload (none of which is repeated once STOR was sent) and a
     // download into a caller's writer are repeated on a fresh connection, and succeed.
     let s = Session::connect_with(server.config()).expect("connect");
-    let source = server.scratch("unsent").join("source.bin");
+    let scratch = server.scratch("unsent");
+    let source = scratch.join("source.bin");
     std::fs::write(&source, &payload).unwrap();
     let cases: [(&str, &dyn Fn() -> ferroftp::Result<u64>); 4] = [
         ("write_bytes", &|| {

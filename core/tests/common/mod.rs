@@ -29,6 +29,44 @@ impl Kind {
     }
 }
 
+/// A local scratch directory, `$TMPDIR/ferroftp-test-<pid>-<name>`, removed with everything in
+/// it when dropped (also when the test panics), so test runs leave nothing behind.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// Creates the directory afresh (a leftover of the same name is removed first).
+    pub fn new(name: &str) -> Scratch {
+        let d = std::env::temp_dir().join(format!("ferroftp-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("scratch dir");
+        Scratch(d)
+    }
+
+    /// The directory's path, for a closure that must own it.
+    pub fn path_buf(&self) -> PathBuf {
+        self.0.clone()
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A running server; stopped when dropped (its launcher also exits when this process dies).
 pub struct Server {
     pub kind: Kind,
@@ -161,17 +199,10 @@ impl Server {
     }
 
     /// A fresh local scratch directory for a test against this server (unique per server, so
-    /// the same test body run against several servers in parallel never shares one).
-    pub fn scratch(&self, name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "ferroftp-test-{}-{}-{}-{name}",
-            std::process::id(),
-            self.kind.name(),
-            self.port
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("scratch dir");
-        d
+    /// the same test body run against several servers in parallel never shares one); removed
+    /// when the returned guard is dropped.
+    pub fn scratch(&self, name: &str) -> Scratch {
+        Scratch::new(&format!("{}-{}-{name}", self.kind.name(), self.port))
     }
 
     /// Creates an empty directory `/<name>` owned by the FTP user; returns (remote, local).
