@@ -80,8 +80,12 @@ fn shared_session(server: &'static Server) {
 
     let tasks: Vec<_> = (0..TASKS)
         .map(|id| {
-            let (s, dir, big, scratch) =
-                (session.clone(), dir.clone(), big.clone(), scratch.path_buf());
+            let (s, dir, big, scratch) = (
+                session.clone(),
+                dir.clone(),
+                big.clone(),
+                scratch.path_buf(),
+            );
             handle.spawn(async move {
                 let mut ops = 0;
                 for r in 0..ROUNDS {
