@@ -34,7 +34,11 @@ def say(line: str) -> None:
 
 
 def transfer(s: ferroftp.Session, remote: str) -> None:
-    fifo = os.path.join(tempfile.mkdtemp(), "fifo")
+    with tempfile.TemporaryDirectory() as scratch:
+        stalled_download(s, remote, os.path.join(scratch, "fifo"))
+
+
+def stalled_download(s: ferroftp.Session, remote: str, fifo: str) -> None:
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # never read: the writer stalls
     announced = False
