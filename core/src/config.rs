@@ -118,6 +118,12 @@ pub struct Config {
     pub ca_file: Option<PathBuf>,
     /// Directory to change to after login (the URL's path), restored on every reconnect.
     pub initial_dir: Option<String>,
+    /// Whether, as soon as a download's data has all arrived, the `EPSV` of the next data
+    /// command is sent before the download's final reply is read, so that the server opens the
+    /// next data port while the client finishes the file (one round trip fewer per file in a
+    /// batch). Only in EPSV data modes; a port nobody uses is discarded with the next command.
+    /// On by default; turn it off for a server that drops commands sent during a transfer.
+    pub pipelining: bool,
 }
 
 impl Config {
@@ -142,6 +148,7 @@ impl Config {
             verify: true,
             ca_file: None,
             initial_dir: None,
+            pipelining: true,
         }
     }
 

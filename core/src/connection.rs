@@ -100,6 +100,8 @@ pub(crate) struct Connection {
     buffer_size: usize,
     /// `true` while EPSV is in use and may still fall back to PASV (data mode `auto`).
     auto_epsv: bool,
+    /// Send the next `EPSV` as soon as a download's data is in ([`Config::pipelining`]).
+    pipelining: bool,
     /// Whether the control connection is protected by TLS.
     tls: bool,
     features: Features,
@@ -254,6 +256,7 @@ impl Connection {
             timeout: t,
             buffer_size: config.buffer_size,
             auto_epsv,
+            pipelining: config.pipelining,
             tls: config.tls != TlsMode::None,
             features,
             cwd: String::new(),
@@ -283,6 +286,14 @@ impl Connection {
     pub(crate) async fn out_of_step(&self) -> bool {
         if self.tls {
             return false;
+        }
+        // The answer to an EPSV sent ahead is expected, not stale: read it first.
+        if self.ftp.epsv_ahead_pending().await
+            && bounded(self.timeout, "EPSV", false, self.ftp.settle_epsv_ahead())
+                .await
+                .is_err()
+        {
+            return true;
         }
         let control = self.ftp.get_ref().await;
         let mut byte = [0u8; 1];
@@ -586,6 +597,20 @@ impl Connection {
         Ok(data)
     }
 
+    /// At the end of a download whose every announced byte arrived: with
+    /// [`Config::pipelining`], sends the next data command's `EPSV` now. The server, done with
+    /// the transfer, answers it, then the EPSV, while the client finishes its side.
+    ///
+    /// Only then: an end of data that comes early (a connection cut on the way) or that
+    /// nothing announced leaves open whether the server is done, and a server that reads
+    /// commands during a transfer (pyftpdlib) would answer the EPSV first, or abort.
+    async fn data_ended(&mut self) -> Result<()> {
+        if self.pipelining {
+            bounded(self.timeout, "EPSV", false, self.ftp.send_epsv_ahead()).await?;
+        }
+        Ok(())
+    }
+
     /// Opens a data connection for a command that reads from the server (RETR, LIST, ...),
     /// returning the size announced in the preliminary reply, if any.
     ///
@@ -770,6 +795,9 @@ impl Connection {
         loop {
             let n = bounded_io(self.timeout, &line, stream.read(&mut buf)).await?;
             if n == 0 {
+                if total == Some(done) {
+                    self.data_ended().await?;
+                }
                 break;
             }
             sink.write_all(&buf[..n])

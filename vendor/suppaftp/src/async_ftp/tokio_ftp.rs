@@ -1050,6 +1050,51 @@ where
     ///
     /// Drains the reply of a transfer stream dropped without `finish()` first, so that the
     /// control connection is in sync when the command is sent.
+    /// Sends `EPSV` for the next data command without waiting for its reply, so that the server
+    /// prepares the next data connection while the client finishes the current transfer.
+    ///
+    /// Meant for the moment a download's data connection reached its end: the server has sent
+    /// everything and answers the transfer first, then this `EPSV`. The reply is read when the
+    /// next command is sent (or by [`Self::settle_epsv_ahead`]); a `229` then serves the next
+    /// data command in place of its own `EPSV`, and any other command discards it. Does nothing
+    /// (returns `false`) unless the mode is [`Mode::ExtendedPassive`] and no `EPSV` is pending.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`FtpError::ConnectionError`] if the command cannot be written.
+    pub async fn send_epsv_ahead(&self) -> FtpResult<bool> {
+        if self.mode != Mode::ExtendedPassive {
+            return Ok(false);
+        }
+        let mut cc = self.control.lock().await;
+        if cc.epsv_ahead || cc.ready_epsv.is_some() {
+            return Ok(false);
+        }
+        debug!("EPSV command, ahead of the next data command");
+        // `perform` would settle replies first; the transfer's own reply is still to come, so
+        // the command is written directly, and the reply that follows the transfer's is this.
+        cc.perform_ahead(Command::Epsv).await?;
+        cc.epsv_ahead = true;
+        Ok(true)
+    }
+
+    /// Reads the reply of an `EPSV` sent ahead, if one is pending (after the reply of a
+    /// transfer stream dropped without `finish()`), so that no reply waits unread on the
+    /// control connection. A `229` is kept for the next data command.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`FtpError::ConnectionError`] if the control connection cannot be read.
+    pub async fn settle_epsv_ahead(&self) -> FtpResult<()> {
+        let mut cc = self.control().await?;
+        cc.settle_epsv_ahead().await
+    }
+
+    /// Whether an `EPSV` sent ahead is still unanswered (its reply unread).
+    pub async fn epsv_ahead_pending(&self) -> bool {
+        self.control.lock().await.epsv_ahead
+    }
+
     async fn control(&self) -> FtpResult<MutexGuard<'_, ControlChannel<T>>> {
         let mut cc = self.control.lock().await;
         cc.drain_pending_transfer_reply().await?;
@@ -1141,8 +1186,19 @@ where
                 (response, stream)
             }
             Mode::ExtendedPassive => {
+                cc.settle_epsv_ahead().await?;
+                let ahead = cc.ready_epsv.is_some();
                 let address = self.epsv(cc).await?;
-                let stream = (self.passive_stream_builder)(address).await?;
+                let stream = match (self.passive_stream_builder)(address).await {
+                    Ok(stream) => stream,
+                    // The port answered ahead may have been given up by the server since.
+                    Err(error) if ahead => {
+                        debug!("the port of an EPSV sent ahead is gone ({error}); asking again");
+                        let address = self.epsv(cc).await?;
+                        (self.passive_stream_builder)(address).await?
+                    }
+                    Err(error) => return Err(error),
+                };
                 Self::send_restart(cc, restart, &cmd).await?;
                 cc.perform(cmd).await?;
                 let response = cc.read_response_in(expected_code).await?;
@@ -1184,10 +1240,19 @@ where
 
     /// Runs the EPSV to enter Extended passive mode.
     async fn epsv(&self, cc: &mut ControlChannel<T>) -> FtpResult<SocketAddr> {
-        debug!("EPSV command");
-        cc.perform(Command::Epsv).await?;
+        cc.settle_epsv_ahead().await?;
         // PASV response format : 229 Entering Extended Passive Mode (|||PORT|)
-        let response: Response = cc.read_response(Status::ExtendedPassiveMode).await?;
+        let response: Response = match cc.ready_epsv.take() {
+            Some(response) => {
+                debug!("EPSV answered ahead");
+                response
+            }
+            None => {
+                debug!("EPSV command");
+                cc.perform(Command::Epsv).await?;
+                cc.read_response(Status::ExtendedPassiveMode).await?
+            }
+        };
         let response_str = response.as_string().map_err(|_| FtpError::BadResponse)?;
         let caps = EPSV_PORT_RE
             .captures(&response_str)

@@ -57,6 +57,12 @@ where
     /// Reply bytes survive cancellation while waiting for a complete line or multiline reply.
     response_line: Vec<u8>,
     response_body: Vec<u8>,
+    /// An `EPSV` was sent ahead (see [`super::ImplAsyncFtpStream::send_epsv_ahead`]) and its
+    /// reply, which comes after the reply of any transfer under way, is unread.
+    pub(super) epsv_ahead: bool,
+    /// The `229` reply of an `EPSV` sent ahead, kept for the next data command; any other
+    /// command clears it.
+    pub(super) ready_epsv: Option<Response>,
 }
 
 /// Unwraps a shared control channel that is no longer referenced by any transfer.
@@ -90,6 +96,8 @@ where
             encoding,
             response_line: Vec::new(),
             response_body: Vec::new(),
+            epsv_ahead: false,
+            ready_epsv: None,
         }
     }
 
@@ -105,6 +113,14 @@ where
 
     /// Sends `command` on the control connection, encoded with [`Self::encoding`].
     pub(super) async fn perform(&mut self, command: Command) -> FtpResult<()> {
+        // Replies come in the order of the commands: an EPSV sent ahead is answered first.
+        self.settle_epsv_ahead().await?;
+        self.ready_epsv = None;
+        self.perform_ahead(command).await
+    }
+
+    /// Sends `command` without first reading the reply of an `EPSV` sent ahead.
+    pub(super) async fn perform_ahead(&mut self, command: Command) -> FtpResult<()> {
         let command = command.to_string();
         crate::command::validate_command_line(&command)?;
         trace!("CC OUT: {}", command.trim_end_matches("\r\n"));
@@ -231,9 +247,47 @@ where
     pub(super) async fn complete_transfer(&mut self) -> FtpResult<()> {
         self.data_connection_open = false;
         trace!("data connection closed; reading transfer reply");
-        let reply = self.read_response_in(TRANSFER_COMPLETE).await.map(|_| ());
+        let mut reply = self.read_response_in(TRANSFER_COMPLETE).await.map(|_| ());
+        // A server that reads commands during a transfer may answer an EPSV sent ahead before
+        // the transfer: a 229 cannot be the transfer's reply, so it is that answer.
+        if self.epsv_ahead
+            && let Err(FtpError::UnexpectedResponse(response)) = &reply
+            && response.status == Status::ExtendedPassiveMode
+        {
+            debug!("the EPSV sent ahead was answered before the transfer");
+            self.epsv_ahead = false;
+            self.ready_epsv = Some(response.clone());
+            reply = self.read_response_in(TRANSFER_COMPLETE).await.map(|_| ());
+        }
         self.pending_transfer_reply.store(false, Ordering::Release);
         reply
+    }
+
+    /// Reads the reply of an `EPSV` sent ahead, if one is pending: a `229` is kept in
+    /// [`Self::ready_epsv`] for the next data command, any other reply is dropped (that data
+    /// command then sends an `EPSV` of its own and gets its own answer).
+    ///
+    /// # Errors
+    ///
+    /// Returns [`FtpError::ConnectionError`] if the control connection cannot be read.
+    pub(super) async fn settle_epsv_ahead(&mut self) -> FtpResult<()> {
+        if !self.epsv_ahead {
+            return Ok(());
+        }
+        let reply = self.read_response(Status::ExtendedPassiveMode).await;
+        // Cleared only once the reply is read: a read cut short leaves it pending.
+        self.epsv_ahead = false;
+        match reply {
+            Ok(response) => {
+                self.ready_epsv = Some(response);
+                Ok(())
+            }
+            Err(FtpError::UnexpectedResponse(response)) => {
+                debug!("an EPSV sent ahead was refused: {response}");
+                Ok(())
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Consumes the reply of a transfer stream that was dropped without `finish()`.
