@@ -441,9 +441,15 @@ typedef struct ferroftp_options {
      */
     const char *ca_file;
     /**
-     * The transfer buffer size in bytes (default 262144; > 0).
+     * The transfer buffer size in bytes (default 1048576; > 0).
      */
     size_t buffer_size;
+    /**
+     * Whether, once all of a download's announced bytes are in, the next data command's EPSV
+     * is sent before the download's final reply is read (one round trip fewer per file;
+     * default true). Turn it off for a server that drops commands sent during a transfer.
+     */
+    bool pipelining;
 } ferroftp_options;
 
 /**

@@ -67,8 +67,12 @@ pub struct ferroftp_options {
     /// A PEM file of extra CA certificates for TLS, or NULL (default). UTF-8, NUL-terminated;
     /// borrowed for the duration of the connect call only.
     pub ca_file: *const c_char,
-    /// The transfer buffer size in bytes (default 262144; > 0).
+    /// The transfer buffer size in bytes (default 1048576; > 0).
     pub buffer_size: usize,
+    /// Whether, once all of a download's announced bytes are in, the next data command's EPSV
+    /// is sent before the download's final reply is read (one round trip fewer per file;
+    /// default true). Turn it off for a server that drops commands sent during a transfer.
+    pub pipelining: bool,
 }
 
 impl Default for ferroftp_options {
@@ -83,6 +87,7 @@ impl Default for ferroftp_options {
             verify: c.verify,
             ca_file: std::ptr::null(),
             buffer_size: c.buffer_size,
+            pipelining: c.pipelining,
         }
     }
 }
@@ -140,6 +145,7 @@ pub(crate) unsafe fn config(url: &str, options: *const ferroftp_options) -> Resu
         }
     };
     config.buffer_size = o.buffer_size;
+    config.pipelining = o.pipelining;
     Ok(config)
 }
 

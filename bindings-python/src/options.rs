@@ -167,6 +167,18 @@ option_type!(
 );
 
 option_type!(
+    /// `pipelining=`: a `bool` (see the core's `Config::pipelining`).
+    Pipelining(bool),
+    |obj| match obj.cast::<PyBool>() {
+        Ok(b) => Ok(b.is_true()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "pipelining must be True or False, not {}",
+            type_name(obj)
+        ))),
+    }
+);
+
+option_type!(
     /// `ca_file=`: a path (`str` or `os.PathLike`) to a PEM file.
     CaFile(PathBuf),
     |obj| obj.extract::<PathBuf>().map_err(|_| {
@@ -240,6 +252,7 @@ pub(crate) struct Options {
     pub ca_file: Option<CaFile>,
     pub data_mode: DataModeArg,
     pub retries: Retries,
+    pub pipelining: Pipelining,
 }
 
 impl Options {
@@ -255,6 +268,7 @@ impl Options {
         config.ca_file = self.ca_file.map(|c| c.0);
         config.data_mode = self.data_mode.0;
         config.retries = self.retries.0;
+        config.pipelining = self.pipelining.0;
         Ok(config)
     }
 }

@@ -18,8 +18,8 @@ use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 
 use crate::errors::ftp_err;
 use crate::options::{
-    CaFile, ChecksumArg, ConnectTimeout, DataModeArg, MaxSessions, Options, Remote, Retries,
-    Timeout, Tls, UrlArg, Verify, WaitTimeout, type_name,
+    CaFile, ChecksumArg, ConnectTimeout, DataModeArg, MaxSessions, Options, Pipelining, Remote,
+    Retries, Timeout, Tls, UrlArg, Verify, WaitTimeout, type_name,
 };
 use crate::runtime::{ready, spawn_async, wait, wait_with};
 use crate::session::{PyAsyncSession, PySession};
@@ -336,10 +336,11 @@ macro_rules! pool_methods {
                              timeout = Timeout(Duration::from_secs(30)),
                              connect_timeout = ConnectTimeout(Duration::from_secs(10)),
                              tls = None, verify = Verify(true), ca_file = None,
-                             data_mode = DataModeArg(DataMode::Auto), retries = Retries(3)),
+                             data_mode = DataModeArg(DataMode::Auto), retries = Retries(3),
+                             pipelining = Pipelining(true)),
                 text_signature = "(url, *, max_sessions=8, wait_timeout=None, timeout=30.0, \
                                   connect_timeout=10.0, tls=None, verify=True, ca_file=None, \
-                                  data_mode='auto', retries=3)"
+                                  data_mode='auto', retries=3, pipelining=True)"
             )]
             #[allow(clippy::too_many_arguments)]
             fn new(
@@ -353,6 +354,7 @@ macro_rules! pool_methods {
                 ca_file: Option<CaFile>,
                 data_mode: DataModeArg,
                 retries: Retries,
+                pipelining: Pipelining,
             ) -> PyResult<Self> {
                 let config = Options {
                     timeout,
@@ -362,6 +364,7 @@ macro_rules! pool_methods {
                     ca_file,
                     data_mode,
                     retries,
+                    pipelining,
                 }
                 .config(&url.0)?;
                 let mut options = PoolOptions::default();

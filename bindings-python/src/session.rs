@@ -17,8 +17,8 @@ use crate::entry::{PyEntry, entries};
 use crate::errors::ftp_err;
 use crate::file::{Bytes, FileCore, PyAsyncRemoteFile, PyRemoteFile};
 use crate::options::{
-    CaFile, ChecksumArg, CommandLine, ConnectTimeout, DataModeArg, Options, Remote, Retries,
-    Timeout, Tls, UrlArg, Verify,
+    CaFile, ChecksumArg, CommandLine, ConnectTimeout, DataModeArg, Options, Pipelining, Remote,
+    Retries, Timeout, Tls, UrlArg, Verify,
 };
 use crate::runtime::{ready, spawn_async, wait, wait_with};
 use crate::transfer::{
@@ -101,9 +101,9 @@ fn stream_options(
     signature = (url, *, timeout = Timeout(Duration::from_secs(30)),
                  connect_timeout = ConnectTimeout(Duration::from_secs(10)), tls = None,
                  verify = Verify(true), ca_file = None, data_mode = DataModeArg(DataMode::Auto),
-                 retries = Retries(3)),
+                 retries = Retries(3), pipelining = Pipelining(true)),
     text_signature = "(url, *, timeout=30.0, connect_timeout=10.0, tls=None, verify=True, \
-                      ca_file=None, data_mode='auto', retries=3)"
+                      ca_file=None, data_mode='auto', retries=3, pipelining=True)"
 )]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn connect(
@@ -116,6 +116,7 @@ pub(crate) fn connect(
     ca_file: Option<CaFile>,
     data_mode: DataModeArg,
     retries: Retries,
+    pipelining: Pipelining,
 ) -> PyResult<PySession> {
     let config = Options {
         timeout,
@@ -125,6 +126,7 @@ pub(crate) fn connect(
         ca_file,
         data_mode,
         retries,
+        pipelining,
     }
     .config(&url.0)?;
     let inner = wait(py, async move {
@@ -141,9 +143,9 @@ pub(crate) fn connect(
     signature = (url, *, timeout = Timeout(Duration::from_secs(30)),
                  connect_timeout = ConnectTimeout(Duration::from_secs(10)), tls = None,
                  verify = Verify(true), ca_file = None, data_mode = DataModeArg(DataMode::Auto),
-                 retries = Retries(3)),
+                 retries = Retries(3), pipelining = Pipelining(true)),
     text_signature = "(url, *, timeout=30.0, connect_timeout=10.0, tls=None, verify=True, \
-                      ca_file=None, data_mode='auto', retries=3)"
+                      ca_file=None, data_mode='auto', retries=3, pipelining=True)"
 )]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn connect_async<'py>(
@@ -156,6 +158,7 @@ pub(crate) fn connect_async<'py>(
     ca_file: Option<CaFile>,
     data_mode: DataModeArg,
     retries: Retries,
+    pipelining: Pipelining,
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = Options {
         timeout,
@@ -165,6 +168,7 @@ pub(crate) fn connect_async<'py>(
         ca_file,
         data_mode,
         retries,
+        pipelining,
     }
     .config(&url.0)?;
     spawn_async(py, async move {

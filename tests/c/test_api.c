@@ -100,7 +100,7 @@ static void test_options_and_connect_errors(void) {
     CHECK_OK(ferroftp_options_init(&o));
     CHECK(o.timeout_ms == 30000 && o.connect_timeout_ms == 10000 && o.retries == 3);
     CHECK(o.data_mode == FERROFTP_DATA_MODE_AUTO && o.tls == FERROFTP_TLS_FROM_URL);
-    CHECK(o.verify && o.ca_file == NULL && o.buffer_size > 0);
+    CHECK(o.verify && o.ca_file == NULL && o.buffer_size == 1048576 && o.pipelining);
     CHECK_ST(FERROFTP_STATUS_NULL_ARGUMENT, ferroftp_options_init(NULL));
 
     ferroftp_session *s = (ferroftp_session *)0x1; /* must stay untouched on failure */
@@ -144,12 +144,13 @@ static void test_options_and_connect_errors(void) {
     CHECK_ST(FERROFTP_STATUS_INVALID_INPUT, ferroftp_session_connect(T_URL, &o, &s));
     CHECK(s == (ferroftp_session *)0x1);
 
-    /* Every data mode works against the server. */
+    /* Every data mode works against the server, with pipelining on and off. */
     uint32_t modes[] = {FERROFTP_DATA_MODE_AUTO, FERROFTP_DATA_MODE_EPSV, FERROFTP_DATA_MODE_PASV,
                         FERROFTP_DATA_MODE_ACTIVE};
-    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+    for (size_t i = 0; i < 2 * (sizeof modes / sizeof modes[0]); i++) {
         CHECK_OK(ferroftp_options_init(&o));
-        o.data_mode = modes[i];
+        o.data_mode = modes[i / 2];
+        o.pipelining = i % 2 == 0;
         o.tls = FERROFTP_TLS_NONE;
         o.retries = 0;
         o.timeout_ms = 60000;

@@ -57,12 +57,27 @@ def test_public_names() -> None:
         ({"data_mode": 1}, TypeError, "data_mode"),
         ({"retries": -1}, ValueError, "retries"),
         ({"retries": 1.5}, TypeError, "retries"),
+        ({"pipelining": 1}, TypeError, "pipelining"),
         ({"bogus": 1}, TypeError, "bogus"),
     ],
 )
 def test_bad_options(kwargs: dict[str, Any], error: type[Exception], needle: str) -> None:
     with pytest.raises(error, match=needle):
         ferroftp.connect("ftp://127.0.0.1:1", **kwargs)
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_pipelining_on_and_off(server: Server, workdir: tuple[str, Path], pipelining: bool) -> None:
+    remote, _ = workdir
+    bodies = [bytes([i]) * (i * 3000) for i in range(6)]
+    with ferroftp.connect(server.url, pipelining=pipelining, **OPTIONS) as s:
+        for i, body in enumerate(bodies):
+            s.write_bytes(f"{remote}/p{i}", body)
+        for i, body in enumerate(bodies):
+            assert s.read_bytes(f"{remote}/p{i}") == body
+            if i == 2:
+                assert s.size(f"{remote}/p{i}") == len(body)
+        assert sorted(e.name for e in s.list(remote)) == [f"p{i}" for i in range(6)]
 
 
 def test_bad_url_types() -> None:

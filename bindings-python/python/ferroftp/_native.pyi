@@ -62,6 +62,7 @@ def connect(
     ca_file: _StrPath | None = None,
     data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
     retries: int = 3,
+    pipelining: bool = True,
 ) -> Session:
     """Connects and logs in to the server of ``url``.
 
@@ -72,7 +73,9 @@ def connect(
     ``connect_timeout``, ``tls`` (overrides the URL's scheme), ``verify`` (check the server's
     certificate), ``ca_file`` (extra CA certificates, PEM), ``data_mode`` (``"auto"`` = EPSV
     falling back to PASV), ``retries`` (operations safe to repeat are retried on a fresh
-    connection after a connection failure).
+    connection after a connection failure), ``pipelining`` (once all of a download's announced
+    bytes are in, send the next data command's EPSV before its final reply is read: one round
+    trip fewer per file; turn it off for a server that drops commands sent during a transfer).
 
     Raises ``ferroftp.Error`` subclasses (``ConnectionError``, ``AuthenticationError``,
     ``TimeoutError``, ``InvalidInputError`` for a bad URL, ...); ``ValueError``/``TypeError``
@@ -89,6 +92,7 @@ def connect_async(
     ca_file: _StrPath | None = None,
     data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
     retries: int = 3,
+    pipelining: bool = True,
 ) -> Awaitable[AsyncSession]:
     """The awaitable twin of :func:`connect` (call it with an event loop running)."""
 
@@ -547,6 +551,7 @@ class Pool:
         ca_file: _StrPath | None = None,
         data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
         retries: int = 3,
+        pipelining: bool = True,
     ) -> Self: ...
     def download_many(
         self,
@@ -632,6 +637,7 @@ class AsyncPool:
         ca_file: _StrPath | None = None,
         data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
         retries: int = 3,
+        pipelining: bool = True,
     ) -> Self: ...
     def download_many(
         self,
