@@ -463,7 +463,9 @@ def rust_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
     args = client_args(case.workload.key, case, env, out)
     if not args:
         return None
-    note = f"Pool::download_many({env.sizes.sessions})" if case.workload.key == "small8" else ""
+    k = case.workload.key
+    n = env.sizes.sessions if k == "small8" else 1
+    note = f"Pool::download_many({n})" if k in ("small1", "small8", "mid1") else ""
     return Cmd([str(env.rust_client), *args], note=note, parse=parse_json)
 
 
@@ -474,8 +476,9 @@ def python_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
     args = client_args(case.workload.key, case, env, out)
     if not args:
         return None
-    small8 = case.workload.key == "small8"
-    note = f"Pool.download_many, {env.sizes.sessions} sessions" if small8 else ""
+    k = case.workload.key
+    n = env.sizes.sessions if k == "small8" else 1
+    note = f"Pool.download_many, {n} session(s)" if k in ("small1", "small8", "mid1") else ""
     argv = [str(PYTHON), str(PY_CLIENT), "ferroftp", *args]
     return Cmd(argv, note=note, parse=parse_json, env={"PYTHONPATH": env.python_path})
 
@@ -487,8 +490,9 @@ def c_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
     key, note = case.workload.key, ""
     if key == "stream":
         key, note = "dl_null", "download → /dev/null (the C API has no streaming reader)"
-    elif key == "small8":
-        note = f"ferroftp_pool_download_many, {env.sizes.sessions} sessions"
+    elif key in ("small1", "small8", "mid1"):
+        n = env.sizes.sessions if key == "small8" else 1
+        note = f"ferroftp_pool_download_many, {n} session(s)"
     args = client_args(key, case, env, out)
     return Cmd([str(env.c_client), *args], note=note, parse=parse_json) if args else None
 

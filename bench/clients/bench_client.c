@@ -7,8 +7,8 @@
  * download --remote P --local L          ferroftp_session_download
  * upload   --local L --remote P          ferroftp_session_upload
  * files    --names F --local-dir D --sessions N
- *          (N = 1: one session, ferroftp_session_download per file;
- *           N > 1: ferroftp_pool_download_many with N sessions)
+ *          (ferroftp_pool_download_many with N sessions, 1 included: a batch lets a
+ *           session send the next file's RETR ahead)
  * list     --remote P --count N [--expect N]      ferroftp_session_list
  * read-many --names F --threads N        N threads sharing ONE session, ferroftp_session_read
  * noop     --count N                     ferroftp_session_noop
@@ -158,53 +158,42 @@ static struct outcome w_files(void) {
     char **locals = calloc(nnames, sizeof *locals);
     for (size_t i = 0; i < nnames; i++) locals[i] = local_for(names[i]);
     uint64_t total = 0;
-    if (sessions <= 1) {
-        ferroftp_session *s = connect_session();
-        op_start();
-        for (size_t i = 0; i < nnames; i++) {
-            uint64_t n = 0;
-            CHECK("download", ferroftp_session_download(s, names[i], locals[i], &n));
-            total += n;
-        }
-        op_end();
-        close_session(s);
-    } else {
-        ferroftp_options options;
-        CHECK("options", ferroftp_options_init(&options));
-        options.ca_file = opt("ca-file");
-        ferroftp_batch_options batch;
-        CHECK("batch options", ferroftp_batch_options_init(&batch));
-        ferroftp_batch_result *result = NULL;
-        ferroftp_pool *pool = NULL;
-        /* The pool opens its sessions lazily: their connects are part of op_s here. */
-        op_start();
-        CHECK("pool", ferroftp_pool_new(need("url"), &options, (size_t)sessions, &pool));
-        CHECK("download_many",
-              ferroftp_pool_download_many(pool, (const char *const *)names,
-                                          (const char *const *)locals, nnames, &batch, &result));
-        op_end();
-        size_t failed = 0, ok = 0;
-        CHECK("failed", ferroftp_batch_result_failed_count(result, &failed));
-        if (failed > 0) {
-            const char *path = NULL, *message = NULL;
-            ferroftp_status st;
-            int code = 0;
-            CHECK("failure", ferroftp_batch_result_failed(result, 0, &path, &st, &code, &message));
-            fprintf(stderr, "bench_client_c: %zu files failed, first %s: %s\n", failed, path,
-                    message);
-            exit(1);
-        }
-        CHECK("ok", ferroftp_batch_result_ok_count(result, &ok));
-        for (size_t i = 0; i < ok; i++) {
-            const char *path = NULL;
-            uint64_t n = 0;
-            CHECK("ok file", ferroftp_batch_result_ok(result, i, &path, &n));
-            total += n;
-        }
-        ferroftp_batch_result_free(result);
-        CHECK("close", ferroftp_pool_close(pool));
-        ferroftp_pool_free(pool);
+    if (sessions < 1) sessions = 1;
+    ferroftp_options options;
+    CHECK("options", ferroftp_options_init(&options));
+    options.ca_file = opt("ca-file");
+    ferroftp_batch_options batch;
+    CHECK("batch options", ferroftp_batch_options_init(&batch));
+    ferroftp_batch_result *result = NULL;
+    ferroftp_pool *pool = NULL;
+    /* The pool opens its sessions lazily: their connects are part of op_s here. */
+    op_start();
+    CHECK("pool", ferroftp_pool_new(need("url"), &options, (size_t)sessions, &pool));
+    CHECK("download_many",
+          ferroftp_pool_download_many(pool, (const char *const *)names,
+                                      (const char *const *)locals, nnames, &batch, &result));
+    op_end();
+    size_t failed = 0, ok = 0;
+    CHECK("failed", ferroftp_batch_result_failed_count(result, &failed));
+    if (failed > 0) {
+        const char *path = NULL, *message = NULL;
+        ferroftp_status st;
+        int code = 0;
+        CHECK("failure", ferroftp_batch_result_failed(result, 0, &path, &st, &code, &message));
+        fprintf(stderr, "bench_client_c: %zu files failed, first %s: %s\n", failed, path,
+                message);
+        exit(1);
     }
+    CHECK("ok", ferroftp_batch_result_ok_count(result, &ok));
+    for (size_t i = 0; i < ok; i++) {
+        const char *path = NULL;
+        uint64_t n = 0;
+        CHECK("ok file", ferroftp_batch_result_ok(result, i, &path, &n));
+        total += n;
+    }
+    ferroftp_batch_result_free(result);
+    CHECK("close", ferroftp_pool_close(pool));
+    ferroftp_pool_free(pool);
     for (size_t i = 0; i < nnames; i++) free(locals[i]);
     free(locals);
     return (struct outcome){total, nnames, nnames};

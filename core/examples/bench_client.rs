@@ -11,8 +11,8 @@
 //! bench_client upload    --url URL --local PATH --remote PATH      (Session::upload)
 //! bench_client stream    --url URL --remote PATH                   (Session::open_read)
 //! bench_client files     --url URL --names FILE --local-dir DIR --sessions N
-//!                        (N = 1: one Session, Session::download per file;
-//!                         N > 1: Pool::download_many with N sessions)
+//!                        (Pool::download_many with N sessions, 1 included: a
+//!                         batch lets a session send the next file's RETR ahead)
 //! bench_client list      --url URL --remote PATH --count N [--expect N]   (Session::list)
 //! bench_client read-many --url URL --names FILE --threads N
 //!                        (blocking::Session::read_bytes from N threads sharing one session)
@@ -175,36 +175,23 @@ async fn files(args: &Args) -> Result<Outcome, BoxError> {
     let dir = PathBuf::from(args.get("local-dir")?);
     let sessions = usize::try_from(args.number("sessions")?)?;
     let mut out = Outcome::default();
-    if sessions <= 1 {
-        let s = Session::connect_with(args.config()?).await?;
-        let started = Instant::now();
-        for remote in &names {
-            out.bytes += s
-                .download(remote, local_for(&dir, remote), DownloadOptions::default())
-                .await?;
-            out.files += 1;
-        }
-        out.op_s = started.elapsed().as_secs_f64();
-        s.close().await?;
-    } else {
-        // The pool opens its sessions lazily: their connects are part of op_s here.
-        let started = Instant::now();
-        let mut options = PoolOptions::default();
-        options.max_sessions = sessions;
-        let pool = Pool::with_options(args.config()?, options)?;
-        let items = names
-            .iter()
-            .map(|r| (r.clone(), local_for(&dir, r)))
-            .collect();
-        let result = pool.download_many(items, BatchOptions::default()).await;
-        if let Some((path, e)) = result.failed.first() {
-            return Err(format!("{} files failed, first {path}: {e}", result.failed.len()).into());
-        }
-        out.bytes = result.ok.iter().map(|(_, b)| b).sum();
-        out.files = result.ok.len() as u64;
-        out.op_s = started.elapsed().as_secs_f64();
-        pool.close().await;
+    // The pool opens its sessions lazily: their connects are part of op_s here.
+    let started = Instant::now();
+    let mut options = PoolOptions::default();
+    options.max_sessions = sessions.max(1);
+    let pool = Pool::with_options(args.config()?, options)?;
+    let items = names
+        .iter()
+        .map(|r| (r.clone(), local_for(&dir, r)))
+        .collect();
+    let result = pool.download_many(items, BatchOptions::default()).await;
+    if let Some((path, e)) = result.failed.first() {
+        return Err(format!("{} files failed, first {path}: {e}", result.failed.len()).into());
     }
+    out.bytes = result.ok.iter().map(|(_, b)| b).sum();
+    out.files = result.ok.len() as u64;
+    out.op_s = started.elapsed().as_secs_f64();
+    pool.close().await;
     out.ops = out.files;
     Ok(out)
 }

@@ -102,6 +102,9 @@ pub(crate) struct Connection {
     auto_epsv: bool,
     /// Send the next `EPSV` as soon as a download's data is in ([`Config::pipelining`]).
     pipelining: bool,
+    /// The remote path the caller will download next on this connection, for the next
+    /// [`Connection::retrieve_from`] only (see [`Connection::download_next`]).
+    next_download: Option<String>,
     /// Whether the control connection is protected by TLS.
     tls: bool,
     features: Features,
@@ -257,6 +260,7 @@ impl Connection {
             buffer_size: config.buffer_size,
             auto_epsv,
             pipelining: config.pipelining,
+            next_download: None,
             tls: config.tls != TlsMode::None,
             features,
             cwd: String::new(),
@@ -294,6 +298,11 @@ impl Connection {
                 .is_err()
         {
             return true;
+        }
+        // So are the replies of a RETR sent ahead (a server may say 150 before the data
+        // connection opens); whoever takes or gives it up reads them.
+        if self.ftp.transfer_ahead_pending().await {
+            return false;
         }
         let control = self.ftp.get_ref().await;
         let mut byte = [0u8; 1];
@@ -604,11 +613,33 @@ impl Connection {
     /// Only then: an end of data that comes early (a connection cut on the way) or that
     /// nothing announced leaves open whether the server is done, and a server that reads
     /// commands during a transfer (pyftpdlib) would answer the EPSV first, or abort.
-    async fn data_ended(&mut self) -> Result<()> {
-        if self.pipelining {
-            bounded(self.timeout, "EPSV", false, self.ftp.send_epsv_ahead()).await?;
+    ///
+    /// With `next` (the path the caller downloads next), its `RETR` goes in the same write, so
+    /// that the server sends the next file as soon as its data connection opens; plain
+    /// connections only (a RETR given up has its data connection opened and closed at once,
+    /// which a TLS data channel would report as a failed handshake).
+    async fn data_ended(&mut self, next: Option<String>) -> Result<()> {
+        if !self.pipelining {
+            return Ok(());
         }
+        let then = next
+            .filter(|n| !self.tls && check_path(n).is_ok())
+            .map(|n| format!("RETR {n}"));
+        bounded(
+            self.timeout,
+            "EPSV",
+            false,
+            self.ftp.send_epsv_ahead(then.as_deref()),
+        )
+        .await?;
         Ok(())
+    }
+
+    /// Says which remote file the caller will download right after the next
+    /// [`Connection::retrieve_from`] (from byte 0), so that its RETR can go ahead
+    /// ([`Config::pipelining`]). Applies to that one retrieve only.
+    pub(crate) fn download_next(&mut self, next: Option<&str>) {
+        self.next_download = next.map(str::to_string);
     }
 
     /// Opens a data connection for a command that reads from the server (RETR, LIST, ...),
@@ -780,6 +811,7 @@ impl Connection {
         offset: u64,
     ) -> Result<(u64, bool)> {
         check_path(path)?;
+        let next = self.next_download.take();
         let line = format!("RETR {path}");
         if offset > 0 {
             let _ = self.ftp.resume_transfer(offset as usize).await;
@@ -796,7 +828,7 @@ impl Connection {
             let n = bounded_io(self.timeout, &line, stream.read(&mut buf)).await?;
             if n == 0 {
                 if total == Some(done) {
-                    self.data_ended().await?;
+                    self.data_ended(next).await?;
                 }
                 break;
             }

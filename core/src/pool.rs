@@ -473,10 +473,14 @@ impl Pool {
             let (pool, queue, result, tracker) =
                 (self.clone(), queue.clone(), result.clone(), tracker.clone());
             let (stop_on_error, checksum) = (options.stop_on_error, options.checksum);
+            let pipelining = self.inner.config.pipelining;
             set.spawn(async move {
                 let mut borrowed: Option<PooledSession> = None;
+                // The download this worker runs next, taken from the queue early so that its
+                // RETR can go ahead at the end of the current one.
+                let mut reserved: Option<(usize, Job)> = None;
                 loop {
-                    if queue.lock().map(|q| q.is_empty()).unwrap_or(true) {
+                    if reserved.is_none() && queue.lock().map(|q| q.is_empty()).unwrap_or(true) {
                         return;
                     }
                     if borrowed.is_none() {
@@ -487,10 +491,11 @@ impl Pool {
                                 // has one, the remaining files fail with this error.
                                 let open = pool.open_sessions();
                                 if open == 0 {
-                                    let rest: Vec<_> = queue
+                                    let mut rest: Vec<_> = queue
                                         .lock()
                                         .map(|mut q| q.drain(..).collect())
                                         .unwrap_or_default();
+                                    rest.extend(reserved.take());
                                     let mut r = result.lock().unwrap_or_else(|p| p.into_inner());
                                     for (_, job) in rest {
                                         r.failed.push((
@@ -503,12 +508,23 @@ impl Pool {
                             }
                         }
                     }
-                    let Some((index, job)) = queue.lock().ok().and_then(|mut q| q.pop_front())
+                    let Some((index, job)) = reserved
+                        .take()
+                        .or_else(|| queue.lock().ok().and_then(|mut q| q.pop_front()))
                     else {
                         return;
                     };
+                    if pipelining && job.is_download() {
+                        reserved = queue.lock().ok().and_then(|mut q| {
+                            q.front()
+                                .is_some_and(|(_, j)| j.is_download())
+                                .then(|| q.pop_front())
+                                .flatten()
+                        });
+                    }
+                    let next = reserved.as_ref().map(|(_, j)| j.remote());
                     let Some(s) = borrowed.as_ref() else { return };
-                    let outcome = job.run(s, &tracker, index, checksum).await;
+                    let outcome = job.run(s, &tracker, index, checksum, next).await;
                     tracker.file_done(index, outcome.as_ref().ok().copied());
                     let failed = outcome.is_err();
                     {
@@ -661,12 +677,19 @@ impl Job {
         }
     }
 
+    fn is_download(&self) -> bool {
+        matches!(self, Job::Download { .. })
+    }
+
+    /// Runs the job on `s`; `next` is the remote file of the download the same worker runs
+    /// next, if any.
     async fn run(
         &self,
         s: &Session,
         tracker: &Arc<Tracker>,
         index: usize,
         checksum: Checksum,
+        next: Option<&str>,
     ) -> Result<u64> {
         match self {
             Job::Download {
@@ -676,9 +699,10 @@ impl Job {
                 ..
             } => {
                 let t = tracker.clone();
-                let opts = DownloadOptions::default()
+                let mut opts = DownloadOptions::default()
                     .checksum(checksum)
                     .progress(move |n, _| t.bytes(index, n));
+                opts.next = next.map(str::to_string);
                 let n = s.download(remote, local, opts).await?;
                 if let Some(m) = mtime {
                     // Keep the remote time, so a later mirror can tell the file is current.

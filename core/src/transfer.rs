@@ -29,6 +29,9 @@ pub struct DownloadOptions {
     /// Compare a checksum of the received data with the server's (HASH, XSHA256, ...) before
     /// the file is renamed into place; off by default. See [`Checksum`].
     pub checksum: Checksum,
+    /// The remote file this session downloads next (a batch knows it): its RETR may go
+    /// ahead at the end of this download's data (see [`crate::Config::pipelining`]).
+    pub(crate) next: Option<String>,
 }
 
 impl Default for DownloadOptions {
@@ -38,6 +41,7 @@ impl Default for DownloadOptions {
             resume: false,
             verify: true,
             checksum: Checksum::Off,
+            next: None,
         }
     }
 }
@@ -401,6 +405,7 @@ async fn download_to_special(
             .open_sender(local)
             .map_err(|e| local_error(e, local, "cannot open"))?;
         let mut sink = Hashing::new(pipe, hasher());
+        c.download_next(options.next.as_deref());
         let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
         sink.flush()
             .await
@@ -412,6 +417,7 @@ async fn download_to_special(
             .open(local)
             .map_err(|e| local_error(e, local, "cannot open"))?;
         let mut sink = Hashing::new(LocalFile(file), hasher());
+        c.download_next(options.next.as_deref());
         let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
         (n, checked, sink.finish())
     };
@@ -493,6 +499,7 @@ pub(crate) async fn download_to_path(
     }
     let mut part = PartFile::create(local)?;
     let mut sink = Hashing::new(&mut part.file, alg.map(Hasher::new));
+    c.download_next(options.next.as_deref());
     let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
     let digest = sink.finish();
     check_download(c, remote, n, method.as_ref(), digest, options, checked)

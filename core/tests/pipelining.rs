@@ -21,12 +21,18 @@ struct Counts {
     logins: usize,
     answered_ahead: usize,
     sent_ahead: usize,
+    /// RETRs sent ahead that the next download took.
+    retr_taken: usize,
+    /// RETRs sent ahead that were given up.
+    retr_given_up: usize,
 }
 
 static COUNTS: Mutex<Counts> = Mutex::new(Counts {
     logins: 0,
     answered_ahead: 0,
     sent_ahead: 0,
+    retr_taken: 0,
+    retr_given_up: 0,
 });
 
 struct Counter;
@@ -45,10 +51,26 @@ impl log::Log for Counter {
             c.answered_ahead += 1;
         } else if text.starts_with("EPSV command, ahead") {
             c.sent_ahead += 1;
+        } else if text.starts_with("RETR ") && text.ends_with("was sent ahead") {
+            c.retr_taken += 1;
+        } else if text.starts_with("giving up RETR") {
+            c.retr_given_up += 1;
         }
     }
 
     fn flush(&self) {}
+}
+
+/// Installs the counting logger (once) and runs the calling test alone: the counts are
+/// process-wide.
+fn counting() -> std::sync::MutexGuard<'static, ()> {
+    static ALONE: Mutex<()> = Mutex::new(());
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&Counter).expect("the only logger");
+        log::set_max_level(log::LevelFilter::Debug);
+    });
+    ALONE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn take_counts() -> Counts {
@@ -99,8 +121,7 @@ fn downloads_in_a_row(server: &Server, config: Config, tag: &str) -> Counts {
 
 #[test]
 fn epsv_goes_ahead_and_the_session_stays_in_step() {
-    log::set_logger(&Counter).expect("the only logger");
-    log::set_max_level(log::LevelFilter::Debug);
+    let _alone = counting();
     let interleaved = (0..FILES).filter(|i| i % 7 == 3).count();
     for (server, tag) in [
         (Server::shared(Kind::Vsftpd), "plain"),
@@ -152,4 +173,84 @@ fn epsv_goes_ahead_and_the_session_stays_in_step() {
     let c = take_counts();
     assert_eq!(c.logins, 4, "{c:?}");
     assert!(c.answered_ahead >= 200 - 4, "{c:?}");
+    assert!(c.retr_taken >= 150, "most RETRs went ahead: {c:?}");
+}
+
+/// A one-session batch whose RETRs go ahead, with files that fail in its midst: missing on
+/// the server (the RETR sent ahead is refused), a local target that cannot be created (the
+/// RETR sent ahead for it is given up), and stop-on-error leaving one sent ahead on the
+/// pooled session for its next user. Every other file arrives whole, the failures are the
+/// right ones, and the session is never reopened.
+#[test]
+fn failures_amid_retrs_sent_ahead() {
+    let _alone = counting();
+    let server = Server::shared(Kind::Vsftpd);
+    let (dir, _) = server.dir("pipe-fail");
+    const N: usize = 120;
+    let missing = [10, 11, 57];
+    let unwritable = [30, 31, 90];
+    for i in (0..N).filter(|i| !missing.contains(i)) {
+        server.put(&format!("pipe-fail/q{i:03}.bin"), &body(i));
+    }
+    let scratch = server.scratch("pipe-fail");
+    let items: Vec<_> = (0..N)
+        .map(|i| {
+            let local = if unwritable.contains(&i) {
+                scratch.join("no-such-dir").join(format!("q{i:03}.bin"))
+            } else {
+                scratch.join(format!("q{i:03}.bin"))
+            };
+            (format!("{dir}/q{i:03}.bin"), local)
+        })
+        .collect();
+    let mut options = PoolOptions::default();
+    options.max_sessions = 1;
+    let pool = Pool::with_options(server.config(), options).unwrap();
+    take_counts();
+    let (result, stopped, after) = run(async {
+        let r = pool
+            .download_many(items.clone(), BatchOptions::default())
+            .await;
+        // From q020 on, stopping at the first failure: q030, whose target cannot be created.
+        // q029 sent its RETR ahead, and it is left on the session for the next user.
+        let stopped = pool
+            .download_many(
+                items[20..].to_vec(),
+                BatchOptions::default().stop_on_error(true),
+            )
+            .await;
+        let s = pool.session().await.unwrap();
+        let after = s.read_bytes(&format!("{dir}/q005.bin")).await.unwrap();
+        drop(s);
+        pool.close().await;
+        (r, stopped, after)
+    });
+    let mut failed: Vec<_> = result.failed.iter().map(|(p, _)| p.clone()).collect();
+    failed.sort();
+    let want: Vec<_> = (0..N)
+        .filter(|i| missing.contains(i) || unwritable.contains(i))
+        .map(|i| format!("{dir}/q{i:03}.bin"))
+        .collect();
+    assert_eq!(failed, want, "{:?}", result.failed);
+    for (path, e) in &result.failed {
+        let i: usize = path[path.len() - 7..path.len() - 4].parse().unwrap();
+        if missing.contains(&i) {
+            assert_eq!(e.code(), Some(550), "{path}: {e}");
+        } else {
+            assert!(e.message().contains("cannot create"), "{path}: {e}");
+        }
+    }
+    for i in (0..N).filter(|i| !missing.contains(i) && !unwritable.contains(i)) {
+        let got = std::fs::read(scratch.join(format!("q{i:03}.bin"))).unwrap();
+        assert!(got == body(i), "q{i:03}.bin: wrong bytes");
+    }
+    assert_eq!(stopped.failed.len(), 1, "{:?}", stopped.failed);
+    assert_eq!(stopped.ok.len(), 10);
+    assert!(after == body(5));
+    let c = take_counts();
+    assert_eq!(c.logins, 1, "never reopened: {c:?}");
+    assert!(c.retr_taken >= N, "{c:?}");
+    // Given up: q030's (at q032, as q031 fails locally too), q090's (at q091) and the one
+    // the stopped batch left (by read_bytes).
+    assert_eq!(c.retr_given_up, 3, "{c:?}");
 }

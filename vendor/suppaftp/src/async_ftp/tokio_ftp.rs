@@ -1051,30 +1051,42 @@ where
     /// Drains the reply of a transfer stream dropped without `finish()` first, so that the
     /// control connection is in sync when the command is sent.
     /// Sends `EPSV` for the next data command without waiting for its reply, so that the server
-    /// prepares the next data connection while the client finishes the current transfer.
+    /// prepares the next data connection while the client finishes the current transfer; with
+    /// `then` (a transfer command line such as `RETR path`), sends that command too, in the same
+    /// write, so that the server is ready to send as soon as the data connection opens.
     ///
     /// Meant for the moment a download's data connection reached its end: the server has sent
-    /// everything and answers the transfer first, then this `EPSV`. The reply is read when the
+    /// everything and answers the transfer first, then these. The `EPSV` reply is read when the
     /// next command is sent (or by [`Self::settle_epsv_ahead`]); a `229` then serves the next
-    /// data command in place of its own `EPSV`, and any other command discards it. Does nothing
-    /// (returns `false`) unless the mode is [`Mode::ExtendedPassive`] and no `EPSV` is pending.
+    /// data command in place of its own `EPSV`, and any other command discards it. A data
+    /// command with exactly the line `then` takes the command sent ahead; any other command
+    /// first gives it up (opens and closes its data connection, reads its replies). Does
+    /// nothing (returns `false`) unless the mode is [`Mode::ExtendedPassive`] and nothing is
+    /// pending already.
     ///
     /// # Errors
     ///
-    /// Returns [`FtpError::ConnectionError`] if the command cannot be written.
-    pub async fn send_epsv_ahead(&self) -> FtpResult<bool> {
+    /// Returns [`FtpError::ConnectionError`] if the commands cannot be written.
+    pub async fn send_epsv_ahead(&self, then: Option<&str>) -> FtpResult<bool> {
         if self.mode != Mode::ExtendedPassive {
             return Ok(false);
         }
         let mut cc = self.control.lock().await;
-        if cc.epsv_ahead || cc.ready_epsv.is_some() {
+        if cc.epsv_ahead || cc.ready_epsv.is_some() || cc.transfer_ahead.is_some() {
             return Ok(false);
         }
-        debug!("EPSV command, ahead of the next data command");
-        // `perform` would settle replies first; the transfer's own reply is still to come, so
-        // the command is written directly, and the reply that follows the transfer's is this.
-        cc.perform_ahead(Command::Epsv).await?;
+        // Written directly, not through `perform` (which reads pending replies first): the
+        // transfer's own reply is still to come, and the replies to these follow it.
+        let mut lines = cc.encode_line(Command::Epsv)?;
+        let then = then.and_then(|line| {
+            let encoded = cc.encode_line(Command::Custom(line.to_string())).ok()?;
+            lines.extend_from_slice(&encoded);
+            Some(line.to_string())
+        });
+        debug!("EPSV command, ahead of the next data command {then:?}");
+        cc.write_lines(&lines).await?;
         cc.epsv_ahead = true;
+        cc.transfer_ahead = then;
         Ok(true)
     }
 
@@ -1093,6 +1105,11 @@ where
     /// Whether an `EPSV` sent ahead is still unanswered (its reply unread).
     pub async fn epsv_ahead_pending(&self) -> bool {
         self.control.lock().await.epsv_ahead
+    }
+
+    /// Whether a transfer command sent ahead waits for a data command to take it.
+    pub async fn transfer_ahead_pending(&self) -> bool {
+        self.control.lock().await.transfer_ahead.is_some()
     }
 
     async fn control(&self) -> FtpResult<MutexGuard<'_, ControlChannel<T>>> {
@@ -1186,21 +1203,42 @@ where
                 (response, stream)
             }
             Mode::ExtendedPassive => {
+                // This very command may have been sent ahead; anything else sent ahead goes.
+                let line = cmd.to_string();
+                let sent = restart.is_none()
+                    && cc.transfer_ahead.as_deref() == Some(line.trim_end_matches("\r\n"));
+                if !sent {
+                    cc.abandon_transfer_ahead().await?;
+                }
                 cc.settle_epsv_ahead().await?;
-                let ahead = cc.ready_epsv.is_some();
+                let ready = cc.ready_epsv.is_some();
                 let address = self.epsv(cc).await?;
                 let stream = match (self.passive_stream_builder)(address).await {
                     Ok(stream) => stream,
                     // The port answered ahead may have been given up by the server since.
-                    Err(error) if ahead => {
+                    Err(error) if ready && !sent => {
                         debug!("the port of an EPSV sent ahead is gone ({error}); asking again");
                         let address = self.epsv(cc).await?;
                         (self.passive_stream_builder)(address).await?
                     }
+                    // A server that closed the port of a command sent ahead has refused that
+                    // command already (550 for a missing file): its reply says why.
+                    Err(error) if sent => {
+                        cc.transfer_ahead = None;
+                        return match cc.read_response_in(expected_code).await {
+                            Ok(_) => Err(error),
+                            Err(refused) => Err(refused),
+                        };
+                    }
                     Err(error) => return Err(error),
                 };
-                Self::send_restart(cc, restart, &cmd).await?;
-                cc.perform(cmd).await?;
+                if sent {
+                    debug!("{} was sent ahead", line.trim_end());
+                    cc.transfer_ahead = None;
+                } else {
+                    Self::send_restart(cc, restart, &cmd).await?;
+                    cc.perform(cmd).await?;
+                }
                 let response = cc.read_response_in(expected_code).await?;
                 (response, stream)
             }

@@ -63,6 +63,10 @@ where
     /// The `229` reply of an `EPSV` sent ahead, kept for the next data command; any other
     /// command clears it.
     pub(super) ready_epsv: Option<Response>,
+    /// The transfer command line (`RETR path`) sent right after an `EPSV` sent ahead: the
+    /// server waits for its data connection. A data command with this very line takes it;
+    /// any other command gives it up first ([`Self::abandon_transfer_ahead`]).
+    pub(super) transfer_ahead: Option<String>,
 }
 
 /// Unwraps a shared control channel that is no longer referenced by any transfer.
@@ -98,6 +102,7 @@ where
             response_body: Vec::new(),
             epsv_ahead: false,
             ready_epsv: None,
+            transfer_ahead: None,
         }
     }
 
@@ -113,14 +118,29 @@ where
 
     /// Sends `command` on the control connection, encoded with [`Self::encoding`].
     pub(super) async fn perform(&mut self, command: Command) -> FtpResult<()> {
-        // Replies come in the order of the commands: an EPSV sent ahead is answered first.
+        // Replies come in the order of the commands: what was sent ahead is answered first.
+        self.abandon_transfer_ahead().await?;
         self.settle_epsv_ahead().await?;
         self.ready_epsv = None;
-        self.perform_ahead(command).await
+        let line = self.encode_line(command)?;
+        self.write_lines(&line).await
     }
 
-    /// Sends `command` without first reading the reply of an `EPSV` sent ahead.
-    pub(super) async fn perform_ahead(&mut self, command: Command) -> FtpResult<()> {
+    /// Writes already encoded command lines and flushes them.
+    pub(super) async fn write_lines(&mut self, lines: &[u8]) -> FtpResult<()> {
+        // A TLS stream may keep the end of a record back when the socket is full; only a
+        // flush is sure to put the whole command on the wire.
+        let writer = self.reader.get_mut();
+        writer
+            .write_all(lines)
+            .await
+            .map_err(FtpError::ConnectionError)?;
+        writer.flush().await.map_err(FtpError::ConnectionError)
+    }
+
+    /// The bytes of `command`'s line as they go on the wire (encoded, Telnet IAC escaped when
+    /// the encoding asks for it); records its verb as the last command.
+    pub(super) fn encode_line(&mut self, command: Command) -> FtpResult<Vec<u8>> {
         let command = command.to_string();
         crate::command::validate_command_line(&command)?;
         trace!("CC OUT: {}", command.trim_end_matches("\r\n"));
@@ -132,20 +152,11 @@ where
             .encode(&command)
             .map_err(FtpError::ConnectionError)?;
         crate::command::validate_encoded_command_line(&line)?;
-        let line = if self.encoding.escape_telnet_iac() {
-            crate::command::escape_telnet_iac(&line)
+        Ok(if self.encoding.escape_telnet_iac() {
+            crate::command::escape_telnet_iac(&line).into_owned()
         } else {
-            std::borrow::Cow::Borrowed(line.as_slice())
-        };
-
-        // A TLS stream may keep the end of a record back when the socket is full; only a
-        // flush is sure to put the whole command on the wire.
-        let writer = self.reader.get_mut();
-        writer
-            .write_all(&line)
-            .await
-            .map_err(FtpError::ConnectionError)?;
-        writer.flush().await.map_err(FtpError::ConnectionError)
+            line
+        })
     }
 
     /// Reads one reply and checks that its status is `expected_code`.
@@ -288,6 +299,45 @@ where
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// Gives up a transfer command sent ahead that no data command took: reads its `EPSV`'s
+    /// answer, opens the data connection the server waits for and closes it at once, then
+    /// reads the command's replies, whatever they say (`150` then `226` or `426`, or a
+    /// refusal). Does nothing when no transfer was sent ahead.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`FtpError::ConnectionError`] if the control connection cannot be read.
+    pub(super) async fn abandon_transfer_ahead(&mut self) -> FtpResult<()> {
+        let Some(line) = self.transfer_ahead.clone() else {
+            return Ok(());
+        };
+        debug!("giving up {line}, sent ahead");
+        self.settle_epsv_ahead().await?;
+        let port = self.ready_epsv.take().and_then(|r| epsv_port(&r.body));
+        let data = match port {
+            Some(port) => {
+                let mut address = self.socket().peer_addr().map_err(FtpError::ConnectionError)?;
+                address.set_port(port);
+                TcpStream::connect(address).await.ok()
+            }
+            None => None,
+        };
+        let opened = self
+            .read_response_in(&[Status::AboutToSend, Status::AlreadyOpen])
+            .await;
+        drop(data);
+        match opened {
+            Ok(_) => match self.read_response_in(TRANSFER_COMPLETE).await {
+                Ok(_) | Err(FtpError::UnexpectedResponse(_)) => {}
+                Err(err) => return Err(err),
+            },
+            Err(FtpError::UnexpectedResponse(_)) => {}
+            Err(err) => return Err(err),
+        }
+        self.transfer_ahead = None;
+        Ok(())
     }
 
     /// Consumes the reply of a transfer stream that was dropped without `finish()`.
@@ -470,6 +520,14 @@ mod tls_transition_tests {
             assert_eq!(server.join().unwrap(), "");
         }
     }
+}
+
+/// The port of a `229 Entering Extended Passive Mode (|||port|)` reply.
+pub(super) fn epsv_port(body: &[u8]) -> Option<u16> {
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find("|||")? + 3;
+    let len = text[start..].find('|')?;
+    text[start..start + len].parse().ok()
 }
 
 #[cfg(test)]
