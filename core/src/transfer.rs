@@ -382,6 +382,12 @@ async fn check_download(
     Ok(())
 }
 
+/// The download that follows on the same session, whose RETR may go ahead: not when this
+/// one ends with a checksum command, which would only give that RETR up.
+fn next_download<'a>(options: &'a DownloadOptions, method: Option<&Method>) -> Option<&'a str> {
+    options.next.as_deref().filter(|_| method.is_none())
+}
+
 /// RETR `remote` into a local file that is not a regular file: a FIFO is written through the
 /// runtime's I/O driver (its reader may be slow: no thread blocks on it), other special files
 /// (`/dev/null`, a character device) with plain writes. Nothing to rename: a failed checksum
@@ -405,7 +411,7 @@ async fn download_to_special(
             .open_sender(local)
             .map_err(|e| local_error(e, local, "cannot open"))?;
         let mut sink = Hashing::new(pipe, hasher());
-        c.download_next(options.next.as_deref());
+        c.download_next(next_download(options, method));
         let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
         sink.flush()
             .await
@@ -417,7 +423,7 @@ async fn download_to_special(
             .open(local)
             .map_err(|e| local_error(e, local, "cannot open"))?;
         let mut sink = Hashing::new(LocalFile(file), hasher());
-        c.download_next(options.next.as_deref());
+        c.download_next(next_download(options, method));
         let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
         (n, checked, sink.finish())
     };
@@ -499,7 +505,7 @@ pub(crate) async fn download_to_path(
     }
     let mut part = PartFile::create(local)?;
     let mut sink = Hashing::new(&mut part.file, alg.map(Hasher::new));
-    c.download_next(options.next.as_deref());
+    c.download_next(next_download(options, method.as_ref()));
     let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
     let digest = sink.finish();
     check_download(c, remote, n, method.as_ref(), digest, options, checked)
