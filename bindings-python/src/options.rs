@@ -154,28 +154,27 @@ option_type!(
     }
 );
 
-option_type!(
-    /// `verify=`: a `bool` (TLS certificates for `connect`, the size check for transfers).
-    Verify(bool),
-    |obj| match obj.cast::<PyBool>() {
+/// A flag option: exactly `True` or `False` (no truthy stand-ins).
+fn flag(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    match obj.cast::<PyBool>() {
         Ok(b) => Ok(b.is_true()),
         Err(_) => Err(PyTypeError::new_err(format!(
-            "verify must be True or False, not {}",
+            "{name} must be True or False, not {}",
             type_name(obj)
         ))),
     }
+}
+
+option_type!(
+    /// `verify=`: a `bool` (TLS certificates for `connect`, the size check for transfers).
+    Verify(bool),
+    |obj| flag("verify", obj)
 );
 
 option_type!(
     /// `pipelining=`: a `bool` (see the core's `Config::pipelining`).
     Pipelining(bool),
-    |obj| match obj.cast::<PyBool>() {
-        Ok(b) => Ok(b.is_true()),
-        Err(_) => Err(PyTypeError::new_err(format!(
-            "pipelining must be True or False, not {}",
-            type_name(obj)
-        ))),
-    }
+    |obj| flag("pipelining", obj)
 );
 
 option_type!(

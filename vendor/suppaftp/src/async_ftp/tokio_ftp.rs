@@ -1044,12 +1044,6 @@ where
         self.control().await?.read_response_in(expected_code).await
     }
 
-    // -- private
-
-    /// Locks the control connection for the duration of one command.
-    ///
-    /// Drains the reply of a transfer stream dropped without `finish()` first, so that the
-    /// control connection is in sync when the command is sent.
     /// Sends `EPSV` for the next data command without waiting for its reply, so that the server
     /// prepares the next data connection while the client finishes the current transfer; with
     /// `then` (a transfer command line such as `RETR path`), sends that command too, in the same
@@ -1112,6 +1106,12 @@ where
         self.control.lock().await.transfer_ahead.is_some()
     }
 
+    // -- private
+
+    /// Locks the control connection for the duration of one command.
+    ///
+    /// Drains the reply of a transfer stream dropped without `finish()` first, so that the
+    /// control connection is in sync when the command is sent.
     async fn control(&self) -> FtpResult<MutexGuard<'_, ControlChannel<T>>> {
         let mut cc = self.control.lock().await;
         cc.drain_pending_transfer_reply().await?;
