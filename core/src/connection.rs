@@ -102,9 +102,6 @@ pub(crate) struct Connection {
     auto_epsv: bool,
     /// Send the next `EPSV` as soon as a download's data is in ([`Config::pipelining`]).
     pipelining: bool,
-    /// The remote path the caller will download next on this connection, for the next
-    /// [`Connection::retrieve_from`] only (see [`Connection::download_next`]).
-    next_download: Option<String>,
     /// Whether the control connection is protected by TLS.
     tls: bool,
     features: Features,
@@ -260,7 +257,6 @@ impl Connection {
             buffer_size: config.buffer_size,
             auto_epsv,
             pipelining: config.pipelining,
-            next_download: None,
             tls: config.tls != TlsMode::None,
             features,
             cwd: String::new(),
@@ -618,7 +614,7 @@ impl Connection {
     /// that the server sends the next file as soon as its data connection opens; plain
     /// connections only (a RETR given up has its data connection opened and closed at once,
     /// which a TLS data channel would report as a failed handshake).
-    async fn data_ended(&mut self, next: Option<String>) -> Result<()> {
+    async fn data_ended(&mut self, next: Option<&str>) -> Result<()> {
         if !self.pipelining {
             return Ok(());
         }
@@ -633,13 +629,6 @@ impl Connection {
         )
         .await?;
         Ok(())
-    }
-
-    /// Says which remote file the caller will download right after the next
-    /// [`Connection::retrieve_from`] (from byte 0), so that its RETR can go ahead
-    /// ([`Config::pipelining`]). Applies to that one retrieve only.
-    pub(crate) fn download_next(&mut self, next: Option<&str>) {
-        self.next_download = next.map(str::to_string);
     }
 
     /// Opens a data connection for a command that reads from the server (RETR, LIST, ...),
@@ -802,16 +791,17 @@ impl Connection {
 
     /// RETR `path` from byte `offset` (REST) into `sink`, returning the bytes received and
     /// whether they were checked against a size the server announced. Progress counts from
-    /// `offset`.
+    /// `offset`. `next` is the remote file the caller downloads right after this one, whose
+    /// RETR may then go ahead ([`Config::pipelining`]).
     pub(crate) async fn retrieve_from<W: AsyncWrite + Unpin>(
         &mut self,
         path: &str,
         sink: &mut W,
         progress: Option<&Progress>,
         offset: u64,
+        next: Option<&str>,
     ) -> Result<(u64, bool)> {
         check_path(path)?;
-        let next = self.next_download.take();
         let line = format!("RETR {path}");
         if offset > 0 {
             let _ = self.ftp.resume_transfer(offset as usize).await;

@@ -474,7 +474,7 @@ async fn retrieve_checked<W>(c: &mut Connection, remote: &str, sink: &mut W) -> 
 where
     W: tokio::io::AsyncWrite + Unpin,
 {
-    let (n, checked) = c.retrieve_from(remote, sink, None, 0).await?;
+    let (n, checked) = c.retrieve_from(remote, sink, None, 0, None).await?;
     if !checked {
         transfer::verify_size(c, remote, n, "RETR").await?;
     }

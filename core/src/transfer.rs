@@ -411,8 +411,10 @@ async fn download_to_special(
             .open_sender(local)
             .map_err(|e| local_error(e, local, "cannot open"))?;
         let mut sink = Hashing::new(pipe, hasher());
-        c.download_next(next_download(options, method));
-        let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
+        let next = next_download(options, method);
+        let (n, checked) = c
+            .retrieve_from(remote, &mut sink, progress, 0, next)
+            .await?;
         sink.flush()
             .await
             .map_err(|e| local_error(e, local, "cannot write"))?;
@@ -423,8 +425,10 @@ async fn download_to_special(
             .open(local)
             .map_err(|e| local_error(e, local, "cannot open"))?;
         let mut sink = Hashing::new(LocalFile(file), hasher());
-        c.download_next(next_download(options, method));
-        let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
+        let next = next_download(options, method);
+        let (n, checked) = c
+            .retrieve_from(remote, &mut sink, progress, 0, next)
+            .await?;
         (n, checked, sink.finish())
     };
     check_download(c, remote, n, method, digest, options, checked)
@@ -468,7 +472,10 @@ pub(crate) async fn download_to_path(
         let (mut part, offset) = PartFile::resumable(local)?;
         let start = starting_digest(method.as_ref(), &part.part, offset).await?;
         let mut sink = Hashing::new(&mut part.file, start);
-        let (received, checked) = match c.retrieve_from(remote, &mut sink, progress, offset).await {
+        let (received, checked) = match c
+            .retrieve_from(remote, &mut sink, progress, offset, None)
+            .await
+        {
             Err(e) if offset > 0 && rest_refused(&e) => {
                 log::debug!("{remote}: the server cannot resume ({e}); starting over");
                 sink.inner
@@ -476,7 +483,8 @@ pub(crate) async fn download_to_path(
                     .set_len(0)
                     .map_err(|e| local_error(e, &part.part, "cannot truncate"))?;
                 sink.restart(alg);
-                c.retrieve_from(remote, &mut sink, progress, 0).await?
+                c.retrieve_from(remote, &mut sink, progress, 0, None)
+                    .await?
             }
             other => other?,
         };
@@ -505,8 +513,10 @@ pub(crate) async fn download_to_path(
     }
     let mut part = PartFile::create(local)?;
     let mut sink = Hashing::new(&mut part.file, alg.map(Hasher::new));
-    c.download_next(next_download(options, method.as_ref()));
-    let (n, checked) = c.retrieve_from(remote, &mut sink, progress, 0).await?;
+    let next = next_download(options, method.as_ref());
+    let (n, checked) = c
+        .retrieve_from(remote, &mut sink, progress, 0, next)
+        .await?;
     let digest = sink.finish();
     check_download(c, remote, n, method.as_ref(), digest, options, checked)
         .await

@@ -144,7 +144,10 @@ static void test_options_and_connect_errors(void) {
     CHECK_ST(FERROFTP_STATUS_INVALID_INPUT, ferroftp_session_connect(T_URL, &o, &s));
     CHECK(s == (ferroftp_session *)0x1);
 
-    /* Every data mode works against the server, with pipelining on and off. */
+    /* Every data mode works against the server, with pipelining on and off: a file written,
+     * read back three times in a row (with pipelining, in EPSV modes against a server that
+     * announces sizes, each read after the first takes the EPSV its predecessor sent ahead),
+     * and listed. */
     uint32_t modes[] = {FERROFTP_DATA_MODE_AUTO, FERROFTP_DATA_MODE_EPSV, FERROFTP_DATA_MODE_PASV,
                         FERROFTP_DATA_MODE_ACTIVE};
     for (size_t i = 0; i < 2 * (sizeof modes / sizeof modes[0]); i++) {
@@ -156,9 +159,26 @@ static void test_options_and_connect_errors(void) {
         o.timeout_ms = 60000;
         ferroftp_session *m = NULL;
         CHECK_OK(ferroftp_session_connect(T_URL, &o, &m));
+        char *mdir = t_dir(m, "c-modes");
+        char *mfile = path_in(mdir, "f.bin");
+        uint8_t *mdata = t_data(3000 + i, i);
+        CHECK_OK(ferroftp_session_write(m, mfile, mdata, 3000 + i, NULL));
+        for (int r = 0; r < 3; r++) {
+            ferroftp_bytes *got = NULL;
+            CHECK_OK(ferroftp_session_read(m, mfile, &got));
+            CHECK(got != NULL && got->len == 3000 + i && memcmp(got->data, mdata, got->len) == 0);
+            ferroftp_bytes_free(got);
+        }
         ferroftp_strings *names = NULL;
-        CHECK_OK(ferroftp_session_names(m, "/", &names));
+        CHECK_OK(ferroftp_session_names(m, mdir, &names));
+        size_t listed = 0;
+        CHECK_OK(ferroftp_strings_count(names, &listed));
+        CHECK(listed == 1);
         ferroftp_strings_free(names);
+        CHECK_OK(ferroftp_session_rmdir(m, mdir, true));
+        free(mdata);
+        free(mfile);
+        free(mdir);
         CHECK_OK(ferroftp_session_close(m));
         ferroftp_session_free(m);
     }

@@ -35,7 +35,7 @@ use transfer_stream::Direction;
 pub use transfer_stream::TransferStream;
 
 use super::super::Status;
-use super::super::regex::{EPSV_PORT_RE, MDTM_RE, SIZE_RE};
+use super::super::regex::{MDTM_RE, SIZE_RE};
 use super::super::types::{ActivePeerCheck, FileType, FtpError, FtpResult, Mode, Response};
 use crate::FtpStream;
 use crate::command::Command;
@@ -1291,11 +1291,7 @@ where
                 cc.read_response(Status::ExtendedPassiveMode).await?
             }
         };
-        let response_str = response.as_string().map_err(|_| FtpError::BadResponse)?;
-        let caps = EPSV_PORT_RE
-            .captures(&response_str)
-            .ok_or_else(|| FtpError::UnexpectedResponse(response.clone()))?;
-        let new_port = caps[1].parse::<u16>().map_err(|_| FtpError::BadResponse)?;
+        let new_port = control::epsv_port(&response)?;
         trace!("Got port number from EPSV: {}", new_port);
         let mut remote = cc.socket().peer_addr().map_err(FtpError::ConnectionError)?;
         remote.set_port(new_port);

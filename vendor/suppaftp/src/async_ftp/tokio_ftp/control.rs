@@ -23,6 +23,7 @@ use super::data_stream::DataStream;
 use super::tls::TokioTlsStream;
 use crate::Status;
 use crate::command::Command;
+use crate::regex::EPSV_PORT_RE;
 use crate::encoding::Encoding;
 use crate::types::{FtpError, FtpResult, MAX_REPLY_SIZE, ReplyTooLarge, Response};
 
@@ -315,7 +316,7 @@ where
         };
         debug!("giving up {line}, sent ahead");
         self.settle_epsv_ahead().await?;
-        let port = self.ready_epsv.take().and_then(|r| epsv_port(&r.body));
+        let port = self.ready_epsv.take().and_then(|r| epsv_port(&r).ok());
         let data = match port {
             Some(port) => {
                 let mut address = self.socket().peer_addr().map_err(FtpError::ConnectionError)?;
@@ -523,11 +524,17 @@ mod tls_transition_tests {
 }
 
 /// The port of a `229 Entering Extended Passive Mode (|||port|)` reply.
-pub(super) fn epsv_port(body: &[u8]) -> Option<u16> {
-    let text = std::str::from_utf8(body).ok()?;
-    let start = text.find("|||")? + 3;
-    let len = text[start..].find('|')?;
-    text[start..start + len].parse().ok()
+///
+/// # Errors
+///
+/// [`FtpError::UnexpectedResponse`] if the reply names no port, [`FtpError::BadResponse`] if
+/// it is not text or the port is out of range.
+pub(super) fn epsv_port(response: &Response) -> FtpResult<u16> {
+    let text = response.as_string().map_err(|_| FtpError::BadResponse)?;
+    let caps = EPSV_PORT_RE
+        .captures(&text)
+        .ok_or_else(|| FtpError::UnexpectedResponse(response.clone()))?;
+    caps[1].parse::<u16>().map_err(|_| FtpError::BadResponse)
 }
 
 #[cfg(test)]
