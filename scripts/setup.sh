@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine for ferroftp: system packages (vsftpd), the Rust toolchain
-# check, and the project's Python venv (.venv) with the test servers and tools.
+# check, the project's Python venv (.venv) with the test servers and tools, and toxiproxy.
 # Idempotent: re-running it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,17 @@ if ! cmp -s requirements-dev.txt "$stamp" 2>/dev/null; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r requirements-dev.txt
   cp requirements-dev.txt "$stamp"
+fi
+# toxiproxy, the latency proxy of the slow-link tests and benchmarks (serve.py --rtt-ms), built
+# from the Go module proxy into .tools/bin.
+TOXIPROXY_VERSION=v2.12.0
+if [ ! -x .tools/bin/toxiproxy-server ] || ! grep -q "$TOXIPROXY_VERSION" .tools/toxiproxy.version 2>/dev/null; then
+  command -v go >/dev/null || { echo "setup: go not found; it builds toxiproxy (install Go)" >&2; exit 1; }
+  echo "setup: building toxiproxy $TOXIPROXY_VERSION"
+  mkdir -p .tools/bin
+  GOBIN="$PWD/.tools/bin" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
+  mv .tools/bin/server .tools/bin/toxiproxy-server
+  echo "$TOXIPROXY_VERSION" > .tools/toxiproxy.version
 fi
 # Each binding may add its own setup steps (tools it alone needs).
 for extra in bindings-*/setup.sh; do

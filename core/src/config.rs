@@ -114,8 +114,19 @@ pub struct Config {
     pub buffer_size: usize,
     /// Whether server certificates are verified (TLS only; turn off for self-signed test servers).
     pub verify: bool,
-    /// Extra CA certificates (PEM) to trust (TLS only).
+    /// Extra certificates (PEM) to trust (TLS only): CAs, and server certificates themselves.
+    /// A server that presents a certificate listed here is trusted as long as the certificate
+    /// is within its validity dates and names the host (it is *pinned*), even when it is a
+    /// self-signed CA certificate as `openssl req -x509` makes them.
     pub ca_file: Option<PathBuf>,
+    /// The name the server's certificate must carry, and the SNI sent, when it differs from
+    /// `host` (a server reached by IP address or through a tunnel). TLS only.
+    pub tls_server_name: Option<String>,
+    /// A client certificate (PEM, with its chain) for servers that require one; needs
+    /// `client_key`. TLS only.
+    pub client_cert: Option<PathBuf>,
+    /// The private key (PEM) of `client_cert`.
+    pub client_key: Option<PathBuf>,
     /// Directory to change to after login (the URL's path), restored on every reconnect.
     pub initial_dir: Option<String>,
     /// Whether, as soon as a download's data has all arrived, the `EPSV` of the next data
@@ -147,6 +158,9 @@ impl Config {
             buffer_size: 1024 * 1024,
             verify: true,
             ca_file: None,
+            tls_server_name: None,
+            client_cert: None,
+            client_key: None,
             initial_dir: None,
             pipelining: true,
         }
@@ -228,6 +242,11 @@ impl Config {
         if self.buffer_size == 0 {
             return Err(Error::invalid_input(
                 "buffer_size must be greater than zero",
+            ));
+        }
+        if self.client_cert.is_some() != self.client_key.is_some() {
+            return Err(Error::invalid_input(
+                "client_cert and client_key go together: set both or neither",
             ));
         }
         for (name, value) in [("user name", &self.user), ("password", &self.password.0)] {

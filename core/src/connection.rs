@@ -104,6 +104,9 @@ pub(crate) struct Connection {
     pipelining: bool,
     /// Whether the control connection is protected by TLS.
     tls: bool,
+    /// Data connections of this control connection that resumed its TLS session, and those
+    /// that needed a full handshake (logged at debug level with each data connection).
+    data_handshakes: (u64, u64),
     features: Features,
     /// The absolute working directory, as PWD reported it.
     cwd: String,
@@ -118,8 +121,16 @@ impl Connection {
         config.validate()?;
         let tls = match config.tls {
             TlsMode::None => None,
-            _ => Some((tls::connector(config)?, tls::server_name(config)?)),
+            _ => Some(tls::Tls::new(config)?),
         };
+        let opened = Self::open_with(config, cwd, tls.as_ref()).await;
+        match (opened, &tls) {
+            (Err(e), Some(tls)) => Err(tls.explain(e)),
+            (opened, _) => opened,
+        }
+    }
+
+    async fn open_with(config: &Config, cwd: Option<&str>, tls: Option<&tls::Tls>) -> Result<Self> {
         let address = config.address();
         let ctx = format!("connect to {address}");
         let limit = config.connect_timeout;
@@ -130,16 +141,16 @@ impl Connection {
         .map_err(connect_kind)?;
         let greeting = format!("greeting of {address}");
         let mut ftp = match tls {
-            Some((connector, name)) if config.tls == TlsMode::Implicit => {
+            Some(tls) if config.tls == TlsMode::Implicit => {
                 let addr = *addrs.first().ok_or_else(|| no_address(&ctx))?;
                 bounded(
                     limit,
                     &greeting,
                     false,
-                    Ftp::connect_secure_implicit(addr, connector, &name),
+                    Ftp::connect_secure_implicit(addr, tls.connector(), tls.server_name()),
                 )
                 .await
-                .map_err(|e| tls::explain(connect_kind(e)))?
+                .map_err(connect_kind)?
             }
             tls => {
                 let tcp = bounded_io(limit, &ctx, async {
@@ -163,16 +174,16 @@ impl Connection {
                     .await
                     .map_err(connect_kind)?;
                 match tls {
-                    Some((connector, name)) => bounded(
+                    Some(tls) => bounded(
                         config.timeout,
                         "AUTH TLS",
                         false,
-                        ftp.into_secure(connector, &name),
+                        ftp.into_secure(tls.connector(), tls.server_name()),
                     )
                     .await
                     .map_err(|e| match e.kind() {
                         ErrorKind::Timeout => e,
-                        _ => tls::explain(e.with_kind(ErrorKind::Tls)),
+                        _ => e.with_kind(ErrorKind::Tls),
                     })?,
                     None => ftp,
                 }
@@ -258,6 +269,7 @@ impl Connection {
             auto_epsv,
             pipelining: config.pipelining,
             tls: config.tls != TlsMode::None,
+            data_handshakes: (0, 0),
             features,
             cwd: String::new(),
             secret,
@@ -598,7 +610,7 @@ impl Connection {
             }
             data.extend_from_slice(&buf[..n]);
         }
-        self.finish(stream, &line).await?;
+        self.finish_with(stream, &line, data.is_empty()).await?;
         Ok(data)
     }
 
@@ -663,7 +675,8 @@ impl Connection {
             )
             .await;
             match r {
-                Ok((resp, stream)) => {
+                Ok((resp, mut stream)) => {
+                    self.count_handshake(&mut stream, line);
                     return Ok((announced_size(&String::from_utf8_lossy(&resp.body)), stream));
                 }
                 Err(e) if fallback && self.epsv_refused(&e) => continue,
@@ -692,7 +705,10 @@ impl Connection {
                 bounded(self.timeout, &ctx, false, self.ftp.put_with_stream(path)).await
             };
             match r {
-                Ok(stream) => return Ok(stream),
+                Ok(mut stream) => {
+                    self.count_handshake(&mut stream, &ctx);
+                    return Ok(stream);
+                }
                 Err(e) if fallback && self.epsv_refused(&e) => continue,
                 Err(e) => return Err(self.unless_sent(e, &ctx).await),
             }
@@ -729,9 +745,72 @@ impl Connection {
         false
     }
 
+    /// Counts (and logs) whether a data connection resumed the TLS session.
+    fn count_handshake(&mut self, stream: &mut Transfer, context: &str) {
+        let Some(kind) = tls::handshake(stream.get_mut()) else {
+            return;
+        };
+        let resumed = kind == rustls::HandshakeKind::Resumed;
+        if resumed {
+            self.data_handshakes.0 += 1;
+        } else {
+            self.data_handshakes.1 += 1;
+        }
+        let (r, f) = self.data_handshakes;
+        log::debug!(
+            "data connection of {}: {} ({r} resumed, {f} full handshakes on this connection)",
+            line_context(context),
+            if resumed {
+                "TLS session resumed"
+            } else {
+                "full TLS handshake"
+            },
+        );
+    }
+
+    /// Ends an upload's data: over TLS, `close_notify` and what the server sends back (its
+    /// session ticket) before the TCP connection closes (see [`tls::end_upload`]).
+    pub(crate) async fn end_upload(&mut self, stream: &mut Transfer) {
+        tls::end_upload(stream.get_mut(), self.timeout).await;
+    }
+
+    /// After an upload's data connection failed with `e` (the server closed it), the server's
+    /// reply says why when it refused the transfer (522: the data connection's TLS session,
+    /// 452/552: no room, ...): that refusal is returned, with the control connection still in
+    /// step. Otherwise `e`.
+    async fn refusal_or(&mut self, stream: Transfer, context: &str, e: Error) -> Error {
+        if e.kind() == ErrorKind::Timeout {
+            return e;
+        }
+        // Not the whole timeout: a server that is gone would keep the caller waiting for
+        // nothing (and `e` breaks the connection anyway).
+        let limit = self.timeout.min(Duration::from_secs(5));
+        match tokio::time::timeout(limit, self.finish(stream, context)).await {
+            Ok(Err(refusal)) if refusal.code().is_some() => refusal,
+            _ => e,
+        }
+    }
+
     /// Closes the data connection and reads the transfer's final reply.
     pub(crate) async fn finish(&mut self, stream: Transfer, context: &str) -> Result<()> {
-        bounded(self.timeout, context, true, stream.finish()).await
+        self.finish_with(stream, context, true).await
+    }
+
+    /// [`Connection::finish`]; `repeatable` says that nothing the caller sees moved yet, so
+    /// that a refused TLS data session ([`Error::mark_data_refused`]) may be tried again.
+    async fn finish_with(
+        &mut self,
+        stream: Transfer,
+        context: &str,
+        repeatable: bool,
+    ) -> Result<()> {
+        let tls = self.tls;
+        bounded(self.timeout, context, true, stream.finish())
+            .await
+            .map_err(|e| match e.code() {
+                Some(522) if tls && repeatable => e.mark_data_refused(),
+                _ => e,
+            })
     }
 
     /// Whether the server offers SIZE (FEAT).
@@ -830,7 +909,7 @@ impl Connection {
                 p(offset + done, total);
             }
         }
-        self.finish(stream, &line).await?;
+        self.finish_with(stream, &line, done == 0).await?;
         if let Some(expected) = total.filter(|&t| t != done) {
             return Err(Error::new(
                 ErrorKind::Io,
@@ -868,7 +947,23 @@ impl Connection {
         if rest {
             let _ = self.ftp.resume_transfer(offset as usize).await;
         }
-        let mut stream = self.open_upload_with(path, append, !rest).await?;
+        let stream = self.open_upload_with(path, append, !rest).await?;
+        // Once the server has said 150, a failure may leave part of the file behind.
+        self.send_data(path, stream, source, total, progress, offset)
+            .await
+            .map_err(Error::mark_partial)
+    }
+
+    /// The data of [`Connection::store_at`], through its open data connection.
+    async fn send_data<R: AsyncRead + Unpin>(
+        &mut self,
+        path: &str,
+        mut stream: Transfer,
+        source: &mut R,
+        total: Option<u64>,
+        progress: Option<&Progress>,
+        offset: u64,
+    ) -> Result<u64> {
         let ctx = format!("STOR {path}");
         let mut buf = vec![0u8; buffer_for(self.buffer_size, total.map(|t| t - offset.min(t)))];
         let mut done = 0u64;
@@ -883,13 +978,18 @@ impl Connection {
             if n == 0 {
                 break;
             }
-            bounded_io(self.timeout, &ctx, stream.write_all(&buf[..n])).await?;
+            if let Err(e) = bounded_io(self.timeout, &ctx, stream.write_all(&buf[..n])).await {
+                return Err(self.refusal_or(stream, &ctx, e).await);
+            }
             done += n as u64;
             if let Some(p) = progress {
                 p(offset + done, total);
             }
         }
-        bounded_io(self.timeout, &ctx, stream.flush()).await?;
+        if let Err(e) = bounded_io(self.timeout, &ctx, stream.flush()).await {
+            return Err(self.refusal_or(stream, &ctx, e).await);
+        }
+        self.end_upload(&mut stream).await;
         self.finish(stream, &ctx).await?;
         Ok(done)
     }

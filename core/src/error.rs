@@ -83,6 +83,7 @@ pub struct Error {
     message: String,
     uncertain: bool,
     unsent: bool,
+    data_refused: bool,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -96,6 +97,7 @@ impl Error {
             message: message.into(),
             uncertain: false,
             unsent: false,
+            data_refused: false,
             source: None,
         }
     }
@@ -142,6 +144,7 @@ impl Error {
             message: format!("{context}: the server replied {}", text.trim_end()),
             uncertain: false,
             unsent: false,
+            data_refused: false,
             source: None,
         }
     }
@@ -191,6 +194,21 @@ impl Error {
         self.unsent
     }
 
+    /// Marks a transfer's refusal by a server that rejected the TLS session of its data
+    /// connection (522, e.g. vsftpd's "session reuse required") before any data moved: the
+    /// transfer may be tried once more on a new data connection, which then resumes a session
+    /// the server accepts.
+    pub(crate) fn mark_data_refused(mut self) -> Self {
+        self.data_refused = true;
+        self
+    }
+
+    /// Whether the server refused the data connection's TLS session (see
+    /// [`Error::mark_data_refused`]).
+    pub(crate) fn data_refused(&self) -> bool {
+        self.data_refused
+    }
+
     /// Marks an error of a non-repeatable operation whose connection failed mid-way (not one
     /// that is [unsent](Error::mark_unsent): nothing was done then).
     pub(crate) fn mark_uncertain(mut self) -> Self {
@@ -198,6 +216,18 @@ impl Error {
             self.uncertain = true;
             self.message
                 .push_str(" (the connection failed mid-command: it may have taken effect)");
+        }
+        self
+    }
+
+    /// Marks the error of an upload that failed after the server accepted its command (150):
+    /// the server may hold part of the file. (A refused TLS data session is marked too:
+    /// vsftpd, for one, creates the file before it refuses the data connection.)
+    pub(crate) fn mark_partial(mut self) -> Self {
+        if !self.uncertain && !self.unsent {
+            self.uncertain = true;
+            self.message
+                .push_str(" (the upload stopped part-way: it may have taken effect)");
         }
         self
     }

@@ -152,6 +152,10 @@ enum Repeat {
     /// Not repeated (its data already went to the caller), but it changes nothing on the
     /// server: a failure is never uncertain (RETR into a caller's sink).
     Read,
+    /// As `Never`, and not even after a refused TLS data session: it reads the caller's
+    /// stream, which cannot be read again (an upload from a reader). (A failure before its
+    /// command was sent is still repeated: nothing was read then.)
+    Consumed,
 }
 
 /// Runs `$body` (an expression using the connection `$c`, evaluating to a future) under the
@@ -165,19 +169,27 @@ macro_rules! run {
         let mut op = Op::begin(&$session.shared).await?;
         let retries = $session.shared.config.retries;
         let mut attempt = 0;
+        let mut data_retried = false;
         loop {
             let result = match op.conn().await {
                 Ok($c) => $body.await,
                 Err(e) => Err(e),
             };
             match op.end(result) {
+                // Once, on the same connection: a new data connection resumes another session.
+                Err(e) if e.data_refused() && !data_retried && $repeat != Repeat::Consumed => {
+                    data_retried = true;
+                    log::debug!(
+                        "the server refused a data connection's TLS session ({e}); trying again"
+                    );
+                }
                 Err(e) if retry_helps(&e, $repeat) && attempt < retries => {
                     attempt += 1;
                     log::debug!("retrying after: {e} (attempt {attempt} of {retries})");
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Err(e)
-                    if $repeat == Repeat::Never
+                    if matches!($repeat, Repeat::Never | Repeat::Consumed)
                         && e.breaks_connection()
                         && e.kind() != ErrorKind::Connect =>
                 {
@@ -344,7 +356,7 @@ impl Session {
     where
         R: tokio::io::AsyncRead + Unpin + Send,
     {
-        run!(self, Repeat::Never, |c| async {
+        run!(self, Repeat::Consumed, |c| async {
             let n = c.store(remote, source, None, false, None).await?;
             transfer::verify_size(c, remote, n, "STOR").await?;
             Ok(n)

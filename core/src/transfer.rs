@@ -876,6 +876,9 @@ impl RemoteWriter {
             if let Err(e) = flushed {
                 return Err(uncertain(self.op.fail(e)));
             }
+            if let Some(conn) = self.op.existing() {
+                conn.end_upload(s).await;
+            }
         }
         let length = Some((&self.length, None));
         finish_stream(&mut self.op, self.stream.take(), &self.context, length)

@@ -6,7 +6,9 @@ Usage::
     python tests/servers/serve.py {pyftpdlib|vsftpd} [--root DIR] [--max-cons N]
         [--tls {none,explicit,implicit}] [--host 127.0.0.1|::1]
         [--passive-ports LO-HI] [--anonymous] [--stop-after SECONDS]
-        [--hash | --hash-x-only] [--hash-lie]
+        [--hash | --hash-x-only] [--hash-lie] [--rtt-ms MS [--proxy-host 127.0.0.2]]
+        [--cert {ca|self-signed|expired}] [--cert-name NAME]... [--client-ca]
+        [--refuse-data-tls N]
 
 The launcher picks a free loopback port, starts the server, waits until the
 server really greets with ``220`` and then prints exactly one line of JSON on
@@ -16,24 +18,33 @@ stdout, e.g.::
      "password": "s3cret", "root": "/tmp/ferroftp-root-x", "uid": 0, "gid": 0,
      "pid": 4242, "tls": "none", "anonymous": false}
 
-(plus ``"cafile"`` when TLS is on).  It then serves until its stdin reaches
+(plus ``"cafile"``, the certificate to trust, when TLS is on, and
+``"client_cert"``/``"client_key"`` with ``--client-ca``).  It then serves until its stdin reaches
 EOF (the parent closed the pipe or died), it receives SIGTERM/SIGINT/SIGHUP,
 or ``--stop-after`` seconds have passed.  At exit it stops the server, kills
 every process it started and removes the temporary files it created; it exits
 0.  Any failure to start prints a message on stderr and exits 2.
 
+With ``--rtt-ms MS`` the server is reached through a latency proxy
+(toxiproxy): the control port and every passive port are proxied from
+``--proxy-host`` (127.0.0.2) to the same port on ``--host`` (127.0.0.1), with
+half of MS added in each direction; ``host`` in the JSON is then the proxy's
+address (``direct_host`` the server's) and passive replies name the proxy.
+toxiproxy's server is found as ``$FERROFTP_TOXIPROXY``, ``toxiproxy-server`` on
+the PATH, or ``.tools/bin/toxiproxy-server`` (``make setup`` builds it).
+
 Environment: ``FERROFTP_SERVER_LOG=1`` makes the servers log the FTP protocol
 on stderr.
 
-Only the Python standard library is needed, plus pyftpdlib (and pyopenssl for
-TLS) in pyftpdlib mode; certificates are made with the ``cryptography``
-package when available, else with the ``openssl`` command.
+Only the Python standard library is needed, plus pyftpdlib in pyftpdlib mode
+and, for TLS, pyopenssl (whose ``cryptography`` makes the certificates).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import fcntl
 import ipaddress
@@ -51,6 +62,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -216,7 +229,9 @@ def _own_fds_only() -> None:
             return owner is inst
         # Not registered: only a channel whose socket still has that fd may register it.
         try:
-            return bool(inst.socket is not None and inst.socket.fileno() == inst._fileno)
+            return bool(
+                inst.socket is not None and inst.socket.fileno() == inst._fileno
+            )
         except OSError:
             return False
 
@@ -319,8 +334,16 @@ def loopback_host(text: str) -> str:
     return str(addr)
 
 
-def make_ssl_client_context(cafile: Path | None) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+def probe_context(certs: Certs | None) -> ssl.SSLContext:
+    """A client context for the readiness probe of an implicit-TLS server: it only waits for
+    the greeting, so it trusts any certificate (some tests serve expired or misnamed ones),
+    and presents the client certificate when the server requires one."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if certs is not None and certs.client_cert is not None:
+        assert certs.client_key is not None
+        ctx.load_cert_chain(str(certs.client_cert), str(certs.client_key))
     return ctx
 
 
@@ -328,7 +351,7 @@ def probe_banner(
     host: str,
     port: int,
     *,
-    implicit_tls_cafile: Path | None,
+    implicit_tls: Certs | None,
     deadline: float,
     alive: Callable[[], bool],
     stop: StopSignal,
@@ -347,9 +370,10 @@ def probe_banner(
             time.sleep(0.02)
             continue
         try:
-            if implicit_tls_cafile is not None:
-                ctx = make_ssl_client_context(implicit_tls_cafile)
-                sock = ctx.wrap_socket(sock, server_hostname=host)
+            if implicit_tls is not None:
+                sock = probe_context(implicit_tls).wrap_socket(
+                    sock, server_hostname=host
+                )
             f = sock.makefile("rb")
             line = f.readline(4096).decode("utf-8", "replace").rstrip("\r\n")
             if not line.startswith("220"):
@@ -389,183 +413,151 @@ def wait_until(cond: Callable[[], bool], timeout: float) -> bool:
 # --------------------------------------------------------------------------
 
 
-def make_certs(workdir: Path) -> tuple[Path, Path, Path]:
-    """Create a throw-away CA and a server certificate signed by it.
+@dataclasses.dataclass
+class Certs:
+    """The files of a TLS server: what a client trusts (``cafile``: the CA, or for a
+    self-signed certificate the certificate itself), the server's certificate and key, and,
+    with ``--client-ca``, the CA the server checks clients against and a client certificate
+    it accepts."""
 
-    Returns ``(cafile, certfile, keyfile)``.  The server certificate is valid
-    for ``localhost``, ``127.0.0.1`` and ``::1``.
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    client_cafile: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+
+
+DEFAULT_CERT_NAMES = ("localhost", "127.0.0.1", "127.0.0.2", "::1")
+
+
+def make_certs(
+    workdir: Path, kind: str, names: list[str] | None, client_ca: bool
+) -> Certs:
+    """Creates the certificates of ``--cert KIND`` for ``names`` (default: localhost and the
+    loopback addresses), with the ``cryptography`` package (pyopenssl's own dependency).
+
+    - ``ca``: a throw-away CA and a server certificate (CA:FALSE) it signed;
+    - ``self-signed``: one self-signed certificate with CA:TRUE, as
+      ``openssl req -x509`` makes it (most private servers run on one);
+    - ``expired``: the same, expired yesterday.
     """
     try:
-        return _make_certs_cryptography(workdir)
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
     except ImportError:
-        pass
-    if shutil.which("openssl") is None:
         raise LaunchError(
-            "TLS needs the 'cryptography' Python package or the 'openssl' command"
+            "TLS needs the 'cryptography' package: pip install pyopenssl"
+        ) from None
+
+    now = datetime.datetime.now(datetime.UTC)
+    valid = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=30))
+    if kind == "expired":
+        valid = (now - datetime.timedelta(days=30), now - datetime.timedelta(days=1))
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def alt_name(n: str) -> x509.GeneralName:
+        try:
+            return x509.IPAddress(ipaddress.ip_address(n))
+        except ValueError:
+            return x509.DNSName(n)
+
+    def issue(
+        subject: x509.Name,
+        key: Any,
+        issuer: tuple[x509.Name, Any] | None,
+        *,
+        ca: bool,
+        usage: Any = None,
+        sans: list[str] | None = None,
+    ) -> x509.Certificate:
+        issuer_name, issuer_key = issuer or (subject, key)
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(valid[0])
+            .not_valid_after(valid[1])
+            .add_extension(
+                x509.BasicConstraints(ca=ca, path_length=None), critical=True
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                critical=False,
+            )
         )
-    return _make_certs_openssl(workdir)
+        if usage is not None:
+            b = b.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        if sans:
+            b = b.add_extension(
+                x509.SubjectAlternativeName([alt_name(n) for n in sans]), critical=False
+            )
+        if issuer is not None:
+            b = b.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    issuer_key.public_key()
+                ),
+                critical=False,
+            )
+        return b.sign(issuer_key, hashes.SHA256())
 
+    def pem(cert: x509.Certificate, path: Path) -> Path:
+        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return path
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    def private(key: Any, path: Path) -> Path:
+        fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.TraditionalOpenSSL,
+                    serialization.NoEncryption(),
+                )
+            )
+        return path
 
-
-def _make_certs_cryptography(workdir: Path) -> tuple[Path, Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.timezone(datetime.timedelta(0)))  # UTC
-    start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=30)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ferroftp test CA")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
+    sans = list(names or DEFAULT_CERT_NAMES)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
+    server_auth = ExtendedKeyUsageOID.SERVER_AUTH
+    if kind == "ca":
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = name("ferroftp test CA")
+        ca_cert = issue(ca_name, ca_key, None, ca=True)
+        leaf = issue(
+            name(sans[0]),
+            key,
+            (ca_name, ca_key),
+            ca=False,
+            usage=server_auth,
+            sans=sans,
         )
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        certs = Certs(pem(ca_cert, workdir / "ca.pem"), pem(leaf, workdir / "cert.pem"),
+                      private(key, workdir / "key.pem"))  # fmt: skip
+    else:
+        cert = issue(name(sans[0]), key, None, ca=True, sans=sans)
+        certfile = pem(cert, workdir / "cert.pem")
+        certs = Certs(certfile, certfile, private(key, workdir / "key.pem"))
+    if client_ca:
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = name("ferroftp test client CA")
+        client_key = ec.generate_private_key(ec.SECP256R1())
+        client = issue(
+            name("ferroftp test client"), client_key, (ca_name, ca_key), ca=False,
+            usage=ExtendedKeyUsageOID.CLIENT_AUTH,
+        )  # fmt: skip
+        certs.client_cafile = pem(
+            issue(ca_name, ca_key, None, ca=True), workdir / "client-ca.pem"
         )
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.IPAddress(ipaddress.ip_address("::1")),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    cafile, certfile, keyfile = (
-        workdir / "ca.pem",
-        workdir / "cert.pem",
-        workdir / "key.pem",
-    )
-    cafile.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    _write_private(
-        keyfile,
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        ),
-    )
-    return cafile, certfile, keyfile
-
-
-def _make_certs_openssl(workdir: Path) -> tuple[Path, Path, Path]:
-    cnf = workdir / "openssl.cnf"
-    cnf.write_text(
-        "[req]\ndistinguished_name = dn\nprompt = no\n"
-        "[dn]\nCN = ferroftp test CA\n"
-        "[v3_ca]\nbasicConstraints = critical, CA:TRUE, pathlen:0\n"
-        "keyUsage = critical, keyCertSign, cRLSign\n"
-        "subjectKeyIdentifier = hash\n"
-        "[v3_leaf]\nbasicConstraints = critical, CA:FALSE\n"
-        "keyUsage = critical, digitalSignature, keyEncipherment\n"
-        "extendedKeyUsage = serverAuth\n"
-        "subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1\n"
-        "subjectKeyIdentifier = hash\n"
-        "authorityKeyIdentifier = keyid\n"
-    )
-    cafile, cakey = workdir / "ca.pem", workdir / "ca.key"
-    certfile, keyfile, csr = (
-        workdir / "cert.pem",
-        workdir / "key.pem",
-        workdir / "leaf.csr",
-    )
-
-    def run(*argv: str) -> None:
-        res = subprocess.run(
-            ["openssl", *argv],
-            check=False,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        if res.returncode != 0:
-            raise LaunchError(f"openssl {argv[0]} failed: {res.stderr.strip()}")
-
-    run(
-        "req", "-x509", "-config", str(cnf), "-extensions", "v3_ca",
-        "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", str(cakey), "-out", str(cafile), "-days", "30",
-    )  # fmt: skip
-    run(
-        "req", "-new", "-config", str(cnf), "-subj", "/CN=localhost",
-        "-newkey", "rsa:2048", "-nodes", "-keyout", str(keyfile), "-out", str(csr),
-    )  # fmt: skip
-    run(
-        "x509", "-req", "-in", str(csr), "-CA", str(cafile), "-CAkey", str(cakey),
-        "-set_serial", str(random.getrandbits(63)), "-days", "30",
-        "-extfile", str(cnf), "-extensions", "v3_leaf", "-out", str(certfile),
-    )  # fmt: skip
-    os.chmod(keyfile, 0o600)
-    return cafile, certfile, keyfile
+        certs.client_cert = pem(client, workdir / "client-cert.pem")
+        certs.client_key = private(client_key, workdir / "client-key.pem")
+    return certs
 
 
 # --------------------------------------------------------------------------
@@ -693,6 +685,41 @@ class HashCommands:
         self._x_command(arg, "CRC32")
 
 
+def refusing_dtp_handler(every: int) -> type:
+    """pyftpdlib's TLS data channel refusing every ``every``-th TLS data connection once its
+    handshake is done and before any data moves, with the reply vsftpd gives when a data
+    connection did not resume the control connection's TLS session."""
+    from pyftpdlib.handlers import TLS_DTPHandler
+
+    count = 0
+
+    class RefusingDTPHandler(TLS_DTPHandler):  # type: ignore[misc]
+        def __init__(self, sock: Any, cmd_channel: Any) -> None:
+            nonlocal count
+            count += 1
+            self._refuse = count % every == 0
+            super().__init__(sock, cmd_channel)
+
+        def send(self, data: Any) -> int:
+            # A write before the handshake is seen done (pushing a RETR's first block) would
+            # finish the handshake inside OpenSSL and send data: hold it back.
+            if self._refuse:
+                return 0
+            return int(super().send(data))
+
+        def handle_ssl_established(self) -> None:
+            if self._refuse:
+                self._resp = (
+                    "522 SSL connection failed: session reuse required",
+                    logging.getLogger("pyftpdlib").debug,
+                )
+                self.close()
+                return
+            super().handle_ssl_established()
+
+    return RefusingDTPHandler
+
+
 def add_hash_commands(
     args: argparse.Namespace, base: type, attrs: dict[str, Any]
 ) -> tuple[tuple[type, ...], dict[str, Any]]:
@@ -734,7 +761,7 @@ class Server:
         self.args = args
         self.workdir = workdir
         self.root = root
-        self.cafile: Path | None = None
+        self.certs: Certs | None = None
         self.info: dict[str, Any] = {}
 
     def start(self, stop: StopSignal) -> dict[str, Any]:
@@ -805,11 +832,13 @@ class PyftpdlibServer(Server):
                 raise LaunchError(
                     "TLS with pyftpdlib needs pyopenssl: pip install pyopenssl"
                 ) from None
-            self.cafile, certfile, keyfile = make_certs(self.workdir)
+            self.certs = make_certs(self.workdir, args.cert, args.cert_name, False)
             base = TLS_FTPHandler
+            if args.refuse_data_tls:
+                attrs["dtp_handler"] = refusing_dtp_handler(args.refuse_data_tls)
             attrs.update(
-                certfile=str(certfile),
-                keyfile=str(keyfile),
+                certfile=str(self.certs.certfile),
+                keyfile=str(self.certs.keyfile),
                 ssl_context=None,
                 tls_control_required=True,
                 tls_data_required=True,
@@ -817,6 +846,8 @@ class PyftpdlibServer(Server):
         if args.passive_ports:
             lo, hi = args.passive_ports
             attrs["passive_ports"] = list(range(lo, hi + 1))
+        if args.rtt_ms is not None:
+            attrs["masquerade_address"] = args.proxy_host
         handler = type("FerroftpHandler", *add_hash_commands(args, base, attrs))
 
         try:
@@ -850,7 +881,7 @@ class PyftpdlibServer(Server):
         probe_banner(
             args.host,
             port,
-            implicit_tls_cafile=None,
+            implicit_tls=None,
             deadline=deadline,
             alive=self.alive,
             stop=stop,
@@ -1178,7 +1209,9 @@ class VsftpdServer(Server):
             ]
         else:
             opts += [("xferlog_enable", "NO"), ("log_ftp_protocol", "NO")]
-        if not ipv6:
+        if args.rtt_ms is not None:
+            opts.append(("pasv_address", args.proxy_host))
+        elif not ipv6:
             opts.append(("pasv_address", "127.0.0.1"))
         if self._supports("seccomp_sandbox"):
             opts.append(("seccomp_sandbox", "NO"))
@@ -1201,11 +1234,11 @@ class VsftpdServer(Server):
         else:
             opts.append(("anonymous_enable", "NO"))
         if args.tls != "none":
-            assert self.cafile is not None
+            assert self.certs is not None
             opts += [
                 ("ssl_enable", "YES"),
-                ("rsa_cert_file", str(self.workdir / "cert.pem")),
-                ("rsa_private_key_file", str(self.workdir / "key.pem")),
+                ("rsa_cert_file", str(self.certs.certfile)),
+                ("rsa_private_key_file", str(self.certs.keyfile)),
                 ("force_local_logins_ssl", "YES"),
                 ("force_local_data_ssl", "YES"),
                 ("require_ssl_reuse", "YES"),
@@ -1233,6 +1266,12 @@ class VsftpdServer(Server):
                 ]
             if args.tls == "implicit":
                 opts.append(("implicit_ssl", "YES"))
+            if self.certs.client_cafile is not None:
+                opts += [
+                    ("require_cert", "YES"),
+                    ("validate_cert", "YES"),
+                    ("ca_certs_file", str(self.certs.client_cafile)),
+                ]
         return "".join(f"{k}={v}\n" for k, v in opts)
 
     def start(self, stop: StopSignal) -> dict[str, Any]:
@@ -1244,7 +1283,9 @@ class VsftpdServer(Server):
         os.chown(self.root, pw.pw_uid, pw.pw_gid)
         os.chmod(self.root, 0o755)
         if args.tls != "none":
-            self.cafile, _, _ = make_certs(self.workdir)
+            self.certs = make_certs(
+                self.workdir, args.cert, args.cert_name, args.client_ca
+            )
 
         deadline = time.monotonic() + STARTUP_TIMEOUT
         for attempt in range(PORT_ATTEMPTS):
@@ -1300,12 +1341,12 @@ class VsftpdServer(Server):
                 close_fds=True,
             )
         proc = self.proc
-        implicit = self.cafile if self.args.tls == "implicit" else None
+        implicit = self.certs if self.args.tls == "implicit" else None
         try:
             probe_banner(
                 self.args.host,
                 port,
-                implicit_tls_cafile=implicit,
+                implicit_tls=implicit,
                 deadline=deadline,
                 alive=self.alive,
                 stop=stop,
@@ -1373,6 +1414,124 @@ class VsftpdServer(Server):
 
 
 # --------------------------------------------------------------------------
+# Latency proxy (--rtt-ms): toxiproxy in front of the server
+# --------------------------------------------------------------------------
+
+TOXIPROXY_ENV = "FERROFTP_TOXIPROXY"
+TOXIPROXY_LOCAL = (
+    Path(__file__).resolve().parents[2] / ".tools" / "bin" / "toxiproxy-server"
+)
+# Passive ports a proxied server uses: each one is a proxy of its own.
+PROXIED_PASV_WINDOW = 48
+
+
+def toxiproxy_binary() -> str:
+    found = os.environ.get(TOXIPROXY_ENV) or shutil.which("toxiproxy-server")
+    if found:
+        return found
+    if os.access(TOXIPROXY_LOCAL, os.X_OK):
+        return str(TOXIPROXY_LOCAL)
+    raise LaunchError(
+        "--rtt-ms needs toxiproxy's server: run `make setup` (it builds "
+        f"{TOXIPROXY_LOCAL}) or set {TOXIPROXY_ENV}"
+    )
+
+
+class LatencyProxy:
+    """toxiproxy forwarding ``proxy_host:port`` to ``host:port`` for each port, adding
+    half of ``rtt_ms`` in each direction (toxiproxy's ``latency`` toxic, which delays
+    every chunk without limiting throughput)."""
+
+    def __init__(self, workdir: Path, host: str, proxy_host: str, rtt_ms: int) -> None:
+        self.workdir = workdir
+        self.host = host
+        self.proxy_host = proxy_host
+        self.rtt_ms = rtt_ms
+        self.config = workdir / "toxiproxy.json"  # also the marker of its process
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.api = ""
+
+    def _request(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            self.api + path, data=data, method=method,
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(req, timeout=5.0) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def start(self, ports: list[int], deadline: float) -> None:
+        self.config.write_text(
+            json.dumps(
+                [
+                    {
+                        "name": f"p{port}",
+                        "listen": f"{self.proxy_host}:{port}",
+                        "upstream": f"{self.host}:{port}",
+                        "enabled": True,
+                    }
+                    for port in ports
+                ]
+            )
+        )
+        api_port = free_port("127.0.0.1")
+        self.api = f"http://127.0.0.1:{api_port}"
+        argv = [
+            toxiproxy_binary(), "-host", "127.0.0.1", "-port", str(api_port),
+            "-config", str(self.config),
+        ]  # fmt: skip
+        setpriv = shutil.which("setpriv")
+        if setpriv:
+            argv = [setpriv, "--pdeathsig", "KILL", "--", *argv]
+        env = dict(os.environ, LOG_LEVEL="debug" if LOG_ENABLED else "error")
+        with open(self.workdir / "toxiproxy.log", "wb") as out:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True, env=env,
+            )  # fmt: skip
+        names: set[str] = set()
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise LaunchError(f"toxiproxy exited: {self.output()}")
+            try:
+                names = set(self._request("GET", "/proxies"))
+            except (OSError, ValueError):
+                names = set()
+            if len(names) == len(ports):
+                break
+            time.sleep(0.05)
+        else:
+            raise LaunchError(f"toxiproxy did not start its proxies: {self.output()}")
+        up = self.rtt_ms // 2
+        for name in names:
+            for stream, ms in (("upstream", up), ("downstream", self.rtt_ms - up)):
+                self._request(
+                    "POST", f"/proxies/{name}/toxics",
+                    {"name": f"latency_{stream}", "type": "latency", "stream": stream,
+                     "toxicity": 1.0, "attributes": {"latency": ms, "jitter": 0}},
+                )  # fmt: skip
+
+    def output(self) -> str:
+        try:
+            return (self.workdir / "toxiproxy.log").read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5.0)
+        kill_marked(str(self.config))
+        if LOG_ENABLED:
+            sys.stderr.write(self.output())
+
+
+# --------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------
 
@@ -1392,6 +1551,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"limit; vsftpd {DEFAULT_VSFTPD_MAX_CONS})",
     )  # fmt: skip
     p.add_argument("--tls", choices=("none", "explicit", "implicit"), default="none")
+    p.add_argument(
+        "--cert", choices=("ca", "self-signed", "expired"), default="ca",
+        help="the server certificate: issued by a throw-away CA (default), self-signed "
+        "with CA:TRUE as `openssl req -x509` makes it, or that one expired",
+    )  # fmt: skip
+    p.add_argument(
+        "--cert-name", action="append", metavar="NAME",
+        help="a name (DNS or IP) the certificate is issued for, instead of localhost and "
+        "the loopback addresses (repeatable)",
+    )  # fmt: skip
+    p.add_argument(
+        "--client-ca", action="store_true",
+        help="vsftpd: require a client certificate (the JSON names one it accepts)",
+    )  # fmt: skip
+    p.add_argument(
+        "--refuse-data-tls", type=int, default=0, metavar="N",
+        help="pyftpdlib: refuse every Nth TLS data connection with 522, as vsftpd refuses "
+        "one that did not resume the TLS session",
+    )  # fmt: skip
     p.add_argument("--host", type=loopback_host, default="127.0.0.1")
     p.add_argument("--passive-ports", type=parse_port_range, metavar="LO-HI")
     p.add_argument(
@@ -1410,6 +1588,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="with --hash or --hash-x-only: every digest is wrong",
     )  # fmt: skip
     p.add_argument(
+        "--rtt-ms", type=int, metavar="MS",
+        help="reach the server through toxiproxy, adding MS of round-trip time",
+    )  # fmt: skip
+    p.add_argument(
+        "--proxy-host", type=loopback_host, default="127.0.0.2",
+        help="the latency proxy's address (default 127.0.0.2)",
+    )  # fmt: skip
+    p.add_argument(
         "--stop-after", type=float, default=DEFAULT_STOP_AFTER, metavar="SECONDS",
         help=f"exit by itself after this long (default {DEFAULT_STOP_AFTER:.0f})",
     )  # fmt: skip
@@ -1422,6 +1608,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         )
     if args.hash_lie and not (args.hash or args.hash_x_only):
         p.error("--hash-lie needs --hash or --hash-x-only")
+    if args.tls == "none" and (
+        args.cert != "ca" or args.cert_name or args.client_ca or args.refuse_data_tls
+    ):
+        p.error("--cert, --cert-name, --client-ca and --refuse-data-tls need --tls")
+    if args.client_ca and args.kind != "vsftpd":
+        p.error("--client-ca is for vsftpd")
+    if args.refuse_data_tls and args.kind != "pyftpdlib":
+        p.error("--refuse-data-tls is for pyftpdlib")
+    if args.refuse_data_tls < 0:
+        p.error("--refuse-data-tls must be positive")
+    if args.rtt_ms is not None:
+        if args.rtt_ms < 0:
+            p.error("--rtt-ms must be 0 or more")
+        if (
+            family_of(args.host) != family_of(args.proxy_host)
+            or args.host == args.proxy_host
+        ):
+            p.error("--proxy-host must be another address of --host's family")
+        if args.passive_ports is None:
+            args.passive_ports = passive_window(PROXIED_PASV_WINDOW)
     return args
 
 
@@ -1432,6 +1638,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix=f"ferroftp-{args.kind}-")).resolve()
     owned_root = args.root is None
     server: Server | None = None
+    proxy: LatencyProxy | None = None
     root: Path | None = None
     reaper_fd = -1
     try:
@@ -1441,18 +1648,29 @@ def main(argv: list[str] | None = None) -> int:
         else:
             root = args.root.resolve()
             root.mkdir(parents=True, exist_ok=True)
+        # vsftpd and toxiproxy carry a file of the workdir on their command line.
         reaper_fd = start_reaper(
-            [workdir, root] if owned_root else [workdir],
-            str(workdir / "vsftpd.conf") if args.kind == "vsftpd" else None,
+            [workdir, root] if owned_root else [workdir], str(workdir)
         )
         stop.install()  # starts a thread: only after the fork above
         cls = PyftpdlibServer if args.kind == "pyftpdlib" else VsftpdServer
         server = cls(args, workdir, root)
         info = server.start(stop)
+        if args.rtt_ms is not None:
+            proxy = LatencyProxy(workdir, args.host, args.proxy_host, args.rtt_ms)
+            lo, hi = args.passive_ports
+            proxy.start(
+                [info["port"], *range(lo, hi + 1)], time.monotonic() + STARTUP_TIMEOUT
+            )
+            info.update(host=args.proxy_host, direct_host=args.host, rtt_ms=args.rtt_ms)
         info["tls"] = args.tls
         info["anonymous"] = bool(args.anonymous)
-        if server.cafile is not None:
-            info["cafile"] = str(server.cafile)
+        certs = server.certs
+        if certs is not None:
+            info["cafile"] = str(certs.cafile)
+            if certs.client_cert is not None:
+                info["client_cert"] = str(certs.client_cert)
+                info["client_key"] = str(certs.client_key)
         try:
             sys.stdout.write(json.dumps(info) + "\n")
             sys.stdout.flush()
@@ -1475,6 +1693,9 @@ def main(argv: list[str] | None = None) -> int:
             if not server.alive():
                 log(server.failure())
                 return 2
+            if proxy is not None and not proxy.alive():
+                log(f"toxiproxy exited unexpectedly: {proxy.output()}")
+                return 2
         if LOG_ENABLED:
             log(f"stopping ({stop.reason})")
         return 0
@@ -1485,6 +1706,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"cannot start {args.kind}: {exc}")
         return 2
     finally:
+        if proxy is not None:
+            proxy.stop()
         if server is not None:
             try:
                 server.stop()

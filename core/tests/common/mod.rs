@@ -81,8 +81,14 @@ pub struct Server {
     pub pid: u32,
     /// `"none"`, `"explicit"` or `"implicit"`.
     pub tls: String,
-    /// The self-signed certificate to trust, for TLS servers.
+    /// The certificate to trust (the CA, or a self-signed server certificate), for TLS
+    /// servers.
     pub cafile: Option<PathBuf>,
+    /// A client certificate and key the server accepts (`--client-ca`).
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// The round-trip time a latency proxy adds (`--rtt-ms`); `host` is then the proxy's.
+    pub rtt_ms: Option<u64>,
     child: Mutex<Option<(Child, ChildStdin)>>,
 }
 
@@ -145,6 +151,9 @@ impl Server {
             pid: n("pid") as u32,
             tls: v["tls"].as_str().unwrap_or("none").to_string(),
             cafile: v["cafile"].as_str().map(PathBuf::from),
+            client_cert: v["client_cert"].as_str().map(PathBuf::from),
+            client_key: v["client_key"].as_str().map(PathBuf::from),
+            rtt_ms: v["rtt_ms"].as_u64(),
             child: Mutex::new(Some((child, stdin))),
         }
     }

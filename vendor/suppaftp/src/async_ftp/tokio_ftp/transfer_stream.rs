@@ -146,9 +146,10 @@ where
     ///
     /// # Errors
     ///
-    /// Returns [`FtpError::ConnectionError`] if an upload cannot be shut down cleanly or the
-    /// control connection cannot be read, and [`FtpError::UnexpectedResponse`] if the server
-    /// reports that the transfer failed (any reply other than `226` or `250`).
+    /// Returns [`FtpError::UnexpectedResponse`] if the server reports that the transfer failed
+    /// (any reply other than `226` or `250`), also when the upload's shutdown failed too, and
+    /// [`FtpError::ConnectionError`] if the control connection cannot be read or the server
+    /// confirmed an upload that could not be shut down cleanly.
     pub async fn finish(mut self) -> FtpResult<()> {
         let Some(mut data) = self.data.take() else {
             return Ok(());
@@ -166,10 +167,13 @@ where
         drop(data);
         let reply = self.control.lock().await.complete_transfer().await;
         self.finished = true;
+        // A server that refused the transfer says why in its reply; a failed shutdown of an
+        // upload (the server closed the data connection first) is only the consequence.
+        reply?;
         if self.direction == Direction::Upload {
             shutdown.map_err(FtpError::ConnectionError)?;
         }
-        reply
+        Ok(())
     }
 
     /// Detaches the data socket; the returned stream no longer completes the transfer on drop.
