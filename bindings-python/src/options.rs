@@ -180,12 +180,41 @@ option_type!(
 option_type!(
     /// `ca_file=`: a path (`str` or `os.PathLike`) to a PEM file.
     CaFile(PathBuf),
-    |obj| obj.extract::<PathBuf>().map_err(|_| {
+    |obj| local_path("ca_file", obj)
+);
+
+/// A local path option (`str` or `os.PathLike`).
+fn local_path(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
+    obj.extract::<PathBuf>().map_err(|_| {
         PyTypeError::new_err(format!(
-            "ca_file must be a path (str or os.PathLike), not {}",
+            "{name} must be a path (str or os.PathLike), not {}",
             type_name(obj)
         ))
     })
+}
+
+option_type!(
+    /// `client_cert=`: a path to a PEM client certificate (with its chain).
+    ClientCert(PathBuf),
+    |obj| local_path("client_cert", obj)
+);
+
+option_type!(
+    /// `client_key=`: a path to the PEM private key of `client_cert`.
+    ClientKey(PathBuf),
+    |obj| local_path("client_key", obj)
+);
+
+option_type!(
+    /// `tls_server_name=`: the name the server's certificate must carry (a `str`).
+    TlsServerName(String),
+    |obj| match obj.cast::<PyString>() {
+        Ok(s) => Ok(s.to_cow()?.into_owned()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "tls_server_name must be a str, not {}",
+            type_name(obj)
+        ))),
+    }
 );
 
 /// A remote path given as `str` or `bytes`, as the core's strings carry it: `bytes` are the
@@ -249,6 +278,9 @@ pub(crate) struct Options {
     pub tls: Option<Tls>,
     pub verify: Verify,
     pub ca_file: Option<CaFile>,
+    pub tls_server_name: Option<TlsServerName>,
+    pub client_cert: Option<ClientCert>,
+    pub client_key: Option<ClientKey>,
     pub data_mode: DataModeArg,
     pub retries: Retries,
     pub pipelining: Pipelining,
@@ -265,6 +297,9 @@ impl Options {
         }
         config.verify = self.verify.0;
         config.ca_file = self.ca_file.map(|c| c.0);
+        config.tls_server_name = self.tls_server_name.map(|n| n.0);
+        config.client_cert = self.client_cert.map(|c| c.0);
+        config.client_key = self.client_key.map(|k| k.0);
         config.data_mode = self.data_mode.0;
         config.retries = self.retries.0;
         config.pipelining = self.pipelining.0;

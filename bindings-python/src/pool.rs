@@ -18,8 +18,9 @@ use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 
 use crate::errors::ftp_err;
 use crate::options::{
-    CaFile, ChecksumArg, ConnectTimeout, DataModeArg, MaxSessions, Options, Pipelining, Remote,
-    Retries, Timeout, Tls, UrlArg, Verify, WaitTimeout, type_name,
+    CaFile, ChecksumArg, ClientCert, ClientKey, ConnectTimeout, DataModeArg, MaxSessions, Options,
+    Pipelining, Remote, Retries, Timeout, Tls, TlsServerName, UrlArg, Verify, WaitTimeout,
+    type_name,
 };
 use crate::runtime::{ready, spawn_async, wait, wait_with};
 use crate::session::{PyAsyncSession, PySession};
@@ -336,10 +337,12 @@ macro_rules! pool_methods {
                              timeout = Timeout(Duration::from_secs(30)),
                              connect_timeout = ConnectTimeout(Duration::from_secs(10)),
                              tls = None, verify = Verify(true), ca_file = None,
+                             tls_server_name = None, client_cert = None, client_key = None,
                              data_mode = DataModeArg(DataMode::Auto), retries = Retries(3),
                              pipelining = Pipelining(true)),
                 text_signature = "(url, *, max_sessions=8, wait_timeout=None, timeout=30.0, \
                                   connect_timeout=10.0, tls=None, verify=True, ca_file=None, \
+                                  tls_server_name=None, client_cert=None, client_key=None, \
                                   data_mode='auto', retries=3, pipelining=True)"
             )]
             #[allow(clippy::too_many_arguments)]
@@ -352,6 +355,9 @@ macro_rules! pool_methods {
                 tls: Option<Tls>,
                 verify: Verify,
                 ca_file: Option<CaFile>,
+                tls_server_name: Option<TlsServerName>,
+                client_cert: Option<ClientCert>,
+                client_key: Option<ClientKey>,
                 data_mode: DataModeArg,
                 retries: Retries,
                 pipelining: Pipelining,
@@ -362,6 +368,9 @@ macro_rules! pool_methods {
                     tls,
                     verify,
                     ca_file,
+                    tls_server_name,
+                    client_cert,
+                    client_key,
                     data_mode,
                     retries,
                     pipelining,

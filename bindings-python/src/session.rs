@@ -17,8 +17,8 @@ use crate::entry::{PyEntry, entries};
 use crate::errors::ftp_err;
 use crate::file::{Bytes, FileCore, PyAsyncRemoteFile, PyRemoteFile};
 use crate::options::{
-    CaFile, ChecksumArg, CommandLine, ConnectTimeout, DataModeArg, Options, Pipelining, Remote,
-    Retries, Timeout, Tls, UrlArg, Verify,
+    CaFile, ChecksumArg, ClientCert, ClientKey, CommandLine, ConnectTimeout, DataModeArg, Options,
+    Pipelining, Remote, Retries, Timeout, Tls, TlsServerName, UrlArg, Verify,
 };
 use crate::runtime::{ready, spawn_async, wait, wait_with};
 use crate::transfer::{
@@ -100,10 +100,11 @@ fn stream_options(
 #[pyo3(
     signature = (url, *, timeout = Timeout(Duration::from_secs(30)),
                  connect_timeout = ConnectTimeout(Duration::from_secs(10)), tls = None,
-                 verify = Verify(true), ca_file = None, data_mode = DataModeArg(DataMode::Auto),
+                 verify = Verify(true), ca_file = None,
+                 tls_server_name = None, client_cert = None, client_key = None, data_mode = DataModeArg(DataMode::Auto),
                  retries = Retries(3), pipelining = Pipelining(true)),
     text_signature = "(url, *, timeout=30.0, connect_timeout=10.0, tls=None, verify=True, \
-                      ca_file=None, data_mode='auto', retries=3, pipelining=True)"
+                      ca_file=None, tls_server_name=None, client_cert=None, client_key=None, data_mode='auto', retries=3, pipelining=True)"
 )]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn connect(
@@ -114,6 +115,9 @@ pub(crate) fn connect(
     tls: Option<Tls>,
     verify: Verify,
     ca_file: Option<CaFile>,
+    tls_server_name: Option<TlsServerName>,
+    client_cert: Option<ClientCert>,
+    client_key: Option<ClientKey>,
     data_mode: DataModeArg,
     retries: Retries,
     pipelining: Pipelining,
@@ -124,6 +128,9 @@ pub(crate) fn connect(
         tls,
         verify,
         ca_file,
+        tls_server_name,
+        client_cert,
+        client_key,
         data_mode,
         retries,
         pipelining,
@@ -142,10 +149,11 @@ pub(crate) fn connect(
 #[pyo3(
     signature = (url, *, timeout = Timeout(Duration::from_secs(30)),
                  connect_timeout = ConnectTimeout(Duration::from_secs(10)), tls = None,
-                 verify = Verify(true), ca_file = None, data_mode = DataModeArg(DataMode::Auto),
+                 verify = Verify(true), ca_file = None,
+                 tls_server_name = None, client_cert = None, client_key = None, data_mode = DataModeArg(DataMode::Auto),
                  retries = Retries(3), pipelining = Pipelining(true)),
     text_signature = "(url, *, timeout=30.0, connect_timeout=10.0, tls=None, verify=True, \
-                      ca_file=None, data_mode='auto', retries=3, pipelining=True)"
+                      ca_file=None, tls_server_name=None, client_cert=None, client_key=None, data_mode='auto', retries=3, pipelining=True)"
 )]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn connect_async<'py>(
@@ -156,6 +164,9 @@ pub(crate) fn connect_async<'py>(
     tls: Option<Tls>,
     verify: Verify,
     ca_file: Option<CaFile>,
+    tls_server_name: Option<TlsServerName>,
+    client_cert: Option<ClientCert>,
+    client_key: Option<ClientKey>,
     data_mode: DataModeArg,
     retries: Retries,
     pipelining: Pipelining,
@@ -166,6 +177,9 @@ pub(crate) fn connect_async<'py>(
         tls,
         verify,
         ca_file,
+        tls_server_name,
+        client_cert,
+        client_key,
         data_mode,
         retries,
         pipelining,

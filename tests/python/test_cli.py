@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Server, data
+from conftest import Server, data, start_server
 
 from ferroftp import cli
 
@@ -167,3 +167,30 @@ def test_netrc_default_entry(tmp_path: Path) -> None:
     rc.chmod(0o600)
     target = cli.parse_url("ftp://h/x", env={}, netrc_file=str(rc))
     assert target.server == "ftp://anon:me%40example.org@h"
+
+
+def test_tls_trust_options(tmp_path: Path) -> None:
+    """The TLS options: a pinned self-signed certificate (--ca-file), a client certificate
+    (--client-cert/--client-key), and the refusals' one-line errors with exit status 1."""
+    srv = start_server("vsftpd", "--tls", "explicit", "--cert", "self-signed", "--client-ca")
+    try:
+        remote, local = srv.dir("cli-tls")
+        (local / "t.txt").write_bytes(b"over TLS")
+        srv.own(local / "t.txt")
+        url = f"ftpes://{srv.user}:{srv.password}@{srv.host}:{srv.port}{remote}/t.txt"
+        pin = ("--ca-file", srv.info["cafile"])
+        cert = ("--client-cert", srv.info["client_cert"], "--client-key", srv.info["client_key"])
+        got = run(*pin, *cert, "get", url, str(tmp_path / "t.txt"))
+        assert got.returncode == 0, got.stderr
+        assert (tmp_path / "t.txt").read_bytes() == b"over TLS"
+
+        refused = run("--retries", "0", *cert, "get", url, str(tmp_path / "u.txt"))
+        assert refused.returncode == 1, refused.stderr
+        assert refused.stderr.count("\n") == 1, refused.stderr
+        assert "pass that certificate itself as --ca-file" in refused.stderr, refused.stderr
+        refused = run("--retries", "0", *pin, "get", url, str(tmp_path / "u.txt"))
+        assert refused.returncode == 1, refused.stderr
+        assert "requires a client certificate" in refused.stderr, refused.stderr
+        assert not (tmp_path / "u.txt").exists()
+    finally:
+        srv.stop()

@@ -60,6 +60,9 @@ def connect(
     tls: Literal["explicit", "implicit"] | None = None,
     verify: bool = True,
     ca_file: _StrPath | None = None,
+    tls_server_name: str | None = None,
+    client_cert: _StrPath | None = None,
+    client_key: _StrPath | None = None,
     data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
     retries: int = 3,
     pipelining: bool = True,
@@ -71,7 +74,11 @@ def connect(
 
     Options: ``timeout`` (seconds, for each reply and each data read/write),
     ``connect_timeout``, ``tls`` (overrides the URL's scheme), ``verify`` (check the server's
-    certificate), ``ca_file`` (extra CA certificates, PEM), ``data_mode`` (``"auto"`` = EPSV
+    certificate), ``ca_file`` (extra certificates to trust, PEM: CAs, or the server's own
+    certificate, which pins it: trusted as it is, CA flag or not, within its dates and names),
+    ``tls_server_name`` (the name the certificate must carry, when it is not the host),
+    ``client_cert`` and ``client_key`` (PEM files, for a server that requires a client
+    certificate), ``data_mode`` (``"auto"`` = EPSV
     falling back to PASV), ``retries`` (operations safe to repeat are retried on a fresh
     connection after a connection failure), ``pipelining`` (once all of a download's announced
     bytes are in, send the next data command's EPSV before its final reply is read: one round
@@ -90,6 +97,9 @@ def connect_async(
     tls: Literal["explicit", "implicit"] | None = None,
     verify: bool = True,
     ca_file: _StrPath | None = None,
+    tls_server_name: str | None = None,
+    client_cert: _StrPath | None = None,
+    client_key: _StrPath | None = None,
     data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
     retries: int = 3,
     pipelining: bool = True,
@@ -549,6 +559,9 @@ class Pool:
         tls: Literal["explicit", "implicit"] | None = None,
         verify: bool = True,
         ca_file: _StrPath | None = None,
+        tls_server_name: str | None = None,
+        client_cert: _StrPath | None = None,
+        client_key: _StrPath | None = None,
         data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
         retries: int = 3,
         pipelining: bool = True,
@@ -635,6 +648,9 @@ class AsyncPool:
         tls: Literal["explicit", "implicit"] | None = None,
         verify: bool = True,
         ca_file: _StrPath | None = None,
+        tls_server_name: str | None = None,
+        client_cert: _StrPath | None = None,
+        client_key: _StrPath | None = None,
         data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
         retries: int = 3,
         pipelining: bool = True,

@@ -23,6 +23,7 @@ import argparse
 import netrc
 import os
 import posixpath
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -156,7 +157,16 @@ def _size(n: int) -> str:
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"timeout": args.timeout, "connect_timeout": args.timeout, "retries": args.retries}
+    options: dict[str, Any] = {
+        "timeout": args.timeout,
+        "connect_timeout": args.timeout,
+        "retries": args.retries,
+        "verify": not args.insecure,
+    }
+    for name in ("ca_file", "tls_server_name", "client_cert", "client_key"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    return options
 
 
 def cmd_ls(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
@@ -253,6 +263,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per reply (30)")
     parser.add_argument("--retries", type=int, default=3, help="retries after a lost connection")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    tls = parser.add_argument_group("TLS (ftpes://, ftps://)")
+    tls.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        help="certificates to trust: a private CA, or the server's own certificate (pinned)",
+    )
+    tls.add_argument(
+        "--insecure", action="store_true", help="do not check the server's certificate (tests)"
+    )
+    tls.add_argument(
+        "--tls-server-name", metavar="NAME", help="the name the server's certificate carries"
+    )
+    tls.add_argument("--client-cert", metavar="PEM", help="client certificate (with --client-key)")
+    tls.add_argument("--client-key", metavar="PEM", help="the client certificate's private key")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ls", help="list a remote directory")
@@ -295,6 +319,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The library's option names in its messages, and this command's for them.
+OPTION_NAMES = {
+    "ca_file": "--ca-file",
+    "tls_server_name": "--tls-server-name",
+    "client_cert": "--client-cert",
+    "client_key": "--client-key",
+    "verify=false": "--insecure",
+}
+
+
+def message(exc: BaseException) -> str:
+    """The error's text, naming this command's options where the library names its own."""
+    text = str(exc)
+    if isinstance(exc, ferroftp.Error):
+        for name, option in OPTION_NAMES.items():
+            text = re.sub(rf"\b{re.escape(name)}\b", option, text)
+    return text
+
+
 def exit_status(exc: BaseException) -> int:
     """The exit status for an error that ended a command."""
     if isinstance(exc, ferroftp.AuthenticationError):
@@ -317,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.run(args, sys.stdout, progress)
     except (ferroftp.Error, OSError, UsageError) as e:
         progress.end()
-        print(f"ferroftp: {e}", file=sys.stderr)
+        print(f"ferroftp: {message(e)}", file=sys.stderr)
         return exit_status(e)
     except KeyboardInterrupt:
         progress.end()
