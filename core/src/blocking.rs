@@ -1,6 +1,7 @@
 //! The blocking face: [`Session`] with the same methods as [`crate::Session`], without `async`.
 //!
-//! Each call runs the async operation on the one process-wide runtime ([`crate::runtime`]) and
+//! Each call runs the async operation on the one process-wide runtime through the one blocking
+//! runner ([`crate::runtime::BlockingCall`], which the C and Python bindings use too) and
 //! waits for it. Calling from inside an async runtime returns an
 //! [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error instead of blocking it.
 
@@ -15,6 +16,60 @@ use crate::error::Result;
 use crate::listing::Entry;
 use crate::runtime::{block_on, run};
 use crate::transfer::{DownloadOptions, UploadOptions};
+
+/// Methods that run the async method of the same name with the same arguments: each clones
+/// the session and its arguments into the operation ([`Carry`]), runs it on the shared
+/// runtime ([`run`]) and returns its result.
+macro_rules! blocking {
+    ($(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {$(
+        #[doc = concat!("See [`crate::Session::", stringify!($name), "`].")]
+        pub fn $name(&self $(, $arg: $ty)*) -> Result<$ret> {
+            let s = self.inner.clone();
+            $(let $arg = Carry::carry($arg);)*
+            run(async move { s.$name($(Lend::lend(&$arg)),*).await })
+        }
+    )*};
+}
+
+/// An argument carried into an operation that runs on another thread: its owned form.
+trait Carry {
+    type Owned: Send + 'static;
+    fn carry(self) -> Self::Owned;
+}
+
+/// The argument an operation takes, lent from its owned form.
+trait Lend<'a> {
+    type Out;
+    fn lend(&'a self) -> Self::Out;
+}
+
+impl Carry for &str {
+    type Owned = String;
+    fn carry(self) -> String {
+        self.to_string()
+    }
+}
+
+impl<'a> Lend<'a> for String {
+    type Out = &'a str;
+    fn lend(&'a self) -> &'a str {
+        self
+    }
+}
+
+impl Carry for bool {
+    type Owned = bool;
+    fn carry(self) -> bool {
+        self
+    }
+}
+
+impl Lend<'_> for bool {
+    type Out = bool;
+    fn lend(&self) -> bool {
+        *self
+    }
+}
 
 /// A blocking FTP session: cheap to clone, safe to share between threads.
 ///
@@ -47,18 +102,6 @@ impl Session {
         &self.inner
     }
 
-    /// See [`crate::Session::list`].
-    pub fn list(&self, path: &str) -> Result<Vec<Entry>> {
-        let (s, path) = (self.inner.clone(), path.to_string());
-        run(async move { s.list(&path).await })
-    }
-
-    /// See [`crate::Session::names`].
-    pub fn names(&self, path: &str) -> Result<Vec<String>> {
-        let (s, path) = (self.inner.clone(), path.to_string());
-        run(async move { s.names(&path).await })
-    }
-
     /// See [`crate::Session::download`].
     pub fn download(
         &self,
@@ -89,12 +132,6 @@ impl Session {
         run(async move { s.upload(&local, &remote, options).await })
     }
 
-    /// See [`crate::Session::read_bytes`].
-    pub fn read_bytes(&self, remote: &str) -> Result<Vec<u8>> {
-        let (s, remote) = (self.inner.clone(), remote.to_string());
-        run(async move { s.read_bytes(&remote).await })
-    }
-
     /// See [`crate::Session::write_bytes`].
     pub fn write_bytes(&self, remote: &str, data: &[u8]) -> Result<u64> {
         block_on(self.inner.write_bytes(remote, data))
@@ -112,76 +149,22 @@ impl Session {
         run(async move { s.open_write(&remote).await }).map(|inner| RemoteWriter { inner })
     }
 
-    /// See [`crate::Session::size`].
-    pub fn size(&self, path: &str) -> Result<u64> {
-        let (s, path) = (self.inner.clone(), path.to_string());
-        run(async move { s.size(&path).await })
-    }
-
-    /// See [`crate::Session::modified`].
-    pub fn modified(&self, path: &str) -> Result<DateTime<Utc>> {
-        let (s, path) = (self.inner.clone(), path.to_string());
-        run(async move { s.modified(&path).await })
-    }
-
-    /// See [`crate::Session::exists`].
-    pub fn exists(&self, path: &str) -> Result<bool> {
-        let (s, path) = (self.inner.clone(), path.to_string());
-        run(async move { s.exists(&path).await })
-    }
-
-    /// See [`crate::Session::mkdir`].
-    pub fn mkdir(&self, path: &str, parents: bool) -> Result<()> {
-        let (s, path) = (self.inner.clone(), path.to_string());
-        run(async move { s.mkdir(&path, parents).await })
-    }
-
-    /// See [`crate::Session::rmdir`].
-    pub fn rmdir(&self, path: &str, recursive: bool) -> Result<()> {
-        let (s, path) = (self.inner.clone(), path.to_string());
-        run(async move { s.rmdir(&path, recursive).await })
-    }
-
-    /// See [`crate::Session::remove`].
-    pub fn remove(&self, path: &str) -> Result<()> {
-        let (s, path) = (self.inner.clone(), path.to_string());
-        run(async move { s.remove(&path).await })
-    }
-
-    /// See [`crate::Session::rename`].
-    pub fn rename(&self, from: &str, to: &str) -> Result<()> {
-        let (s, from, to) = (self.inner.clone(), from.to_string(), to.to_string());
-        run(async move { s.rename(&from, &to).await })
-    }
-
-    /// See [`crate::Session::cwd`].
-    pub fn cwd(&self, path: &str) -> Result<()> {
-        let (s, path) = (self.inner.clone(), path.to_string());
-        run(async move { s.cwd(&path).await })
-    }
-
-    /// See [`crate::Session::pwd`].
-    pub fn pwd(&self) -> Result<String> {
-        let s = self.inner.clone();
-        run(async move { s.pwd().await })
-    }
-
-    /// See [`crate::Session::noop`].
-    pub fn noop(&self) -> Result<()> {
-        let s = self.inner.clone();
-        run(async move { s.noop().await })
-    }
-
-    /// See [`crate::Session::quote`].
-    pub fn quote(&self, line: &str) -> Result<(u16, String)> {
-        let (s, line) = (self.inner.clone(), line.to_string());
-        run(async move { s.quote(&line).await })
-    }
-
-    /// See [`crate::Session::close`].
-    pub fn close(&self) -> Result<()> {
-        let s = self.inner.clone();
-        run(async move { s.close().await })
+    blocking! {
+        fn list(path: &str) -> Vec<Entry>;
+        fn names(path: &str) -> Vec<String>;
+        fn read_bytes(remote: &str) -> Vec<u8>;
+        fn size(path: &str) -> u64;
+        fn modified(path: &str) -> DateTime<Utc>;
+        fn exists(path: &str) -> bool;
+        fn mkdir(path: &str, parents: bool) -> ();
+        fn rmdir(path: &str, recursive: bool) -> ();
+        fn remove(path: &str) -> ();
+        fn rename(from: &str, to: &str) -> ();
+        fn cwd(path: &str) -> ();
+        fn pwd() -> String;
+        fn noop() -> ();
+        fn quote(line: &str) -> (u16, String);
+        fn close() -> ();
     }
 }
 

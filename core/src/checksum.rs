@@ -148,6 +148,64 @@ impl std::fmt::Display for HashAlgorithm {
     }
 }
 
+impl Checksum {
+    /// Every setting: the faces offer each of these by its [name](Checksum::as_str).
+    pub const ALL: [Self; 8] = [
+        Self::Off,
+        Self::IfAvailable,
+        Self::Required,
+        Self::Only(HashAlgorithm::Sha256),
+        Self::Only(HashAlgorithm::Sha512),
+        Self::Only(HashAlgorithm::Sha1),
+        Self::Only(HashAlgorithm::Md5),
+        Self::Only(HashAlgorithm::Crc32),
+    ];
+
+    /// The setting's name: `"off"`, `"if-available"`, `"required"`, or the algorithm's in
+    /// lowercase without dashes (`"sha256"`, `"md5"`, `"crc32"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::IfAvailable => "if-available",
+            Self::Required => "required",
+            Self::Only(HashAlgorithm::Sha256) => "sha256",
+            Self::Only(HashAlgorithm::Sha512) => "sha512",
+            Self::Only(HashAlgorithm::Sha1) => "sha1",
+            Self::Only(HashAlgorithm::Md5) => "md5",
+            Self::Only(HashAlgorithm::Crc32) => "crc32",
+        }
+    }
+}
+
+impl std::fmt::Display for Checksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Checksum {
+    type Err = crate::Error;
+
+    /// A [name](Checksum::as_str), ignoring case (an algorithm also by its `HASH` name, such
+    /// as `SHA-256`).
+    fn from_str(s: &str) -> crate::Result<Self> {
+        let lower = s.to_ascii_lowercase();
+        if let Some(c) = Self::ALL.into_iter().find(|c| c.as_str() == lower) {
+            return Ok(c);
+        }
+        HashAlgorithm::from_name(s).map(Self::Only).ok_or_else(|| {
+            let names: Vec<_> = Self::ALL
+                .iter()
+                .map(|c| format!("{:?}", c.as_str()))
+                .collect();
+            crate::Error::invalid_input(format!(
+                "unknown checksum {s:?}: expected one of {}",
+                names.join(", ")
+            ))
+        })
+    }
+}
+
 /// How a digest is asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Method {

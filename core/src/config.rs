@@ -21,6 +21,27 @@ pub enum DataMode {
     Active,
 }
 
+impl DataMode {
+    /// Every mode: the faces offer each of these, and their tests check that none is missing.
+    pub const ALL: [Self; 4] = [Self::Auto, Self::Epsv, Self::Pasv, Self::Active];
+
+    /// The mode's name (`"auto"`, `"epsv"`, `"pasv"`, `"active"`), as [`FromStr`] reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Epsv => "epsv",
+            Self::Pasv => "pasv",
+            Self::Active => "active",
+        }
+    }
+}
+
+impl fmt::Display for DataMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl FromStr for DataMode {
     type Err = Error;
 
@@ -47,6 +68,26 @@ pub enum TlsMode {
     Explicit,
     /// TLS from the first byte (`ftps://`, port 990).
     Implicit,
+}
+
+impl TlsMode {
+    /// Every mode.
+    pub const ALL: [Self; 3] = [Self::None, Self::Explicit, Self::Implicit];
+
+    /// The mode's name (`"none"`, `"explicit"`, `"implicit"`), as [`FromStr`] reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Explicit => "explicit",
+            Self::Implicit => "implicit",
+        }
+    }
+}
+
+impl fmt::Display for TlsMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl FromStr for TlsMode {
@@ -361,6 +402,16 @@ mod tests {
         }
         let e = Config::from_url("gopher://u:secret@h/").unwrap_err();
         assert!(!e.message().contains("secret"), "{}", e.message());
+    }
+
+    #[test]
+    fn mode_names_parse_back() {
+        for mode in DataMode::ALL {
+            assert_eq!(mode.as_str().parse::<DataMode>().unwrap(), mode);
+        }
+        for mode in TlsMode::ALL {
+            assert_eq!(mode.as_str().parse::<TlsMode>().unwrap(), mode);
+        }
     }
 
     #[test]

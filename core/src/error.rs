@@ -45,6 +45,33 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order: the faces (C statuses, Python exception classes)
+    /// translate each of these, and their tests check that none is missing.
+    pub const ALL: [Self; 13] = [
+        Self::Connect,
+        Self::Tls,
+        Self::Auth,
+        Self::NotFound,
+        Self::Permanent,
+        Self::Transient,
+        Self::Timeout,
+        Self::Cancelled,
+        Self::Protocol,
+        Self::Io,
+        Self::Closed,
+        Self::InvalidInput,
+        Self::Integrity,
+    ];
+
+    /// Whether repeating an operation that failed with this kind of error can help (see
+    /// [`Error::is_retryable`]).
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            Self::Connect | Self::Transient | Self::Timeout | Self::Io | Self::Integrity
+        )
+    }
+
     /// A short lowercase name (`"not-found"`, `"timeout"`, ...), stable for bindings and logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -62,6 +89,18 @@ impl ErrorKind {
             Self::InvalidInput => "invalid-input",
             Self::Integrity => "integrity",
         }
+    }
+}
+
+impl std::str::FromStr for ErrorKind {
+    type Err = Error;
+
+    /// The kind of an [`ErrorKind::as_str`] name.
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| Error::invalid_input(format!("unknown error kind {s:?}")))
     }
 }
 
@@ -232,16 +271,10 @@ impl Error {
         self
     }
 
-    /// Whether repeating the operation (on a fresh connection if need be) can help.
+    /// Whether repeating the operation (on a fresh connection if need be) can help: whether
+    /// its kind [is retryable](ErrorKind::is_retryable).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::Connect
-                | ErrorKind::Transient
-                | ErrorKind::Timeout
-                | ErrorKind::Io
-                | ErrorKind::Integrity
-        )
+        self.kind.is_retryable()
     }
 
     /// Whether the control connection can no longer be trusted after this error.
@@ -367,6 +400,17 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Transient);
         assert!(e.is_retryable());
         assert!(e.breaks_connection());
+    }
+
+    #[test]
+    fn kinds_have_distinct_names_that_parse_back() {
+        let mut names: Vec<_> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+        for kind in ErrorKind::ALL {
+            assert_eq!(kind.as_str().parse::<ErrorKind>().unwrap(), kind);
+        }
     }
 
     #[test]

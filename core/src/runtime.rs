@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::time::Duration;
 
 use tokio::runtime::{Handle, Runtime};
 
@@ -86,15 +87,118 @@ pub fn handle() -> Result<Handle> {
     }
 }
 
+/// The one check of every blocking call: never from a thread that drives an async runtime.
 fn not_in_runtime() -> Result<()> {
     if Handle::try_current().is_ok() {
         return Err(Error::new(
             ErrorKind::InvalidInput,
             "a blocking ferroftp call was made from inside an async runtime; \
-             use the async API (ferroftp::Session) or spawn_blocking",
+             use the async API there (or move the call to a thread of its own)",
         ));
     }
     Ok(())
+}
+
+/// An operation running on the shared runtime for a caller that blocks until it is done:
+/// the one runner of every blocking face (this crate's [`crate::blocking`], the C and Python
+/// bindings). Dropping it cancels the operation (the core is cancel-safe).
+///
+/// ```no_run
+/// # fn demo(s: ferroftp::Session) -> ferroftp::Result<()> {
+/// let call = ferroftp::runtime::BlockingCall::start(async move { s.pwd().await })?;
+/// let dir = call.wait()?;
+/// # Ok(()) }
+/// ```
+#[must_use = "dropping a BlockingCall cancels its operation"]
+#[derive(Debug)]
+pub struct BlockingCall<T> {
+    handle: Handle,
+    task: tokio::task::JoinHandle<Result<T>>,
+}
+
+/// What [`BlockingCall::wait_or`] saw first.
+#[derive(Debug)]
+pub enum Waited<T, E> {
+    /// The operation finished.
+    Done(Result<T>),
+    /// The other event came first (the operation goes on).
+    Event(E),
+    /// Neither within the time limit (the operation goes on).
+    Elapsed,
+}
+
+impl<T: Send + 'static> BlockingCall<T> {
+    /// Spawns `fut` on the shared runtime, for a caller that is going to block on it.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] when called from inside an async runtime (blocking there
+    /// would stall it), [`ErrorKind::Io`] if the runtime cannot start.
+    pub fn start(fut: impl Future<Output = Result<T>> + Send + 'static) -> Result<Self> {
+        not_in_runtime()?;
+        let handle = handle()?;
+        let task = handle.spawn(fut);
+        Ok(Self { handle, task })
+    }
+
+    /// Blocks until the operation is done and returns its result.
+    ///
+    /// # Errors
+    /// The operation's error; [`ErrorKind::Cancelled`] if the runtime dropped it. A panic in
+    /// the operation is resumed on the calling thread.
+    pub fn wait(mut self) -> Result<T> {
+        let result = self.handle.block_on(&mut self.task);
+        joined(result)
+    }
+
+    /// Blocks until the operation is done, `event` happens, or `limit` passes, whichever
+    /// comes first (for callers with work of their own between waits: Python checks for
+    /// signals, runs progress callbacks and moves file-object data).
+    pub fn wait_or<E>(&mut self, event: impl Future<Output = E>, limit: Duration) -> Waited<T, E> {
+        if self.task.is_finished() {
+            return Waited::Done(joined(self.handle.block_on(&mut self.task)));
+        }
+        let task = &mut self.task;
+        self.handle.block_on(async {
+            tokio::select! {
+                biased;
+                event = event => Waited::Event(event),
+                r = task => Waited::Done(joined(r)),
+                () = tokio::time::sleep(limit) => Waited::Elapsed,
+            }
+        })
+    }
+
+    /// Whether the operation has finished (its result is ready for [`BlockingCall::wait`]).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Cancels the operation and waits (at most `limit`) until it has been dropped, so that
+    /// its cleanup (a removed part file, a released lock) is done when this returns.
+    pub fn cancel(mut self, limit: Duration) {
+        self.task.abort();
+        let task = &mut self.task;
+        self.handle.block_on(async {
+            let _ = tokio::time::timeout(limit, task).await;
+        });
+    }
+}
+
+impl<T> Drop for BlockingCall<T> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn joined<T>(r: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
+    match r {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(Error::new(
+            ErrorKind::Cancelled,
+            "the operation was cancelled",
+        )),
+    }
 }
 
 /// Runs `fut` to completion on the calling thread, with the shared runtime's I/O and timers.
@@ -111,17 +215,12 @@ pub fn block_on<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
     handle()?.block_on(fut)
 }
 
-/// Runs `fut` as a task on the shared runtime and blocks the calling thread until it is done.
+/// Runs `fut` as a task on the shared runtime and blocks the calling thread until it is done
+/// ([`BlockingCall::start`] then [`BlockingCall::wait`]).
 ///
 /// # Errors
-/// As [`block_on`]; a panic in `fut` is resumed on the calling thread.
+/// As [`BlockingCall::start`] and [`BlockingCall::wait`]; a panic in `fut` is resumed on the
+/// calling thread.
 pub fn run<T: Send + 'static>(fut: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
-    not_in_runtime()?;
-    let handle = handle()?;
-    let task = handle.spawn(fut);
-    match handle.block_on(task) {
-        Ok(r) => r,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Err(Error::new(ErrorKind::Cancelled, "the runtime shut down")),
-    }
+    BlockingCall::start(fut)?.wait()
 }
