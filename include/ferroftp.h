@@ -406,8 +406,8 @@ typedef struct ferroftp_bytes {
 /**
  * Connection settings. A plain struct owned by the caller: fill it with `ferroftp_options_init`
  * (which writes every default), change the fields you need, and pass a pointer to the connect
- * call, which copies what it needs (the struct and `ca_file` may be released as soon as the call
- * returns). Always initialise it with `ferroftp_options_init`: fields may be added in later
+ * call, which copies what it needs (the struct and its strings may be released as soon as the
+ * call returns). Always initialise it with `ferroftp_options_init`: fields may be added in later
  * versions.
  */
 typedef struct ferroftp_options {
@@ -436,7 +436,10 @@ typedef struct ferroftp_options {
      */
     bool verify;
     /**
-     * A PEM file of extra CA certificates for TLS, or NULL (default). UTF-8, NUL-terminated;
+     * A PEM file of extra certificates to trust for TLS, or NULL (default): CAs, and server
+     * certificates themselves. A server certificate listed here is pinned: trusted as it is
+     * (also a self-signed CA one, as `openssl req -x509` makes it) while it is within its
+     * validity dates and names the host (or `tls_server_name`). UTF-8, NUL-terminated;
      * borrowed for the duration of the connect call only.
      */
     const char *ca_file;
@@ -450,6 +453,24 @@ typedef struct ferroftp_options {
      * default true). Turn it off for a server that drops commands sent during a transfer.
      */
     bool pipelining;
+    /**
+     * The name the server's TLS certificate must carry, and the SNI sent, when it differs from
+     * the URL's host (a server reached by IP address or through a tunnel), or NULL (default:
+     * the host). UTF-8, NUL-terminated; borrowed for the duration of the connect call only.
+     */
+    const char *tls_server_name;
+    /**
+     * A PEM file with a TLS client certificate (and its chain) for servers that require one,
+     * or NULL (default). Needs `client_key`: one without the other is
+     * `FERROFTP_STATUS_INVALID_INPUT`. UTF-8, NUL-terminated; borrowed for the duration of the
+     * connect call only.
+     */
+    const char *client_cert;
+    /**
+     * The PEM file of the private key of `client_cert`, or NULL (default). UTF-8,
+     * NUL-terminated; borrowed for the duration of the connect call only.
+     */
+    const char *client_key;
 } ferroftp_options;
 
 /**

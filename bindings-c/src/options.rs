@@ -46,8 +46,8 @@ pub enum ferroftp_tls {
 
 /// Connection settings. A plain struct owned by the caller: fill it with `ferroftp_options_init`
 /// (which writes every default), change the fields you need, and pass a pointer to the connect
-/// call, which copies what it needs (the struct and `ca_file` may be released as soon as the call
-/// returns). Always initialise it with `ferroftp_options_init`: fields may be added in later
+/// call, which copies what it needs (the struct and its strings may be released as soon as the
+/// call returns). Always initialise it with `ferroftp_options_init`: fields may be added in later
 /// versions.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +64,10 @@ pub struct ferroftp_options {
     pub tls: u32,
     /// Whether TLS server certificates are verified (default true).
     pub verify: bool,
-    /// A PEM file of extra CA certificates for TLS, or NULL (default). UTF-8, NUL-terminated;
+    /// A PEM file of extra certificates to trust for TLS, or NULL (default): CAs, and server
+    /// certificates themselves. A server certificate listed here is pinned: trusted as it is
+    /// (also a self-signed CA one, as `openssl req -x509` makes it) while it is within its
+    /// validity dates and names the host (or `tls_server_name`). UTF-8, NUL-terminated;
     /// borrowed for the duration of the connect call only.
     pub ca_file: *const c_char,
     /// The transfer buffer size in bytes (default 1048576; > 0).
@@ -73,6 +76,18 @@ pub struct ferroftp_options {
     /// is sent before the download's final reply is read (one round trip fewer per file;
     /// default true). Turn it off for a server that drops commands sent during a transfer.
     pub pipelining: bool,
+    /// The name the server's TLS certificate must carry, and the SNI sent, when it differs from
+    /// the URL's host (a server reached by IP address or through a tunnel), or NULL (default:
+    /// the host). UTF-8, NUL-terminated; borrowed for the duration of the connect call only.
+    pub tls_server_name: *const c_char,
+    /// A PEM file with a TLS client certificate (and its chain) for servers that require one,
+    /// or NULL (default). Needs `client_key`: one without the other is
+    /// `FERROFTP_STATUS_INVALID_INPUT`. UTF-8, NUL-terminated; borrowed for the duration of the
+    /// connect call only.
+    pub client_cert: *const c_char,
+    /// The PEM file of the private key of `client_cert`, or NULL (default). UTF-8,
+    /// NUL-terminated; borrowed for the duration of the connect call only.
+    pub client_key: *const c_char,
 }
 
 impl Default for ferroftp_options {
@@ -88,6 +103,9 @@ impl Default for ferroftp_options {
             ca_file: std::ptr::null(),
             buffer_size: c.buffer_size,
             pipelining: c.pipelining,
+            tls_server_name: std::ptr::null(),
+            client_cert: std::ptr::null(),
+            client_key: std::ptr::null(),
         }
     }
 }
@@ -103,7 +121,8 @@ fn invalid(message: String) -> CError {
 /// Builds the core's config from a URL and optional options (copied; nothing borrowed remains).
 ///
 /// # Safety
-/// `options` must be NULL or point to a valid `ferroftp_options` whose `ca_file` is NULL or a
+/// `options` must be NULL or point to a valid `ferroftp_options` whose string fields
+/// (`ca_file`, `tls_server_name`, `client_cert`, `client_key`) are each NULL or a
 /// NUL-terminated string.
 pub(crate) unsafe fn config(url: &str, options: *const ferroftp_options) -> Result<Config, CError> {
     let mut config = Config::from_url(url)?;
@@ -134,19 +153,33 @@ pub(crate) unsafe fn config(url: &str, options: *const ferroftp_options) -> Resu
     }
     config.verify = o.verify;
     // SAFETY: see the function's contract.
-    config.ca_file = match unsafe { str_from(o.ca_file) } {
-        None => None,
-        Some(Ok(path)) => Some(PathBuf::from(path)),
-        Some(Err(())) => {
-            return Err(CError::new(
-                ferroftp_status::FERROFTP_STATUS_INVALID_UTF8,
-                "ferroftp_options.ca_file is not valid UTF-8",
-            ));
-        }
-    };
+    config.ca_file = unsafe { optional_str(o.ca_file, "ca_file") }?.map(PathBuf::from);
     config.buffer_size = o.buffer_size;
     config.pipelining = o.pipelining;
+    // SAFETY: see the function's contract.
+    config.tls_server_name =
+        unsafe { optional_str(o.tls_server_name, "tls_server_name") }?.map(str::to_string);
+    // SAFETY: see the function's contract.
+    config.client_cert = unsafe { optional_str(o.client_cert, "client_cert") }?.map(PathBuf::from);
+    // SAFETY: see the function's contract.
+    config.client_key = unsafe { optional_str(o.client_key, "client_key") }?.map(PathBuf::from);
     Ok(config)
+}
+
+/// An optional string field of `ferroftp_options` (`field` names it in the error).
+///
+/// # Safety
+/// `ptr` must be NULL or a NUL-terminated string that outlives the returned borrow.
+unsafe fn optional_str<'a>(ptr: *const c_char, field: &str) -> Result<Option<&'a str>, CError> {
+    // SAFETY: see the function's contract.
+    match unsafe { str_from(ptr) } {
+        None => Ok(None),
+        Some(Ok(s)) => Ok(Some(s)),
+        Some(Err(())) => Err(CError::new(
+            ferroftp_status::FERROFTP_STATUS_INVALID_UTF8,
+            format!("ferroftp_options.{field} is not valid UTF-8"),
+        )),
+    }
 }
 
 /// Fills `*options_out` with the defaults (see each field of `ferroftp_options`).

@@ -1,11 +1,12 @@
 /* Shared helpers of the C tests: argument parsing, checks that explain themselves, and
  * deterministic test data. Each test binary is run as
- *     test_x URL ROOT SERVER [EXTRA]
+ *     test_x URL ROOT SERVER [EXTRA [ARGS...]]
  * by tests/c/run.py: URL = ftp://user:pass@127.0.0.1:port (ftpes:// or ftps:// for TLS servers),
  * ROOT = the server's local root directory (to check files on disk), SERVER = pyftpdlib | vsftpd,
  * EXTRA = the CA file of a TLS server (test_tls), "limited" (test_pool against a server that
  * allows 3 connections), or "honest" / "lying" (test_checksum against a server whose checksum
- * commands give the right / wrong digests). */
+ * commands give the right / wrong digests); ARGS = test_tls's certificate runs: a mode and, for
+ * "client-auth", the client certificate and key the server accepts. */
 #ifndef FERROFTP_TEST_COMMON_H
 #define FERROFTP_TEST_COMMON_H
 
@@ -23,6 +24,9 @@ static const char *T_SERVER;
 /* An optional 5th argument: the CA file of a TLS server (test_tls), or a mode (test_pool,
  * test_checksum). */
 static const char *T_EXTRA;
+/* The arguments after EXTRA (test_tls's certificate runs), T_NARGS of them. */
+static char **T_ARGS;
+static int T_NARGS;
 static int T_CHECKS;
 
 static void t_fail(const char *file, int line, const char *what, ferroftp_status st) {
@@ -54,14 +58,16 @@ static void t_fail(const char *file, int line, const char *what, ferroftp_status
 #define CHECK_OK(call) CHECK_ST(FERROFTP_STATUS_OK, call)
 
 static void t_init(int argc, char **argv) {
-    if (argc != 4 && argc != 5) {
-        fprintf(stderr, "usage: %s URL ROOT SERVER [EXTRA]\n", argv[0]);
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s URL ROOT SERVER [EXTRA [ARGS...]]\n", argv[0]);
         exit(2);
     }
     T_URL = argv[1];
     T_ROOT = argv[2];
     T_SERVER = argv[3];
-    T_EXTRA = argc == 5 ? argv[4] : NULL;
+    T_EXTRA = argc >= 5 ? argv[4] : NULL;
+    T_ARGS = argv + (argc >= 5 ? 5 : argc);
+    T_NARGS = argc >= 5 ? argc - 5 : 0;
 }
 
 static void t_done(const char *name) {

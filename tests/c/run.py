@@ -4,7 +4,9 @@
     run.py --lib-dir DIR            build tests/c/*.c against include/ferroftp.h and DIR/libferroftp.so,
                                     start pyftpdlib and vsftpd (tests/servers/serve.py; also vsftpd with 3
                                     connections at most, pyftpdlib with honest and lying checksum
-                                    commands, and explicit/implicit FTPS servers), run the
+                                    commands, and explicit/implicit FTPS servers, also with
+                                    a self-signed, an expired and a misnamed certificate and
+                                    one that requires a client certificate), run the
                                     test binaries against them under valgrind (see RUNS), then install into a
                                     temporary prefix and build examples/c (pkg-config) and
                                     examples/cpp (CMake find_package) against it and run both
@@ -32,12 +34,16 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 TESTS = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names",
          "test_checksum", "test_tls"]
-# (server kind, extra serve.py arguments, test programs, EXTRA argument): every test program but
+# (server kind, extra serve.py arguments, test programs, EXTRA argument(s)): every test program but
 # test_tls against the two plain servers (which offer no checksum: test_checksum checks that a
 # required one fails); test_pool again against a vsftpd that allows only 3 connections (with a
 # pool of 10); test_checksum against pyftpdlib with HASH and the X commands, honest and lying;
 # test_tls against explicit FTPS on both servers and implicit FTPS on vsftpd (pyftpdlib has no
-# implicit mode), given the server's CA file.
+# implicit mode), given the server's CA file; then test_tls's certificate runs (the mode after
+# the CA file): a pinned self-signed certificate, the same expired, a certificate issued for
+# another name (tls_server_name), and a server that requires a client certificate.
+# The last element is one argument or a list of them; each of SERVER_FILES is replaced by that
+# path from the server's JSON line.
 PLAIN = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names",
          "test_checksum"]
 RUNS = [
@@ -49,7 +55,14 @@ RUNS = [
     ("pyftpdlib", ["--tls", "explicit"], ["test_tls"], "cafile"),
     ("vsftpd", ["--tls", "explicit"], ["test_tls"], "cafile"),
     ("vsftpd", ["--tls", "implicit"], ["test_tls"], "cafile"),
+    ("vsftpd", ["--tls", "explicit", "--cert", "self-signed"], ["test_tls"], ["cafile", "pinned"]),
+    ("vsftpd", ["--tls", "explicit", "--cert", "expired"], ["test_tls"], ["cafile", "expired"]),
+    ("pyftpdlib", ["--tls", "explicit", "--cert-name", "ftp.example.test"], ["test_tls"],
+     ["cafile", "server-name"]),
+    ("vsftpd", ["--tls", "explicit", "--client-ca"], ["test_tls"],
+     ["cafile", "client-auth", "client_cert", "client_key"]),
 ]
+SERVER_FILES = ("cafile", "client_cert", "client_key")
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-O1"]
 VALGRIND = [
     "valgrind",
@@ -111,6 +124,20 @@ class Server:
         self.cafile = info.get("cafile")
         if info.get("tls", "none") != "none" and not self.cafile:
             die(f"the {self.label} server did not say where its CA file is")
+        self.files = {name: info[name] for name in SERVER_FILES if info.get(name)}
+
+    def args(self, extra: str | list[str] | None) -> list[str]:
+        """The EXTRA argument(s) of a run, with SERVER_FILES names replaced by their paths."""
+        if extra is None:
+            return []
+        out = []
+        for arg in [extra] if isinstance(extra, str) else extra:
+            if arg in SERVER_FILES:
+                if arg not in self.files:
+                    die(f"the {self.label} server did not say where its {arg} is")
+                arg = self.files[arg]
+            out.append(arg)
+        return out
 
     def stop(self) -> None:
         if self.proc.stdin:
@@ -231,11 +258,8 @@ def main() -> None:
                         continue
                     t0 = time.monotonic()
                     prefix = [] if args.no_valgrind else VALGRIND
-                    argv = [str(exes[name]), server.url, server.root, server.kind]
-                    if extra_arg == "cafile":
-                        argv.append(server.cafile)
-                    elif extra_arg:
-                        argv.append(extra_arg)
+                    argv = [str(exes[name]), server.url, server.root, server.kind,
+                            *server.args(extra_arg)]
                     run([*prefix, *argv],
                         f"{name} against {server.label}" + ("" if args.no_valgrind else " under valgrind"))
                     results.append(f"{name} [{server.label}] ok in {time.monotonic() - t0:.1f} s")

@@ -101,6 +101,7 @@ static void test_options_and_connect_errors(void) {
     CHECK(o.timeout_ms == 30000 && o.connect_timeout_ms == 10000 && o.retries == 3);
     CHECK(o.data_mode == FERROFTP_DATA_MODE_AUTO && o.tls == FERROFTP_TLS_FROM_URL);
     CHECK(o.verify && o.ca_file == NULL && o.buffer_size == 1048576 && o.pipelining);
+    CHECK(o.tls_server_name == NULL && o.client_cert == NULL && o.client_key == NULL);
     CHECK_ST(FERROFTP_STATUS_NULL_ARGUMENT, ferroftp_options_init(NULL));
 
     ferroftp_session *s = (ferroftp_session *)0x1; /* must stay untouched on failure */
@@ -139,6 +140,18 @@ static void test_options_and_connect_errors(void) {
     CHECK_OK(ferroftp_options_init(&o));
     o.ca_file = BAD;
     CHECK_ST(FERROFTP_STATUS_INVALID_UTF8, ferroftp_session_connect(T_URL, &o, &s));
+    CHECK_OK(ferroftp_options_init(&o));
+    o.tls_server_name = BAD;
+    CHECK_ST(FERROFTP_STATUS_INVALID_UTF8, ferroftp_session_connect(T_URL, &o, &s));
+    CHECK_OK(ferroftp_options_init(&o));
+    o.client_cert = BAD;
+    o.client_key = "/k.pem";
+    CHECK_ST(FERROFTP_STATUS_INVALID_UTF8, ferroftp_session_connect(T_URL, &o, &s));
+    o.client_cert = "/c.pem";
+    o.client_key = BAD;
+    CHECK_ST(FERROFTP_STATUS_INVALID_UTF8, ferroftp_session_connect(T_URL, &o, &s));
+    o.client_key = NULL; /* one without the other, even for plain FTP */
+    CHECK_ST(FERROFTP_STATUS_INVALID_INPUT, ferroftp_session_connect(T_URL, &o, &s));
     CHECK_OK(ferroftp_options_init(&o));
     o.timeout_ms = 0;
     CHECK_ST(FERROFTP_STATUS_INVALID_INPUT, ferroftp_session_connect(T_URL, &o, &s));

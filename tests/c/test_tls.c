@@ -1,8 +1,22 @@
 /* FTPS through the C API, against a server started with --tls explicit (URL ftpes://) or
- * --tls implicit (URL ftps://); EXTRA is the CA file that signed the server's certificate.
+ * --tls implicit (URL ftps://); EXTRA is the server's "cafile" (the CA file that signed its
+ * certificate, or the self-signed certificate itself).
  * With ca_file: connect, list, read, write, download/upload with progress, a future, a pool.
  * Without it: FERROFTP_STATUS_TLS and a message that mentions ca_file (sessions and pools);
- * verify = false connects anyway. The tls option selects the mode for an ftp:// URL. */
+ * verify = false connects anyway. The tls option selects the mode for an ftp:// URL.
+ *
+ * A mode after EXTRA selects a certificate run instead (each: a session writes, reads back and
+ * lists a file, and a pool moves files both ways, all checked on the server's disk):
+ *   pinned       --cert self-signed: the certificate itself as ca_file pins it; without
+ *                ca_file FERROFTP_STATUS_TLS naming ca_file
+ *   expired      --cert expired: pinned but expired, FERROFTP_STATUS_TLS "expired on"
+ *   server-name  --cert-name ftp.example.test: FERROFTP_STATUS_TLS naming tls_server_name
+ *                without it (or with another name), works with tls_server_name set
+ *   client-auth  --client-ca, then the client certificate and key the server accepts: works
+ *                with client_cert + client_key, FERROFTP_STATUS_TLS "requires a client
+ *                certificate" without; and the options' errors: one of the two without the
+ *                other, unreadable or swapped files, a bad or non-UTF-8 tls_server_name /
+ *                client_cert / client_key (sessions, futures, pools). */
 #define _GNU_SOURCE
 #include "common.h"
 
@@ -216,6 +230,178 @@ static void test_without_ca(void) {
     ferroftp_session_free(s);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Certificate runs (a mode after EXTRA). */
+
+/* A session connected with `o` writes, reads back and lists a file; a pool with the same options
+ * uploads files (checked on the server's disk) and downloads them back (checked locally). */
+static void check_options_work(const ferroftp_options *o, const char *name) {
+    ferroftp_session *s = NULL;
+    CHECK_OK(ferroftp_session_connect(T_URL, o, &s));
+    CHECK(s != NULL);
+    check_session_works(s, name);
+
+    char dir[256];
+    snprintf(dir, sizeof dir, "/c-tls-pool-%s-%ld", name, (long)getpid());
+    CHECK_OK(ferroftp_session_mkdir(s, dir, true));
+    char ldir[] = "/tmp/ferroftp-c-tls-XXXXXX";
+    CHECK(mkdtemp(ldir) != NULL);
+    enum { N = 4 };
+    char locals[N][512], backs[N][512], remotes[N][512];
+    const char *lp[N], *bp[N], *rp[N];
+    uint8_t *data[N];
+    size_t lens[N];
+    for (int i = 0; i < N; i++) {
+        lens[i] = 20000 + (size_t)i * 7777;
+        data[i] = t_data(lens[i], 60 + (uint64_t)i);
+        snprintf(locals[i], sizeof locals[i], "%s/up-%d.bin", ldir, i);
+        snprintf(backs[i], sizeof backs[i], "%s/back-%d.bin", ldir, i);
+        snprintf(remotes[i], sizeof remotes[i], "%s/f-%d.bin", dir, i);
+        t_write_file(locals[i], data[i], lens[i]);
+        lp[i] = locals[i];
+        bp[i] = backs[i];
+        rp[i] = remotes[i];
+    }
+    ferroftp_pool *pool = NULL;
+    CHECK_OK(ferroftp_pool_new(T_URL, o, 2, &pool));
+    ferroftp_batch_result *r = NULL;
+    size_t ok = 0, failed = 1;
+    CHECK_OK(ferroftp_pool_upload_many(pool, lp, rp, N, NULL, &r));
+    CHECK_OK(ferroftp_batch_result_ok_count(r, &ok));
+    CHECK_OK(ferroftp_batch_result_failed_count(r, &failed));
+    CHECK(ok == N && failed == 0);
+    ferroftp_batch_result_free(r);
+    for (int i = 0; i < N; i++) {
+        char disk[4096];
+        snprintf(disk, sizeof disk, "%s%s", T_ROOT, rp[i]);
+        CHECK(t_file_is(disk, data[i], lens[i]));
+    }
+    r = NULL;
+    failed = 1;
+    CHECK_OK(ferroftp_pool_download_many(pool, rp, bp, N, NULL, &r));
+    CHECK_OK(ferroftp_batch_result_ok_count(r, &ok));
+    CHECK_OK(ferroftp_batch_result_failed_count(r, &failed));
+    CHECK(ok == N && failed == 0);
+    ferroftp_batch_result_free(r);
+    CHECK_OK(ferroftp_pool_close(pool));
+    ferroftp_pool_free(pool);
+    for (int i = 0; i < N; i++) {
+        CHECK(t_file_is(backs[i], data[i], lens[i]));
+        unlink(backs[i]);
+        unlink(locals[i]);
+        free(data[i]);
+    }
+    CHECK(rmdir(ldir) == 0);
+    CHECK_OK(ferroftp_session_rmdir(s, dir, true));
+    CHECK_OK(ferroftp_session_close(s));
+    ferroftp_session_free(s);
+}
+
+/* Connecting with `o` fails with `expected` (blocking and through a future), the last error
+ * saying `what`, the out-parameter untouched. */
+static void check_connect_fails(const ferroftp_options *o, ferroftp_status expected,
+                                const char *what) {
+    ferroftp_session *untouched = (ferroftp_session *)&untouched, *s = untouched;
+    CHECK_ST(expected, ferroftp_session_connect(T_URL, o, &s));
+    CHECK(s == untouched);
+    CHECK(ferroftp_last_error_status() == expected);
+    CHECK(message_has(what));
+
+    ferroftp_future *f = NULL;
+    CHECK_OK(ferroftp_session_connect_start(T_URL, o, &f));
+    CHECK_ST(expected, ferroftp_future_wait(f, -1));
+    CHECK_ST(expected, ferroftp_future_take_session(f, &s));
+    CHECK(s == untouched);
+    CHECK(message_has(what));
+    ferroftp_future_free(f);
+}
+
+/* --cert self-signed: T_EXTRA is the server's certificate itself (CA:TRUE, as openssl req -x509
+ * makes it). As ca_file it pins the server; without ca_file the connect is refused. */
+static void test_pinned(void) {
+    ferroftp_options o;
+    opts_init(&o, T_EXTRA);
+    check_options_work(&o, "pinned");
+    opts_init(&o, NULL);
+    check_connect_fails(&o, FERROFTP_STATUS_TLS, "ca_file");
+}
+
+/* --cert expired: pinning does not make an expired certificate valid. */
+static void test_expired(void) {
+    ferroftp_options o;
+    opts_init(&o, T_EXTRA);
+    check_connect_fails(&o, FERROFTP_STATUS_TLS, "expired on");
+}
+
+/* --cert-name ftp.example.test: the certificate (issued by T_EXTRA's CA) names neither
+ * 127.0.0.1 nor another name; tls_server_name says which name to check (and send as SNI). */
+static void test_server_name(void) {
+    ferroftp_options o;
+    opts_init(&o, T_EXTRA);
+    check_connect_fails(&o, FERROFTP_STATUS_TLS, "tls_server_name");
+    o.tls_server_name = "other.example.test";
+    check_connect_fails(&o, FERROFTP_STATUS_TLS, "tls_server_name");
+    o.tls_server_name = "ftp.example.test";
+    check_options_work(&o, "server-name");
+}
+
+/* --client-ca: the server requires a client certificate; `cert` and `key` are one it accepts. */
+static void test_client_auth(const char *cert, const char *key) {
+    ferroftp_options o;
+    opts_init(&o, T_EXTRA);
+    o.client_cert = cert;
+    o.client_key = key;
+    check_options_work(&o, "client-auth");
+    opts_init(&o, T_EXTRA);
+    check_connect_fails(&o, FERROFTP_STATUS_TLS, "requires a client certificate");
+}
+
+/* Errors of the new options, found before anything is sent. */
+static void test_bad_certificate_options(const char *cert, const char *key) {
+    ferroftp_options o;
+    /* One of client_cert and client_key without the other. */
+    opts_init(&o, T_EXTRA);
+    o.client_cert = cert;
+    check_connect_fails(&o, FERROFTP_STATUS_INVALID_INPUT, "client_key");
+    ferroftp_pool *untouched = (ferroftp_pool *)&untouched, *pool = untouched;
+    CHECK_ST(FERROFTP_STATUS_INVALID_INPUT, ferroftp_pool_new(T_URL, &o, 2, &pool));
+    CHECK(pool == untouched && message_has("client_key"));
+    opts_init(&o, T_EXTRA);
+    o.client_key = key;
+    check_connect_fails(&o, FERROFTP_STATUS_INVALID_INPUT, "client_cert");
+
+    /* Files that are missing or are not what they should be. */
+    o.client_cert = "/nonexistent/client-cert.pem";
+    check_connect_fails(&o, FERROFTP_STATUS_INVALID_INPUT, "client_cert");
+    o.client_cert = cert;
+    o.client_key = "/nonexistent/client-key.pem";
+    check_connect_fails(&o, FERROFTP_STATUS_INVALID_INPUT, "client_key");
+    o.client_cert = key;
+    o.client_key = cert;
+    check_connect_fails(&o, FERROFTP_STATUS_INVALID_INPUT, "client_cert");
+
+    /* A string that is not a host name. */
+    opts_init(&o, T_EXTRA);
+    o.tls_server_name = "not a host name";
+    check_connect_fails(&o, FERROFTP_STATUS_INVALID_INPUT, "not a valid TLS server name");
+
+    /* Strings that are not UTF-8 (refused like every other string of the API). */
+    static const char BAD[] = "caf\xe9";
+    opts_init(&o, T_EXTRA);
+    o.tls_server_name = BAD;
+    check_connect_fails(&o, FERROFTP_STATUS_INVALID_UTF8, "ferroftp_options.tls_server_name");
+    pool = untouched;
+    CHECK_ST(FERROFTP_STATUS_INVALID_UTF8, ferroftp_pool_new(T_URL, &o, 2, &pool));
+    CHECK(pool == untouched && message_has("ferroftp_options.tls_server_name"));
+    opts_init(&o, T_EXTRA);
+    o.client_cert = BAD;
+    o.client_key = key;
+    check_connect_fails(&o, FERROFTP_STATUS_INVALID_UTF8, "ferroftp_options.client_cert");
+    o.client_cert = cert;
+    o.client_key = BAD;
+    check_connect_fails(&o, FERROFTP_STATUS_INVALID_UTF8, "ferroftp_options.client_key");
+}
+
 int main(int argc, char **argv) {
     t_init(argc, argv);
     if (!T_EXTRA) {
@@ -223,8 +409,28 @@ int main(int argc, char **argv) {
         return 2;
     }
     CHECK(strncmp(T_URL, "ftpes://", 8) == 0 || implicit_tls());
-    test_with_ca();
-    test_without_ca();
-    t_done(implicit_tls() ? "test_tls (implicit)" : "test_tls (explicit)");
+    const char *mode = T_NARGS > 0 ? T_ARGS[0] : "";
+    if (T_NARGS == 0) {
+        test_with_ca();
+        test_without_ca();
+        t_done(implicit_tls() ? "test_tls (implicit)" : "test_tls (explicit)");
+    } else if (strcmp(mode, "pinned") == 0 && T_NARGS == 1) {
+        test_pinned();
+        t_done("test_tls (pinned self-signed certificate)");
+    } else if (strcmp(mode, "expired") == 0 && T_NARGS == 1) {
+        test_expired();
+        t_done("test_tls (pinned expired certificate)");
+    } else if (strcmp(mode, "server-name") == 0 && T_NARGS == 1) {
+        test_server_name();
+        t_done("test_tls (tls_server_name)");
+    } else if (strcmp(mode, "client-auth") == 0 && T_NARGS == 3) {
+        test_client_auth(T_ARGS[1], T_ARGS[2]);
+        test_bad_certificate_options(T_ARGS[1], T_ARGS[2]);
+        t_done("test_tls (client certificate)");
+    } else {
+        fprintf(stderr, "test_tls: unknown mode or wrong arguments after the CA file (expected "
+                        "pinned, expired, server-name, or client-auth CERT KEY)\n");
+        return 2;
+    }
     return 0;
 }
