@@ -4,6 +4,8 @@ use std::fmt;
 
 use suppaftp::FtpError;
 
+use crate::reply::reply_code;
+
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -359,15 +361,6 @@ impl Error {
     }
 }
 
-/// The three-digit code at the start of a reply body, if there is one.
-pub(crate) fn reply_code(body: &[u8]) -> Option<u16> {
-    let digits = body.get(..3)?;
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,12 +404,5 @@ mod tests {
         for kind in ErrorKind::ALL {
             assert_eq!(kind.as_str().parse::<ErrorKind>().unwrap(), kind);
         }
-    }
-
-    #[test]
-    fn reply_code_parsing() {
-        assert_eq!(reply_code(b"226 ok"), Some(226));
-        assert_eq!(reply_code(b"22"), None);
-        assert_eq!(reply_code(b"abc def"), None);
     }
 }

@@ -19,10 +19,15 @@ pub mod blocking;
 mod checksum;
 mod config;
 mod connection;
+mod control;
+mod data;
 mod error;
 pub mod listing;
 pub mod names;
+mod op;
 pub mod pool;
+mod progress;
+mod reply;
 pub mod runtime;
 mod session;
 pub mod settings;
@@ -35,16 +40,19 @@ mod wire;
 pub mod fuzzing {
     /// Runs every reply parser of the session on `data`.
     pub fn replies(data: &[u8]) {
-        crate::connection::fuzz_replies(data);
+        crate::reply::fuzz(data);
+        let text = String::from_utf8_lossy(data);
+        crate::control::fuzz(&text);
+        crate::checksum::fuzz(&text);
     }
 }
 
 pub use checksum::{Checksum, HashAlgorithm};
 pub use config::{Config, DataMode, Password, TlsMode};
-pub use connection::Progress;
 pub use error::{Error, ErrorKind, Result};
 pub use listing::{Entry, EntryKind};
 pub use pool::{BatchOptions, BatchProgress, BatchResult, Pool, PoolOptions, PooledSession};
+pub use progress::Progress;
 pub use session::Session;
 pub use settings::{SETTINGS, Setting, SettingKind, SettingValue};
 pub use transfer::{DownloadOptions, RemoteReader, RemoteWriter, UploadOptions};
