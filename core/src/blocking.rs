@@ -57,19 +57,26 @@ impl<'a> Lend<'a> for String {
     }
 }
 
-impl Carry for bool {
-    type Owned = bool;
-    fn carry(self) -> bool {
-        self
-    }
+/// Arguments that are plain values: carried and lent as they are.
+macro_rules! by_value {
+    ($($t:ty),*) => {$(
+        impl Carry for $t {
+            type Owned = $t;
+            fn carry(self) -> $t {
+                self
+            }
+        }
+
+        impl Lend<'_> for $t {
+            type Out = $t;
+            fn lend(&self) -> $t {
+                *self
+            }
+        }
+    )*};
 }
 
-impl Lend<'_> for bool {
-    type Out = bool;
-    fn lend(&self) -> bool {
-        *self
-    }
-}
+by_value!(bool, u32, u64, DateTime<Utc>);
 
 /// A blocking FTP session: cheap to clone, safe to share between threads.
 ///
@@ -153,6 +160,10 @@ impl Session {
         fn list(path: &str) -> Vec<Entry>;
         fn names(path: &str) -> Vec<String>;
         fn read_bytes(remote: &str) -> Vec<u8>;
+        fn read_range(remote: &str, offset: u64, length: u64) -> Vec<u8>;
+        fn stat(path: &str) -> Entry;
+        fn set_modified(path: &str, time: DateTime<Utc>) -> ();
+        fn chmod(path: &str, mode: u32) -> ();
         fn size(path: &str) -> u64;
         fn modified(path: &str) -> DateTime<Utc>;
         fn exists(path: &str) -> bool;

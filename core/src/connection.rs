@@ -215,6 +215,73 @@ impl Connection {
         Ok((done, total.is_some()))
     }
 
+    /// RETR `length` bytes of `path` from byte `offset` into `sink` (fewer at the end of the
+    /// file, none past it; a zero `length` asks the server nothing), returning the bytes
+    /// written. The transfer stops as soon as they are in: the data
+    /// connection is closed and the server's final reply is read (226, or 426/450/451 for a
+    /// transfer cut short), so the connection stays in step. A server that refuses REST sends
+    /// the file from its start, and the first `offset` bytes are discarded.
+    pub(crate) async fn retrieve_range<W: AsyncWrite + Unpin>(
+        &mut self,
+        path: &str,
+        offset: u64,
+        length: u64,
+        sink: &mut W,
+    ) -> Result<u64> {
+        check_path(path)?;
+        if length == 0 {
+            return Ok(0);
+        }
+        let line = format!("RETR {path}");
+        let mut skip = 0u64;
+        let (_, mut stream) = if offset == 0 {
+            self.data().open_read(&line, true).await?
+        } else {
+            let _ = self.control.ftp().resume_transfer(offset as usize).await;
+            match self.data().open_read_with(&line, true, false).await {
+                Err(e) if matches!(e.code(), Some(500..=504)) => {
+                    log::debug!("REST refused ({e}); reading {path} from its start");
+                    skip = offset;
+                    self.data().open_read(&line, true).await?
+                }
+                // "554 REST position > file size" (RFC 3659's answer to a REST past the end).
+                Err(e) if e.code() == Some(554) => return Ok(0),
+                opened => opened?,
+            }
+        };
+        let limit = self.control.timeout();
+        let mut buf = vec![0u8; buffer_for(self.buffer_size, Some(length.saturating_add(skip)))];
+        let mut done = 0u64;
+        let mut cut = false;
+        while done < length {
+            let n = bounded_io(limit, &line, stream.read(&mut buf)).await?;
+            if n == 0 {
+                break;
+            }
+            let mut chunk = &buf[..n];
+            let dropped = skip.min(chunk.len() as u64) as usize;
+            skip -= dropped as u64;
+            chunk = &chunk[dropped..];
+            let take = chunk
+                .len()
+                .min(usize::try_from(length - done).unwrap_or(usize::MAX));
+            sink.write_all(&chunk[..take])
+                .await
+                .map_err(|e| Error::from_io(e, &format!("writing the data of {path}")))?;
+            done += take as u64;
+            cut = done == length;
+        }
+        match self.data().finish_with(stream, &line, done == 0).await {
+            Ok(()) => Ok(done),
+            // A transfer stopped on purpose: the server says it was cut short.
+            Err(e) if cut && matches!(e.code(), Some(425 | 426 | 450 | 451)) => {
+                log::debug!("{line}: stopped after {done} bytes ({e})");
+                Ok(done)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// STOR (or APPE) the contents of `source` to `path`, returning the byte count.
     pub(crate) async fn store<R: AsyncRead + Unpin>(
         &mut self,

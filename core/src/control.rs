@@ -436,6 +436,93 @@ impl Control {
         Ok(false)
     }
 
+    /// One entry for `path`, file or directory: the MLST facts where the server offers them,
+    /// else SIZE and MDTM for a file, or CWD for a directory.
+    pub(crate) async fn stat(&mut self, path: &str) -> Result<listing::Entry> {
+        check_path(path)?;
+        let full = self.absolute(path);
+        let (parent, name) = match full.trim_end_matches('/').rsplit_once('/') {
+            Some((p, n)) if !n.is_empty() => (if p.is_empty() { "/" } else { p }, n.to_string()),
+            _ => ("/", "/".to_string()),
+        };
+        let entry = |kind, size, modified, raw: String| listing::Entry {
+            name: name.clone(),
+            path: full.clone(),
+            kind,
+            size,
+            modified,
+            permissions: None,
+            target: None,
+            raw,
+        };
+        if self.features.mlst {
+            let (code, text) = self.raw(&format!("MLST {path}")).await?;
+            if code == 250 {
+                let facts = text
+                    .lines()
+                    .find(|l| l.starts_with(' '))
+                    .unwrap_or_default();
+                if let Some(mut e) = listing::parse_mlsd_line(facts, parent) {
+                    e.name.clone_from(&name);
+                    e.path.clone_from(&full);
+                    return Ok(e);
+                }
+                // `type=cdir` (the directory itself), which a listing leaves out.
+                if facts.to_ascii_lowercase().contains("type=cdir") {
+                    return Ok(entry(
+                        listing::EntryKind::Dir,
+                        None,
+                        None,
+                        facts.trim().into(),
+                    ));
+                }
+            } else if (500..600).contains(&code) {
+                return Err(
+                    Error::from_reply(code, &text, &format!("MLST {path}"), true)
+                        .with_kind(ErrorKind::NotFound),
+                );
+            }
+        }
+        let (code, text) = self.raw(&format!("SIZE {path}")).await?;
+        if code == 213 {
+            let size = text.get(4..).and_then(|t| t.trim().parse().ok());
+            let modified = self.modified(path).await.ok();
+            return Ok(entry(listing::EntryKind::File, size, modified, text));
+        }
+        if self.is_dir(path).await? {
+            return Ok(entry(listing::EntryKind::Dir, None, None, String::new()));
+        }
+        Err(Error::new(
+            ErrorKind::NotFound,
+            format!("{path}: no such file or directory (SIZE: {text})"),
+        ))
+    }
+
+    /// Sets the modification time of `path`: MFMT, or where the server does not know it,
+    /// MDTM with a time (vsftpd).
+    pub(crate) async fn set_modified(&mut self, path: &str, time: DateTime<Utc>) -> Result<()> {
+        check_path(path)?;
+        let stamp = time.format("%Y%m%d%H%M%S");
+        let line = format!("MFMT {stamp} {path}");
+        let (code, text) = self.raw(&line).await?;
+        match code {
+            200..=299 => Ok(()),
+            500 | 502 | 504 => self
+                .command(&format!("MDTM {stamp} {path}"), &[213, 250, 253, 200], true)
+                .await
+                .map(drop),
+            _ => Err(Error::from_reply(code, &text, &line, true)),
+        }
+    }
+
+    /// Sets the permissions of `path` (`SITE CHMOD`, `mode` in octal).
+    pub(crate) async fn chmod(&mut self, path: &str, mode: u32) -> Result<()> {
+        check_path(path)?;
+        self.command(&format!("SITE CHMOD {mode:o} {path}"), &[200, 250], true)
+            .await
+            .map(drop)
+    }
+
     /// DELE.
     pub(crate) async fn remove(&mut self, path: &str) -> Result<()> {
         check_path(path)?;

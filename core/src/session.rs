@@ -223,6 +223,36 @@ impl Session {
         }
     }
 
+    /// Reads `length` bytes of `remote` from byte `offset` (fewer at the end of the file;
+    /// nothing past it). The transfer stops as soon as the bytes are in (REST, RETR, then the
+    /// data connection closed), without the session going out of step; a server without REST
+    /// sends the file from its start and the bytes before `offset` are discarded.
+    pub async fn read_range(&self, remote: &str, offset: u64, length: u64) -> Result<Vec<u8>> {
+        run!(self, Repeat::Safe, |c| async {
+            let mut data = Vec::new();
+            c.retrieve_range(remote, offset, length, &mut data).await?;
+            Ok(data)
+        })
+    }
+
+    /// One entry for `path`, a file or a directory (MLST facts where the server offers them,
+    /// else SIZE and MDTM, or CWD for a directory); [`crate::ErrorKind::NotFound`] when there
+    /// is neither.
+    pub async fn stat(&self, path: &str) -> Result<Entry> {
+        run!(self, Repeat::Safe, |c| c.control.stat(path))
+    }
+
+    /// Sets the modification time of a remote file (MFMT, or vsftpd's MDTM with a time).
+    pub async fn set_modified(&self, path: &str, time: DateTime<Utc>) -> Result<()> {
+        run!(self, Repeat::Safe, |c| c.control.set_modified(path, time))
+    }
+
+    /// Sets the permissions of a remote file or directory (`SITE CHMOD`; `mode` as in
+    /// `0o644`).
+    pub async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+        run!(self, Repeat::Safe, |c| c.control.chmod(path, mode))
+    }
+
     /// The size of a remote file in bytes (SIZE).
     pub async fn size(&self, path: &str) -> Result<u64> {
         run!(self, Repeat::Safe, |c| c.control.size(path))
