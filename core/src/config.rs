@@ -141,6 +141,9 @@ pub struct Config {
     pub user: String,
     /// Password (`anonymous@` for anonymous logins when the URL has none).
     pub password: Password,
+    /// Account information (`ACCT`), sent when the server asks for it after the password
+    /// (332); like the password, never logged.
+    pub account: Option<Password>,
     /// TLS mode of the control and data connections.
     pub tls: TlsMode,
     /// How data connections are opened.
@@ -191,6 +194,7 @@ impl Config {
             port: Self::DEFAULT_PORT,
             user: "anonymous".into(),
             password: Password::new("anonymous@"),
+            account: None,
             tls: TlsMode::None,
             data_mode: DataMode::Auto,
             connect_timeout: Duration::from_secs(10),
@@ -290,7 +294,12 @@ impl Config {
                 "client_cert and client_key go together: set both or neither",
             ));
         }
-        for (name, value) in [("user name", &self.user), ("password", &self.password.0)] {
+        let account = self.account.as_ref().map_or("", |a| a.expose());
+        for (name, value) in [
+            ("user name", self.user.as_str()),
+            ("password", self.password.expose()),
+            ("account", account),
+        ] {
             if value.contains(['\r', '\n']) {
                 return Err(Error::invalid_input(format!(
                     "{name} must not contain CR or LF"

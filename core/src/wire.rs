@@ -33,6 +33,10 @@ pub(crate) const PASS_LINE: &str = "PASS \u{F700}";
 /// The placeholder line as suppaftp hands it to the encoding (with its CRLF).
 const PASS_LINE_CRLF: &str = "PASS \u{F700}\r\n";
 
+/// What suppaftp sees of an `ACCT` command (an account is a credential too).
+pub(crate) const ACCT_LINE: &str = "ACCT \u{F700}";
+const ACCT_LINE_CRLF: &str = "ACCT \u{F700}\r\n";
+
 /// The password waiting to be put into the next [`PASS_LINE`]: set just before that line is
 /// sent, taken by the encoding as it encodes it, cleared after the reply. Shared between a
 /// connection and its [`ControlEncoding`].
@@ -92,11 +96,11 @@ impl suppaftp::Encoding for ControlEncoding {
     }
 
     fn encode(&self, text: &str) -> io::Result<Vec<u8>> {
-        if text == PASS_LINE_CRLF
-            && let Some(password) = self.secret.take()
+        if (text == PASS_LINE_CRLF || text == ACCT_LINE_CRLF)
+            && let Some(secret) = self.secret.take()
         {
-            let mut line = b"PASS ".to_vec();
-            line.extend_from_slice(&password);
+            let mut line = text.as_bytes()[..5].to_vec(); // "PASS " or "ACCT "
+            line.extend_from_slice(&secret);
             line.extend_from_slice(b"\r\n");
             return Ok(line);
         }
@@ -137,24 +141,42 @@ fn unescape_iac(body: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// USER, then (when asked for) PASS through [`PASS_LINE`], so the password reaches the socket
-/// and nothing else.
+/// and nothing else, then (when asked for) ACCT with `account`, sent the same way.
 pub(crate) async fn login(
     ftp: &mut suppaftp::tokio::AsyncRustlsFtpStream,
     secret: &Secret,
     user: &str,
     password: &str,
+    account: Option<&str>,
 ) -> FtpResult<()> {
-    let reply = ftp
+    let need_account = [Status::LoggedIn, Status::LoginNeedAccount];
+    let mut reply = ftp
         .custom_command(
             format!("USER {user}"),
-            &[Status::LoggedIn, Status::NeedPassword],
+            &[
+                Status::LoggedIn,
+                Status::NeedPassword,
+                Status::LoginNeedAccount,
+            ],
         )
         .await?;
     if reply.status == Status::NeedPassword {
         secret.set(Some(crate::names::encode(password)));
-        let reply = ftp.custom_command(PASS_LINE, &[Status::LoggedIn]).await;
+        let sent = ftp.custom_command(PASS_LINE, &need_account).await;
         secret.clear();
-        reply?;
+        reply = sent?;
+    }
+    if reply.status == Status::LoginNeedAccount {
+        // Without an account the server's 332 is the refusal the caller sees.
+        let Some(account) = account else {
+            return Err(suppaftp::FtpError::UnexpectedResponse(reply));
+        };
+        secret.set(Some(crate::names::encode(account)));
+        let sent = ftp
+            .custom_command(ACCT_LINE, &[Status::LoggedIn, Status::CommandOk])
+            .await;
+        secret.clear();
+        sent?;
     }
     Ok(())
 }

@@ -462,3 +462,24 @@ fn non_utf8_names(server: &'static Server) {
 fn names_that_are_not_utf8_vsftpd() {
     non_utf8_names(Server::shared(common::Kind::Vsftpd));
 }
+
+/// A server that asks for an account after the password (332): `Config::account` answers it
+/// (ACCT); without one the login fails with the server's 332.
+#[test]
+fn account_after_password() {
+    let server = Server::start(common::Kind::Pyftpdlib, &["--account", "dept 42"]);
+    let mut c = server.config();
+    c.retries = 0;
+    let e = ferroftp::blocking::Session::connect_with(c.clone()).unwrap_err();
+    assert_eq!((e.kind(), e.code()), (ErrorKind::Auth, Some(332)), "{e}");
+    c.account = Some(ferroftp::Password::new("wrong"));
+    let e = ferroftp::blocking::Session::connect_with(c.clone()).unwrap_err();
+    assert_eq!((e.kind(), e.code()), (ErrorKind::Auth, Some(530)), "{e}");
+    assert!(
+        !format!("{e} {c:?}").contains("wrong"),
+        "the account is never shown"
+    );
+    c.account = Some(ferroftp::Password::new("dept 42"));
+    let s = ferroftp::blocking::Session::connect_with(c).unwrap();
+    assert_eq!(s.pwd().unwrap(), "/");
+}

@@ -720,6 +720,48 @@ def refusing_dtp_handler(every: int) -> type:
     return RefusingDTPHandler
 
 
+class AccountRequired:
+    """pyftpdlib asking for an account after the password (332, then ACCT), as mainframe and
+    some corporate servers do (``--account ACCOUNT``)."""
+
+    account = ""
+    _pending: tuple[Any, Any, Any] | None = None
+
+    def handle_auth_success(self, home: Any, password: Any, msg_login: Any) -> None:
+        self._pending = (home, password, msg_login)
+        self.respond("332 Need account for login.")  # type: ignore[attr-defined]
+
+    def ftp_ACCT(self, line: str) -> None:
+        if self._pending is None:
+            self.respond("503 Login with USER and PASS first.")  # type: ignore[attr-defined]
+        elif line != self.account:
+            self._pending = None
+            self.respond("530 Wrong account.")  # type: ignore[attr-defined]
+        else:
+            pending, self._pending = self._pending, None
+            super().handle_auth_success(*pending)  # type: ignore[misc]
+
+
+def add_account(
+    args: argparse.Namespace, bases: tuple[type, ...], attrs: dict[str, Any]
+) -> tuple[tuple[type, ...], dict[str, Any]]:
+    """The handler's bases and attributes with ``--account``."""
+    if not args.account:
+        return bases, attrs
+    cmds = dict(attrs.get("proto_cmds") or bases[-1].proto_cmds)  # type: ignore[attr-defined]
+    cmds["ACCT"] = {
+        "perm": None,
+        "auth": False,
+        "arg": True,
+        "help": "Syntax: ACCT <SP> account.",
+    }
+    return (AccountRequired, *bases), {
+        **attrs,
+        "proto_cmds": cmds,
+        "account": args.account,
+    }
+
+
 def add_hash_commands(
     args: argparse.Namespace, base: type, attrs: dict[str, Any]
 ) -> tuple[tuple[type, ...], dict[str, Any]]:
@@ -848,7 +890,9 @@ class PyftpdlibServer(Server):
             attrs["passive_ports"] = list(range(lo, hi + 1))
         if args.rtt_ms is not None:
             attrs["masquerade_address"] = args.proxy_host
-        handler = type("FerroftpHandler", *add_hash_commands(args, base, attrs))
+        handler = type(
+            "FerroftpHandler", *add_account(args, *add_hash_commands(args, base, attrs))
+        )
 
         try:
             server = FTPServer((args.host, 0), handler, ioloop=_fd_safe_ioloop())
@@ -1588,6 +1632,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="with --hash or --hash-x-only: every digest is wrong",
     )  # fmt: skip
     p.add_argument(
+        "--account", metavar="ACCOUNT",
+        help="pyftpdlib: ask for this account (332, ACCT) after the password",
+    )  # fmt: skip
+    p.add_argument(
         "--rtt-ms", type=int, metavar="MS",
         help="reach the server through toxiproxy, adding MS of round-trip time",
     )  # fmt: skip
@@ -1612,6 +1660,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.cert != "ca" or args.cert_name or args.client_ca or args.refuse_data_tls
     ):
         p.error("--cert, --cert-name, --client-ca and --refuse-data-tls need --tls")
+    if args.account and args.kind != "pyftpdlib":
+        p.error("--account is for pyftpdlib")
     if args.client_ca and args.kind != "vsftpd":
         p.error("--client-ca is for vsftpd")
     if args.refuse_data_tls and args.kind != "pyftpdlib":

@@ -16,7 +16,7 @@ use suppaftp::{FtpResult, Mode, Status};
 use tokio::net::TcpStream;
 
 use crate::checksum::HashFeatures;
-use crate::config::{Config, DataMode, TlsMode};
+use crate::config::{Config, DataMode, Password, TlsMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::listing;
 use crate::reply::{line_context, reply_code};
@@ -186,7 +186,13 @@ impl Control {
             t,
             &format!("login as {:?}", config.user),
             false,
-            wire::login(&mut ftp, &secret, &config.user, config.password.expose()),
+            wire::login(
+                &mut ftp,
+                &secret,
+                &config.user,
+                config.password.expose(),
+                config.account.as_ref().map(Password::expose),
+            ),
         )
         .await
         .map_err(|e| match e.code() {
