@@ -8,10 +8,11 @@
 //! descriptor, given a completion callback, or cancelled.
 //!
 //! The conventions (ownership, statuses, threads) are in `bindings-c/README.md`. Module map:
-//! [`ffi`] (pointer glue), [`panic`] (the panic boundary), [`error`] (statuses and the per-thread
-//! last error), [`options`], [`session`], [`transfer`] (download/upload
-//! options and progress), [`pool`] (batch transfers), [`future`], [`entries`], [`values`] (strings, string
-//! lists, byte buffers), [`names`] (remote names as raw bytes).
+//! [`ffi`] (pointer glue), [`error`] (statuses, the per-thread last error; exports nothing),
+//! [`panic`] (the panic boundary), [`last_error`] (the last error read from C), [`options`],
+//! [`session`], [`transfer`] (download/upload options and progress), [`pool`] (batch
+//! transfers), [`future`], [`entries`], [`values`] (strings, string lists, byte buffers),
+//! [`names`] (remote names as raw bytes).
 #![deny(unsafe_op_in_unsafe_fn)]
 // The exported functions take raw pointers from C and check them (NULL) through the `try_*!`
 // macros; as in rustls-ffi they are `extern "C" fn`, and the header documents what the pointers
@@ -24,6 +25,7 @@ pub mod entries;
 pub mod error;
 pub(crate) mod ffi;
 pub mod future;
+pub mod last_error;
 pub mod names;
 pub mod options;
 pub(crate) mod panic;
