@@ -740,43 +740,6 @@ ferroftp_status ferroftp_entries_raw(const struct ferroftp_entries *entries,
 void ferroftp_entries_free(struct ferroftp_entries *entries);
 
 /**
- * Copies the calling thread's last error message into `buf` (UTF-8, NUL-terminated).
- *
- * `buf` is owned by the caller and holds `len` bytes. A message longer than `len - 1` bytes is
- * cut at a UTF-8 character boundary so that it fits; `ferroftp_last_error_length` gives the
- * full length. When no call on this thread has failed yet, the message is empty. The number of
- * bytes written, without the NUL, goes to `*written` unless `written` is NULL.
- *
- * Returns `FERROFTP_STATUS_OK`, or `FERROFTP_STATUS_NULL_ARGUMENT` when `buf` is NULL or `len` is 0
- * (this function never changes the last error itself).
- */
-ferroftp_status ferroftp_last_error_message(char *buf, size_t len, size_t *written);
-
-/**
- * The length in bytes (without the terminating NUL) of the calling thread's last error
- * message; 0 when there is none.
- */
-size_t ferroftp_last_error_length(void);
-
-/**
- * The FTP reply code of the calling thread's last error (e.g. 550), or 0 when that error was
- * not a server reply (or no call on this thread has failed yet).
- */
-int ferroftp_last_error_code(void);
-
-/**
- * The status of the calling thread's last error, or `FERROFTP_STATUS_OK` when no call on this
- * thread has failed yet.
- */
-ferroftp_status ferroftp_last_error_status(void);
-
-/**
- * The name of a status number (`"FERROFTP_STATUS_NOT_FOUND"`), or `"FERROFTP_STATUS_UNKNOWN"`
- * for a number that is not a status. The string is static: do not free it.
- */
-const char *ferroftp_status_name(uint32_t status);
-
-/**
  * Says whether the future has finished, without waiting: `FERROFTP_STATUS_PENDING` while it
  * runs, else the operation's own status (`FERROFTP_STATUS_OK`, or its error, which then also
  * becomes the calling thread's last error, with the FTP reply code and message).
@@ -916,6 +879,43 @@ ferroftp_status ferroftp_future_take_bytes(const struct ferroftp_future *future,
  */
 ferroftp_status ferroftp_future_take_session(const struct ferroftp_future *future,
                                              struct ferroftp_session **session_out);
+
+/**
+ * Copies the calling thread's last error message into `buf` (UTF-8, NUL-terminated).
+ *
+ * `buf` is owned by the caller and holds `len` bytes. A message longer than `len - 1` bytes is
+ * cut at a UTF-8 character boundary so that it fits; `ferroftp_last_error_length` gives the
+ * full length. When no call on this thread has failed yet, the message is empty. The number of
+ * bytes written, without the NUL, goes to `*written` unless `written` is NULL.
+ *
+ * Returns `FERROFTP_STATUS_OK`, or `FERROFTP_STATUS_NULL_ARGUMENT` when `buf` is NULL or `len` is 0
+ * (this function never changes the last error itself).
+ */
+ferroftp_status ferroftp_last_error_message(char *buf, size_t len, size_t *written);
+
+/**
+ * The length in bytes (without the terminating NUL) of the calling thread's last error
+ * message; 0 when there is none.
+ */
+size_t ferroftp_last_error_length(void);
+
+/**
+ * The FTP reply code of the calling thread's last error (e.g. 550), or 0 when that error was
+ * not a server reply (or no call on this thread has failed yet).
+ */
+int ferroftp_last_error_code(void);
+
+/**
+ * The status of the calling thread's last error, or `FERROFTP_STATUS_OK` when no call on this
+ * thread has failed yet.
+ */
+ferroftp_status ferroftp_last_error_status(void);
+
+/**
+ * The name of a status number (`"FERROFTP_STATUS_NOT_FOUND"`), or `"FERROFTP_STATUS_UNKNOWN"`
+ * for a number that is not a status. The string is static: do not free it.
+ */
+const char *ferroftp_status_name(uint32_t status);
 
 /**
  * Converts the raw bytes of a remote path or name (`len` bytes at `bytes`, any values but 0,

@@ -6,17 +6,16 @@
 //! the descriptor of `ferroftp_future_fd` readable and runs the completion callback, all on a
 //! library thread.
 
-use std::cell::Cell;
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::future::Future;
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use crate::callback::{Gate, flagged, in_callback, in_callback_error};
 use crate::entries::{CEntry, ferroftp_entries};
 use crate::error::{CError, ferroftp_status, set_error};
 use crate::ffi::{Castable, Out, free_box, to_boxed_mut_ptr, try_out, try_ref};
@@ -61,34 +60,6 @@ impl Value {
 
 /// The result of an operation as stored for C.
 pub(crate) type Outcome = Result<Value, CError>;
-
-thread_local! {
-    /// Set while a completion callback runs on this thread.
-    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether the calling thread is running a completion callback.
-pub(crate) fn in_callback() -> bool {
-    IN_CALLBACK.with(Cell::get)
-}
-
-/// Runs `f` (a call into a C progress callback) flagged like a completion callback, so that a
-/// blocking ferroftp call made inside it returns `FERROFTP_STATUS_IN_CALLBACK`.
-pub(crate) fn flagged<R>(f: impl FnOnce() -> R) -> R {
-    let before = IN_CALLBACK.with(|c| c.replace(true));
-    let r = f();
-    IN_CALLBACK.with(|c| c.set(before));
-    r
-}
-
-/// The error a blocking call made from inside a callback gets.
-pub(crate) fn in_callback_error() -> CError {
-    CError::new(
-        S::FERROFTP_STATUS_IN_CALLBACK,
-        "a blocking ferroftp call was made from inside a completion or progress callback, where it could \
-         deadlock; start a future (`_start`) instead, or call from another thread",
-    )
-}
 
 /// A completion callback: `userdata` first, then the operation's status.
 ///
@@ -171,36 +142,6 @@ pub(crate) struct FutureHandle {
     shared: Arc<Shared>,
     /// Closed by `ferroftp_future_free`: the operation's progress callbacks stop.
     gate: Arc<Gate>,
-}
-
-/// Stops a future's progress callbacks once it is freed, so that the caller may release their
-/// `userdata` right after `ferroftp_future_free` returns, even though the cancelled operation
-/// ends a little later on a library thread.
-#[derive(Default)]
-pub(crate) struct Gate {
-    closed: AtomicBool,
-    /// Held (shared) by every running progress call; `close` takes it exclusively to wait for them.
-    running: RwLock<()>,
-}
-
-impl Gate {
-    /// Runs `f` (a progress call) unless the gate is closed, keeping it from closing meanwhile.
-    pub(crate) fn run(&self, f: impl FnOnce()) {
-        let _running = self.running.read().unwrap_or_else(|p| p.into_inner());
-        if !self.closed.load(Ordering::Acquire) {
-            f();
-        }
-    }
-
-    /// Closes the gate: no progress call starts after this returns, and the ones running have
-    /// returned, except when called from inside a callback (where waiting could be waiting for
-    /// itself): then a call already running on another thread may still be running.
-    fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        if !in_callback() {
-            drop(self.running.write().unwrap_or_else(|p| p.into_inner()));
-        }
-    }
 }
 
 impl Castable for ferroftp_future {
@@ -423,10 +364,8 @@ fn run_callback(cb: Callback, status: ferroftp_status, error: Option<CError>) {
     if let Some(e) = error {
         e.raise();
     }
-    IN_CALLBACK.with(|f| f.set(true));
     // SAFETY: a function pointer and userdata the C caller registered for this future.
-    unsafe { (cb.func)(cb.userdata, status) };
-    IN_CALLBACK.with(|f| f.set(false));
+    flagged(|| unsafe { (cb.func)(cb.userdata, status) });
 }
 
 /// Asks the operation to stop. The task drops the operation at its next await point; the

@@ -21,6 +21,8 @@
 // C names (`ferroftp_session`, `FERROFTP_STATUS_OK`) are the point of this crate.
 #![allow(non_camel_case_types)]
 
+pub(crate) mod blocking;
+pub(crate) mod callback;
 pub mod entries;
 pub mod error;
 pub(crate) mod ffi;

@@ -9,14 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use ferroftp::{BatchOptions, BatchProgress, BatchResult, Pool, PoolOptions};
 
+use crate::blocking::{block, finish};
+use crate::callback::{Gate, flagged};
 use crate::error::{CError, ferroftp_status, set_error};
 use crate::ffi::{Castable, free_box, str_from, to_boxed_mut_ptr, try_out, try_ref, try_str};
-use crate::future::{
-    FutureHandle, Gate, Outcome, Value, ferroftp_future, flagged, spawn_gated, take,
-};
+use crate::future::{FutureHandle, Outcome, Value, ferroftp_future, spawn_gated, take};
 use crate::options::{self, ferroftp_options};
 use crate::panic::ffi_panic_boundary;
-use crate::session::{block, finish};
 
 use ferroftp_status as S;
 

@@ -4,14 +4,14 @@
 //! library's runtime with `ferroftp::runtime::run`, the `_start` form spawns it there.
 
 use std::ffi::c_char;
-use std::future::Future;
 
 use ferroftp::{DownloadOptions, Session, UploadOptions};
 
+use crate::blocking::{block, finish, mismatch, u64_, unit};
 use crate::entries::{self, ferroftp_entries};
 use crate::error::{CError, ferroftp_status};
 use crate::ffi::{Castable, Out, free_box, to_boxed_mut_ptr, try_out, try_ref, try_slice, try_str};
-use crate::future::{Outcome, Value, ferroftp_future, in_callback, in_callback_error, spawn};
+use crate::future::{Outcome, Value, ferroftp_future, spawn};
 use crate::options::{self, ferroftp_options};
 use crate::panic::ffi_panic_boundary;
 use crate::values::{self, ferroftp_bytes, ferroftp_strings};
@@ -32,51 +32,6 @@ pub struct ferroftp_session {
 
 impl Castable for ferroftp_session {
     type RustType = Session;
-}
-
-/// Runs an operation to completion on the library's runtime, from a plain (non-callback) thread.
-pub(crate) fn block(op: impl Future<Output = Outcome> + Send + 'static) -> Outcome {
-    if in_callback() {
-        return Err(in_callback_error());
-    }
-    ferroftp::runtime::run(async move { Ok(op.await) })?
-}
-
-/// Finishes a blocking call: writes the value picked out of the outcome (when the caller wants
-/// it), or raises the outcome's error.
-pub(crate) fn finish<T>(
-    outcome: Outcome,
-    out: Option<Out<T>>,
-    pick: impl FnOnce(Value) -> Option<T>,
-) -> ferroftp_status {
-    match outcome {
-        Ok(value) => match (out, pick(value)) {
-            (Some(out), Some(v)) => {
-                out.write(v);
-                S::FERROFTP_STATUS_OK
-            }
-            (None, _) => S::FERROFTP_STATUS_OK,
-            (Some(_), None) => mismatch(),
-        },
-        Err(e) => e.raise(),
-    }
-}
-
-/// An operation produced another value than its C function expects (a bug in this crate).
-pub(crate) fn mismatch() -> ferroftp_status {
-    crate::error::set_error(
-        S::FERROFTP_STATUS_PANIC,
-        None,
-        "internal error: the operation produced an unexpected type of result",
-    )
-}
-
-fn unit(r: ferroftp::Result<()>) -> Outcome {
-    r.map(|()| Value::Unit).map_err(CError::from)
-}
-
-pub(crate) fn u64_(r: ferroftp::Result<u64>) -> Outcome {
-    r.map(Value::U64).map_err(CError::from)
 }
 
 // ---------------------------------------------------------------------------------------------

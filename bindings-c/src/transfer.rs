@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use ferroftp::{Checksum, DownloadOptions, HashAlgorithm, Session, UploadOptions};
 
+use crate::blocking::{block, finish, u64_};
+use crate::callback::{Gate, flagged};
 use crate::error::{CError, ferroftp_status};
 use crate::ffi::{Out, try_out, try_ref, try_str};
-use crate::future::{Gate, Outcome, Value, ferroftp_future, flagged, spawn_gated};
+use crate::future::{Outcome, Value, ferroftp_future, spawn_gated};
 use crate::panic::ffi_panic_boundary;
-use crate::session::{block, ferroftp_session, finish, u64_};
+use crate::session::ferroftp_session;
 
 use ferroftp_status as S;
 
