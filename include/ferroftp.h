@@ -621,6 +621,13 @@ extern "C" {
 const char *ferroftp_version(void);
 
 /**
+ * Writes the listing (`list`) to `*entries_out`: a new list the caller owns and must free with
+ * `ferroftp_entries_free`. See `ferroftp_future_take_u64` for the statuses.
+ */
+ferroftp_status ferroftp_future_take_entries(const struct ferroftp_future *future,
+                                             struct ferroftp_entries **entries_out);
+
+/**
  * Writes the number of entries to `*count_out`.
  *
  * Returns `FERROFTP_STATUS_NULL_ARGUMENT` for a NULL argument.
@@ -808,77 +815,6 @@ ferroftp_status ferroftp_future_cancel(const struct ferroftp_future *future);
  * May be called from inside the future's own callback. `future` must not be used again.
  */
 void ferroftp_future_free(struct ferroftp_future *future);
-
-/**
- * Writes the u64 result (`size`, and the byte counts of `download`, `upload`, `write`) to
- * `*value_out`.
- *
- * Like every `ferroftp_future_take_*`: takes the value out of a finished future, once (the future
- * must still be freed); returns `FERROFTP_STATUS_PENDING` before it finished, the operation's
- * error status (last error set) if it failed, `FERROFTP_STATUS_WRONG_RESULT_TYPE` for an operation
- * with another type of result and `FERROFTP_STATUS_ALREADY_TAKEN` on a second take; the
- * out-parameter is written only on `FERROFTP_STATUS_OK`.
- */
-ferroftp_status ferroftp_future_take_u64(const struct ferroftp_future *future, uint64_t *value_out);
-
-/**
- * Writes the bool result (`exists`) to `*value_out`. See `ferroftp_future_take_u64` for the
- * statuses.
- */
-ferroftp_status ferroftp_future_take_bool(const struct ferroftp_future *future, bool *value_out);
-
-/**
- * Writes the time result (`modified`: seconds since the Unix epoch, UTC) to
- * `*unix_seconds_out`. See `ferroftp_future_take_u64` for the statuses.
- */
-ferroftp_status ferroftp_future_take_time(const struct ferroftp_future *future,
-                                          int64_t *unix_seconds_out);
-
-/**
- * Writes the string result (`pwd`) to `*string_out`: a new UTF-8, NUL-terminated string that
- * the caller owns and must free with `ferroftp_string_free`. See `ferroftp_future_take_u64` for
- * the statuses.
- */
-ferroftp_status ferroftp_future_take_string(const struct ferroftp_future *future,
-                                            char **string_out);
-
-/**
- * Writes the reply of `quote` to `*code_out` (the FTP reply code) and `*text_out` (the reply
- * text: a new string the caller owns and must free with `ferroftp_string_free`). See
- * `ferroftp_future_take_u64` for the statuses.
- */
-ferroftp_status ferroftp_future_take_quote(const struct ferroftp_future *future,
-                                           uint16_t *code_out,
-                                           char **text_out);
-
-/**
- * Writes the listing (`list`) to `*entries_out`: a new list the caller owns and must free with
- * `ferroftp_entries_free`. See `ferroftp_future_take_u64` for the statuses.
- */
-ferroftp_status ferroftp_future_take_entries(const struct ferroftp_future *future,
-                                             struct ferroftp_entries **entries_out);
-
-/**
- * Writes the names (`names`) to `*names_out`: a new list the caller owns and must free with
- * `ferroftp_strings_free`. See `ferroftp_future_take_u64` for the statuses.
- */
-ferroftp_status ferroftp_future_take_names(const struct ferroftp_future *future,
-                                           struct ferroftp_strings **names_out);
-
-/**
- * Writes the file contents (`read`) to `*bytes_out`: a new buffer the caller owns and must free
- * with `ferroftp_bytes_free`. See `ferroftp_future_take_u64` for the statuses.
- */
-ferroftp_status ferroftp_future_take_bytes(const struct ferroftp_future *future,
-                                           struct ferroftp_bytes **bytes_out);
-
-/**
- * Writes the connected session (`ferroftp_session_connect_start`) to `*session_out`: a new
- * session the caller owns and must free with `ferroftp_session_free`. See
- * `ferroftp_future_take_u64` for the statuses.
- */
-ferroftp_status ferroftp_future_take_session(const struct ferroftp_future *future,
-                                             struct ferroftp_session **session_out);
 
 /**
  * Copies the calling thread's last error message into `buf` (UTF-8, NUL-terminated).
@@ -1195,6 +1131,14 @@ ferroftp_status ferroftp_session_connect(const char *url,
 ferroftp_status ferroftp_session_connect_start(const char *url,
                                                const struct ferroftp_options *options,
                                                struct ferroftp_future **future_out);
+
+/**
+ * Writes the connected session (`ferroftp_session_connect_start`) to `*session_out`: a new
+ * session the caller owns and must free with `ferroftp_session_free`. See
+ * `ferroftp_future_take_u64` for the statuses.
+ */
+ferroftp_status ferroftp_future_take_session(const struct ferroftp_future *future,
+                                             struct ferroftp_session **session_out);
 
 /**
  * Says goodbye (QUIT) and closes the connection, after the operations already queued; later
@@ -1561,6 +1505,49 @@ ferroftp_status ferroftp_session_upload_ex_start(const struct ferroftp_session *
                                                  struct ferroftp_future **future_out);
 
 /**
+ * Writes the u64 result (`size`, and the byte counts of `download`, `upload`, `write`) to
+ * `*value_out`.
+ *
+ * Like every `ferroftp_future_take_*`: takes the value out of a finished future, once (the future
+ * must still be freed); returns `FERROFTP_STATUS_PENDING` before it finished, the operation's
+ * error status (last error set) if it failed, `FERROFTP_STATUS_WRONG_RESULT_TYPE` for an operation
+ * with another type of result and `FERROFTP_STATUS_ALREADY_TAKEN` on a second take; the
+ * out-parameter is written only on `FERROFTP_STATUS_OK`.
+ */
+ferroftp_status ferroftp_future_take_u64(const struct ferroftp_future *future, uint64_t *value_out);
+
+/**
+ * Writes the bool result (`exists`) to `*value_out`. See `ferroftp_future_take_u64` for the
+ * statuses.
+ */
+ferroftp_status ferroftp_future_take_bool(const struct ferroftp_future *future, bool *value_out);
+
+/**
+ * Writes the time result (`modified`: seconds since the Unix epoch, UTC) to
+ * `*unix_seconds_out`. See `ferroftp_future_take_u64` for the statuses.
+ */
+ferroftp_status ferroftp_future_take_time(const struct ferroftp_future *future,
+                                          int64_t *unix_seconds_out);
+
+/**
+ * Writes the string result (`pwd`) to `*string_out`: a new UTF-8, NUL-terminated string that
+ * the caller owns and must free with `ferroftp_string_free`. See `ferroftp_future_take_u64` for
+ * the statuses.
+ */
+ferroftp_status ferroftp_future_take_string(const struct ferroftp_future *future,
+                                            char **string_out);
+
+/**
+ * Frees a string this library handed out through a `char **` out-parameter
+ * (`ferroftp_session_pwd`, `ferroftp_session_quote`, `ferroftp_future_take_string`, ...). NULL
+ * is a no-op.
+ *
+ * Never pass a string borrowed from a list (`ferroftp_entries_*`, `ferroftp_strings_get`) or a
+ * static one (`ferroftp_version`, `ferroftp_status_name`). `string` must not be used again.
+ */
+void ferroftp_string_free(char *string);
+
+/**
  * Writes the number of strings in `strings` to `*count_out`.
  *
  * Returns `FERROFTP_STATUS_NULL_ARGUMENT` for a NULL argument.
@@ -1585,6 +1572,13 @@ ferroftp_status ferroftp_strings_get(const struct ferroftp_strings *strings,
 void ferroftp_strings_free(struct ferroftp_strings *strings);
 
 /**
+ * Writes the names (`names`) to `*names_out`: a new list the caller owns and must free with
+ * `ferroftp_strings_free`. See `ferroftp_future_take_u64` for the statuses.
+ */
+ferroftp_status ferroftp_future_take_names(const struct ferroftp_future *future,
+                                           struct ferroftp_strings **names_out);
+
+/**
  * Frees a byte buffer made by this library. NULL is a no-op.
  *
  * `bytes` must come from this library, with its fields unchanged, and must not be used (or
@@ -1593,14 +1587,20 @@ void ferroftp_strings_free(struct ferroftp_strings *strings);
 void ferroftp_bytes_free(struct ferroftp_bytes *bytes);
 
 /**
- * Frees a string this library handed out through a `char **` out-parameter
- * (`ferroftp_session_pwd`, `ferroftp_session_quote`, `ferroftp_future_take_string`, ...). NULL
- * is a no-op.
- *
- * Never pass a string borrowed from a list (`ferroftp_entries_*`, `ferroftp_strings_get`) or a
- * static one (`ferroftp_version`, `ferroftp_status_name`). `string` must not be used again.
+ * Writes the file contents (`read`) to `*bytes_out`: a new buffer the caller owns and must free
+ * with `ferroftp_bytes_free`. See `ferroftp_future_take_u64` for the statuses.
  */
-void ferroftp_string_free(char *string);
+ferroftp_status ferroftp_future_take_bytes(const struct ferroftp_future *future,
+                                           struct ferroftp_bytes **bytes_out);
+
+/**
+ * Writes the reply of `quote` to `*code_out` (the FTP reply code) and `*text_out` (the reply
+ * text: a new string the caller owns and must free with `ferroftp_string_free`). See
+ * `ferroftp_future_take_u64` for the statuses.
+ */
+ferroftp_status ferroftp_future_take_quote(const struct ferroftp_future *future,
+                                           uint16_t *code_out,
+                                           char **text_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,4 +1,4 @@
-//! Status codes, the error as C sees it ([`CError`]) and the per-thread last error it is stored
+//! Status codes, the error as C sees it (`CError`) and the per-thread last error it is stored
 //! in. This module exports no function (so that the panic boundary can record a panic here
 //! without an import cycle); the `ferroftp_last_error_*` accessors are in [`crate::last_error`].
 //!

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use ferroftp::{Checksum, DownloadOptions, HashAlgorithm, Session, UploadOptions};
 
-use crate::blocking::{block, finish, u64_};
+use crate::blocking::{block, finish};
 use crate::callback::{Gate, flagged};
 use crate::error::{CError, ferroftp_status};
 use crate::ffi::{Out, try_out, try_ref, try_str};
-use crate::future::{Outcome, Value, ferroftp_future, spawn_gated};
+use crate::future::{ferroftp_future, spawn_gated};
 use crate::panic::ffi_panic_boundary;
 use crate::session::ferroftp_session;
 
@@ -220,8 +220,8 @@ async fn op_download_ex(
     remote: String,
     local: String,
     options: Result<DownloadOptions, CError>,
-) -> Outcome {
-    u64_(s.download(&remote, local, options?).await)
+) -> Result<u64, CError> {
+    Ok(s.download(&remote, local, options?).await?)
 }
 
 async fn op_upload_ex(
@@ -229,15 +229,8 @@ async fn op_upload_ex(
     local: String,
     remote: String,
     options: Result<UploadOptions, CError>,
-) -> Outcome {
-    u64_(s.upload(local, &remote, options?).await)
-}
-
-fn pick_u64(v: Value) -> Option<u64> {
-    match v {
-        Value::U64(n) => Some(n),
-        _ => None,
-    }
+) -> Result<u64, CError> {
+    Ok(s.upload(local, &remote, options?).await?)
 }
 
 /// Fills `*options_out` with the defaults (see each field of `ferroftp_transfer_options`):
@@ -276,7 +269,7 @@ pub extern "C" fn ferroftp_session_download_ex(
         let out = Out::optional(bytes_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
         let o = download_options(&unsafe { read(options) }, Arc::default());
-        finish(block(op_download_ex(s.clone(), remote.into(), local.into(), o)), out, pick_u64)
+        finish(block(op_download_ex(s.clone(), remote.into(), local.into(), o)), out, |n| n)
     }
 }
 
@@ -329,7 +322,7 @@ pub extern "C" fn ferroftp_session_upload_ex(
         let out = Out::optional(bytes_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
         let o = upload_options(&unsafe { read(options) }, Arc::default());
-        finish(block(op_upload_ex(s.clone(), local.into(), remote.into(), o)), out, pick_u64)
+        finish(block(op_upload_ex(s.clone(), local.into(), remote.into(), o)), out, |n| n)
     }
 }
 
