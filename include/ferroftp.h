@@ -444,7 +444,7 @@ typedef struct ferroftp_options {
      */
     const char *ca_file;
     /**
-     * The transfer buffer size in bytes (default 1048576; > 0).
+     * The transfer buffer size in bytes (default 1048576; 1 to 1073741824).
      */
     size_t buffer_size;
     /**

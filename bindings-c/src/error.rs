@@ -6,6 +6,9 @@
 //! `FERROFTP_STATUS_OK` nor `FERROFTP_STATUS_PENDING`, the calling thread's last error holds the
 //! status, the FTP reply code (when the server refused something) and a message. Successful
 //! calls leave the last error unchanged (like `errno`).
+//!
+//! The core's error kinds (`ferroftp::ErrorKind::ALL`) are translated here, each to a status
+//! number of its own that never changes.
 
 use std::cell::RefCell;
 use std::ffi::CStr;
@@ -80,7 +83,9 @@ pub enum ferroftp_status {
 use ferroftp_status as S;
 
 impl ferroftp_status {
-    /// The status for an error of the core library.
+    /// The status for an error of the core library. Each kind of `ErrorKind::ALL` has a status
+    /// of its own (a test fails when the core gains one without it); the catch-all arm exists
+    /// only because the core's enum is `#[non_exhaustive]`.
     pub(crate) fn from_kind(kind: ErrorKind) -> Self {
         match kind {
             ErrorKind::Connect => S::FERROFTP_STATUS_CONNECT,
@@ -242,6 +247,32 @@ mod tests {
         for s in ferroftp_status::ALL {
             let name = s.name().to_str().unwrap();
             assert_eq!(name, format!("{s:?}"));
+        }
+    }
+
+    /// A new kind in the core fails here until it has a status of its own (a new number,
+    /// appended: statuses are never renumbered), instead of reaching C as `OTHER`.
+    #[test]
+    fn every_core_error_kind_has_a_status_of_its_own() {
+        let mut seen = Vec::new();
+        for kind in ErrorKind::ALL {
+            let status = ferroftp_status::from_kind(kind);
+            assert_ne!(
+                status,
+                S::FERROFTP_STATUS_OTHER,
+                "the core's error kind {kind:?} (\"{kind}\") has no ferroftp_status: append one \
+                 (a new number in 10..=98) and map it in ferroftp_status::from_kind"
+            );
+            assert!(
+                (10..=98).contains(&(status as u32)),
+                "{kind:?} maps to {status:?}, outside the error kinds' range"
+            );
+            assert!(!seen.contains(&status), "two error kinds map to {status:?}");
+            assert!(
+                ferroftp_status::ALL.contains(&status),
+                "{status:?} is not in ALL"
+            );
+            seen.push(status);
         }
     }
 

@@ -378,6 +378,23 @@ mod tests {
         assert_eq!(u.checksum, UploadOptions::default().checksum);
     }
 
+    /// A checksum setting added to the core fails here until `ferroftp_checksum` has a value
+    /// for it.
+    #[test]
+    fn every_core_checksum_has_a_value() {
+        for c in Checksum::ALL {
+            let values: Vec<u32> = (0..=255)
+                .filter(|n| checksum_of(*n).ok() == Some(c))
+                .collect();
+            assert_eq!(
+                values.len(),
+                1,
+                "the core's checksum `{c}` needs exactly one ferroftp_checksum value (append one \
+                 with a new number and map it in checksum_of): {values:?}"
+            );
+        }
+    }
+
     #[test]
     fn checksum_values() {
         use HashAlgorithm::*;

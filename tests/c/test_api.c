@@ -155,6 +155,20 @@ static void test_options_and_connect_errors(void) {
     CHECK_OK(ferroftp_options_init(&o));
     o.timeout_ms = 0;
     CHECK_ST(FERROFTP_STATUS_INVALID_INPUT, ferroftp_session_connect(T_URL, &o, &s));
+    {
+        /* The core's own checks and limits (the settings table), naming the C field. */
+        char msg[256];
+        CHECK_OK(ferroftp_last_error_message(msg, sizeof msg, NULL));
+        CHECK(strstr(msg, "ferroftp_options.timeout_ms") != NULL);
+        CHECK_OK(ferroftp_options_init(&o));
+        o.buffer_size = 0;
+        CHECK_ST(FERROFTP_STATUS_INVALID_INPUT, ferroftp_session_connect(T_URL, &o, &s));
+        o.buffer_size = ((size_t)1 << 30) + 1;
+        CHECK_ST(FERROFTP_STATUS_INVALID_INPUT, ferroftp_session_connect(T_URL, &o, &s));
+        CHECK_OK(ferroftp_last_error_message(msg, sizeof msg, NULL));
+        CHECK(strstr(msg, "ferroftp_options.buffer_size") != NULL);
+        CHECK_OK(ferroftp_options_init(&o));
+    }
     CHECK(s == (ferroftp_session *)0x1);
 
     /* Every data mode works against the server, with pipelining on and off: a file written,
