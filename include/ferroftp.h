@@ -842,6 +842,21 @@ size_t ferroftp_last_error_length(void);
 int ferroftp_last_error_code(void);
 
 /**
+ * Whether the operation that failed with the calling thread's last error may have changed
+ * something on the server although it failed: an upload or write that stopped after the server
+ * accepted it (the server may hold part of the file), or a remove, rename, mkdir or rmdir whose
+ * connection broke before the server's reply came. The library never repeats such an operation
+ * by itself; look at the server before you do (e.g. `ferroftp_session_size` of the file).
+ *
+ * false for every other error — a refusal by the server (the command did nothing), a failure
+ * before the command was sent, a read or download, a misuse of the API — and when no call on
+ * this thread has failed yet. Like the rest of the last error, it is set for a future's error
+ * on the thread that asks for its status or result (and on the callback's thread before its
+ * callback runs). Never changes the last error itself.
+ */
+bool ferroftp_last_error_may_have_taken_effect(void);
+
+/**
  * The status of the calling thread's last error, or `FERROFTP_STATUS_OK` when no call on this
  * thread has failed yet.
  */

@@ -4,8 +4,9 @@
 //!
 //! Every fallible function returns a [`ferroftp_status`]; when it is neither
 //! `FERROFTP_STATUS_OK` nor `FERROFTP_STATUS_PENDING`, the calling thread's last error holds the
-//! status, the FTP reply code (when the server refused something) and a message. Successful
-//! calls leave the last error unchanged (like `errno`).
+//! status, the FTP reply code (when the server refused something), whether the failed operation
+//! may have taken effect, and a message. Successful calls leave the last error unchanged (like
+//! `errno`).
 //!
 //! The core's error kinds (`ferroftp::ErrorKind::ALL`) are translated here, each to a status
 //! number of its own that never changes.
@@ -166,21 +167,25 @@ impl ferroftp_status {
     ];
 }
 
-/// An error as the C side sees it: status, optional FTP reply code, message.
+/// An error as the C side sees it: status, optional FTP reply code, message, and whether the
+/// failed operation may have taken effect on the server.
 #[derive(Debug, Clone)]
 pub(crate) struct CError {
     pub(crate) status: ferroftp_status,
     pub(crate) code: Option<u16>,
     pub(crate) message: String,
+    /// The core's `Error::may_have_taken_effect` (false for errors of the C face itself).
+    pub(crate) may_have_taken_effect: bool,
 }
 
 impl CError {
-    /// An error of the C face itself (a misuse, a bad argument): no reply code.
+    /// An error of the C face itself (a misuse, a bad argument): no reply code, no effect.
     pub(crate) fn new(status: ferroftp_status, message: impl Into<String>) -> Self {
         Self {
             status,
             code: None,
             message: message.into(),
+            may_have_taken_effect: false,
         }
     }
 
@@ -198,6 +203,7 @@ impl From<ferroftp::Error> for CError {
             status: ferroftp_status::from_kind(e.kind()),
             code: e.code(),
             message: e.message().to_string(),
+            may_have_taken_effect: e.may_have_taken_effect(),
         }
     }
 }
@@ -216,6 +222,7 @@ pub(crate) fn set_error(
         status,
         code,
         message: message.into(),
+        may_have_taken_effect: false,
     }
     .raise()
 }
@@ -277,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn a_core_error_keeps_its_code_and_message() {
+    fn a_core_error_keeps_its_code_message_and_effect() {
         let e = CError::from(ferroftp::Error::from_reply(
             553,
             "553 Could not create file.",
@@ -287,5 +294,7 @@ mod tests {
         assert_eq!(e.status, S::FERROFTP_STATUS_PERMANENT);
         assert_eq!(e.code, Some(553));
         assert!(e.message.contains("553 Could not create file."));
+        assert!(!e.may_have_taken_effect, "a refusal did nothing");
+        assert!(!CError::new(S::FERROFTP_STATUS_IO, "x").may_have_taken_effect);
     }
 }

@@ -1,5 +1,5 @@
 //! The calling thread's last error, read from C: `ferroftp_last_error_message`, `_length`,
-//! `_code`, `_status`, and `ferroftp_status_name`. The statuses and
+//! `_code`, `_status`, `_may_have_taken_effect`, and `ferroftp_status_name`. The statuses and
 //! the storage are in [`crate::error`].
 
 use std::ffi::{c_char, c_int};
@@ -66,6 +66,24 @@ pub extern "C" fn ferroftp_last_error_code() -> c_int {
     }
 }
 
+/// Whether the operation that failed with the calling thread's last error may have changed
+/// something on the server although it failed: an upload or write that stopped after the server
+/// accepted it (the server may hold part of the file), or a remove, rename, mkdir or rmdir whose
+/// connection broke before the server's reply came. The library never repeats such an operation
+/// by itself; look at the server before you do (e.g. `ferroftp_session_size` of the file).
+///
+/// false for every other error — a refusal by the server (the command did nothing), a failure
+/// before the command was sent, a read or download, a misuse of the API — and when no call on
+/// this thread has failed yet. Like the rest of the last error, it is set for a future's error
+/// on the thread that asks for its status or result (and on the callback's thread before its
+/// callback runs). Never changes the last error itself.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_last_error_may_have_taken_effect() -> bool {
+    ffi_panic_boundary! {
+        with_last(|last| last.is_some_and(|e| e.may_have_taken_effect))
+    }
+}
+
 /// The status of the calling thread's last error, or `FERROFTP_STATUS_OK` when no call on this
 /// thread has failed yet.
 #[unsafe(no_mangle)]
@@ -93,7 +111,7 @@ mod tests {
     use std::ffi::CStr;
 
     use super::*;
-    use crate::error::set_error;
+    use crate::error::{CError, set_error};
 
     #[test]
     fn every_status_has_its_name() {
@@ -121,5 +139,24 @@ mod tests {
         assert_eq!(ferroftp_last_error_length(), "héllo".len());
         assert_eq!(ferroftp_last_error_code(), 451);
         assert_eq!(ferroftp_last_error_status(), S::FERROFTP_STATUS_IO);
+        assert!(!ferroftp_last_error_may_have_taken_effect());
+    }
+
+    #[test]
+    fn may_have_taken_effect_follows_the_last_error() {
+        assert!(!ferroftp_last_error_may_have_taken_effect(), "no error yet");
+        CError {
+            may_have_taken_effect: true,
+            ..CError::new(S::FERROFTP_STATUS_IO, "STOR /x: connection reset")
+        }
+        .raise();
+        assert!(ferroftp_last_error_may_have_taken_effect());
+        assert_eq!(ferroftp_last_error_status(), S::FERROFTP_STATUS_IO);
+        set_error(
+            S::FERROFTP_STATUS_NULL_ARGUMENT,
+            None,
+            "argument `x` is NULL",
+        );
+        assert!(!ferroftp_last_error_may_have_taken_effect());
     }
 }

@@ -29,6 +29,12 @@ impl<T> PanicOrDefault for *const T {
     }
 }
 
+impl PanicOrDefault for bool {
+    fn value() -> Self {
+        false
+    }
+}
+
 impl PanicOrDefault for usize {
     fn value() -> Self {
         0

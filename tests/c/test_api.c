@@ -42,6 +42,7 @@ static void test_last_error(void) {
     CHECK_ST(FERROFTP_STATUS_NULL_ARGUMENT, ferroftp_session_noop(NULL));
     CHECK(ferroftp_last_error_status() == FERROFTP_STATUS_NULL_ARGUMENT);
     CHECK(ferroftp_last_error_code() == 0);
+    CHECK(!ferroftp_last_error_may_have_taken_effect()); /* true cases: test_effect.c */
     size_t full = ferroftp_last_error_length();
     char buf[256];
     size_t n = 9999;
@@ -277,6 +278,7 @@ static void test_blocking(ferroftp_session *s) {
     CHECK(size == 777);
     CHECK(ferroftp_last_error_code() == 550);
     CHECK(ferroftp_last_error_length() > 0);
+    CHECK(!ferroftp_last_error_may_have_taken_effect());
     b = (ferroftp_bytes *)0x1;
     CHECK_ST(FERROFTP_STATUS_NOT_FOUND, ferroftp_session_read(s, missing, &b));
     CHECK(b == (ferroftp_bytes *)0x1);
