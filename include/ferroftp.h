@@ -211,9 +211,8 @@ typedef uint32_t ferroftp_data_mode;
 /**
  * Whether the connection uses TLS (the `tls` field of `ferroftp_options`).
  *
- * TLS failures are `FERROFTP_STATUS_TLS`. A core library built without TLS makes a connect
- * that asks for it (here or with an `ftps://` or `ftpes://` URL) fail with
- * `FERROFTP_STATUS_INVALID_INPUT` and a message saying so.
+ * TLS is always built in (rustls). TLS failures are `FERROFTP_STATUS_TLS`, with a message that
+ * says what failed and what to set (`ca_file`, `tls_server_name`, a client certificate).
  */
 enum ferroftp_tls
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -1131,8 +1130,7 @@ void ferroftp_batch_result_free(struct ferroftp_batch_result *result);
  * The caller owns the session and must free it with `ferroftp_session_free`. `url` and
  * `options` are only borrowed for the call. Failures: `FERROFTP_STATUS_CONNECT`,
  * `FERROFTP_STATUS_AUTH`, `FERROFTP_STATUS_TIMEOUT`, `FERROFTP_STATUS_TLS`,
- * `FERROFTP_STATUS_INVALID_INPUT` (bad URL or option value; also TLS asked of a core built
- * without it), ...
+ * `FERROFTP_STATUS_INVALID_INPUT` (bad URL or option value), ...
  */
 ferroftp_status ferroftp_session_connect(const char *url,
                                          const struct ferroftp_options *options,

@@ -56,9 +56,8 @@ impl ferroftp_data_mode {
 
 /// Whether the connection uses TLS (the `tls` field of `ferroftp_options`).
 ///
-/// TLS failures are `FERROFTP_STATUS_TLS`. A core library built without TLS makes a connect
-/// that asks for it (here or with an `ftps://` or `ftpes://` URL) fail with
-/// `FERROFTP_STATUS_INVALID_INPUT` and a message saying so.
+/// TLS is always built in (rustls). TLS failures are `FERROFTP_STATUS_TLS`, with a message that
+/// says what failed and what to set (`ca_file`, `tls_server_name`, a client certificate).
 #[allow(non_camel_case_types)]
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -137,8 +137,7 @@ async fn op_quote(s: Session, line: String) -> Result<Reply, CError> {
 /// The caller owns the session and must free it with `ferroftp_session_free`. `url` and
 /// `options` are only borrowed for the call. Failures: `FERROFTP_STATUS_CONNECT`,
 /// `FERROFTP_STATUS_AUTH`, `FERROFTP_STATUS_TIMEOUT`, `FERROFTP_STATUS_TLS`,
-/// `FERROFTP_STATUS_INVALID_INPUT` (bad URL or option value; also TLS asked of a core built
-/// without it), ...
+/// `FERROFTP_STATUS_INVALID_INPUT` (bad URL or option value), ...
 #[unsafe(no_mangle)]
 pub extern "C" fn ferroftp_session_connect(
     url: *const c_char,
