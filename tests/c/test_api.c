@@ -527,6 +527,11 @@ static void test_futures(ferroftp_session *s) {
     CHECK_OK(ferroftp_future_wait(f, -1));
     bool flag = false;
     CHECK_ST(FERROFTP_STATUS_WRONG_RESULT_TYPE, ferroftp_future_take_bool(f, &flag));
+    {
+        char msg[256]; /* names what the result is and which take gives it */
+        CHECK_OK(ferroftp_last_error_message(msg, sizeof msg, NULL));
+        CHECK(strstr(msg, "ferroftp_future_take_bytes") != NULL);
+    }
     ferroftp_bytes *b = NULL;
     CHECK_OK(ferroftp_future_take_bytes(f, &b));
     CHECK(b->len == sizeof copy && memcmp(b->data, copy, sizeof copy) == 0);
