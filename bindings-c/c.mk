@@ -4,7 +4,8 @@
 #   make install PREFIX=/usr/local [C_PROFILE=release|debug]
 #                               header, libferroftp.so, libferroftp.a, ferroftp.pc, CMake config
 #   make header                 regenerate include/ferroftp.h (pinned cbindgen 0.29.4)
-#   make lint                   (also) regenerate the header and fail if it differs from git
+#   make lint                   (also) regenerate the header and fail if it differs from git;
+#                               fail on an import cycle between the modules of bindings-c/src
 #   make demo                   (also) build and run examples/c against a loopback server
 # Honours CARGO_TARGET_DIR.
 
@@ -31,6 +32,7 @@ test-c:: c-lib
 lint::
 	bash bindings-c/gen_header.sh
 	git diff --exit-code include/
+	python3 scripts/check-modules.py bindings-c/src
 
 demo:: setup c-lib
 	$(C_PYTHON) tests/c/run.py --demo --lib-dir "$(C_TARGET_DIR)/debug"

@@ -211,9 +211,8 @@ typedef uint32_t ferroftp_data_mode;
 /**
  * Whether the connection uses TLS (the `tls` field of `ferroftp_options`).
  *
- * TLS failures are `FERROFTP_STATUS_TLS`. A core library built without TLS makes a connect
- * that asks for it (here or with an `ftps://` or `ftpes://` URL) fail with
- * `FERROFTP_STATUS_INVALID_INPUT` and a message saying so.
+ * TLS is always built in (rustls). TLS failures are `FERROFTP_STATUS_TLS`, with a message that
+ * says what failed and what to set (`ca_file`, `tls_server_name`, a client certificate).
  */
 enum ferroftp_tls
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -444,7 +443,7 @@ typedef struct ferroftp_options {
      */
     const char *ca_file;
     /**
-     * The transfer buffer size in bytes (default 1048576; > 0).
+     * The transfer buffer size in bytes (default 1048576; 1 to 1073741824).
      */
     size_t buffer_size;
     /**
@@ -621,6 +620,13 @@ extern "C" {
 const char *ferroftp_version(void);
 
 /**
+ * Writes the listing (`list`) to `*entries_out`: a new list the caller owns and must free with
+ * `ferroftp_entries_free`. See `ferroftp_future_take_u64` for the statuses.
+ */
+ferroftp_status ferroftp_future_take_entries(const struct ferroftp_future *future,
+                                             struct ferroftp_entries **entries_out);
+
+/**
  * Writes the number of entries to `*count_out`.
  *
  * Returns `FERROFTP_STATUS_NULL_ARGUMENT` for a NULL argument.
@@ -740,43 +746,6 @@ ferroftp_status ferroftp_entries_raw(const struct ferroftp_entries *entries,
 void ferroftp_entries_free(struct ferroftp_entries *entries);
 
 /**
- * Copies the calling thread's last error message into `buf` (UTF-8, NUL-terminated).
- *
- * `buf` is owned by the caller and holds `len` bytes. A message longer than `len - 1` bytes is
- * cut at a UTF-8 character boundary so that it fits; `ferroftp_last_error_length` gives the
- * full length. When no call on this thread has failed yet, the message is empty. The number of
- * bytes written, without the NUL, goes to `*written` unless `written` is NULL.
- *
- * Returns `FERROFTP_STATUS_OK`, or `FERROFTP_STATUS_NULL_ARGUMENT` when `buf` is NULL or `len` is 0
- * (this function never changes the last error itself).
- */
-ferroftp_status ferroftp_last_error_message(char *buf, size_t len, size_t *written);
-
-/**
- * The length in bytes (without the terminating NUL) of the calling thread's last error
- * message; 0 when there is none.
- */
-size_t ferroftp_last_error_length(void);
-
-/**
- * The FTP reply code of the calling thread's last error (e.g. 550), or 0 when that error was
- * not a server reply (or no call on this thread has failed yet).
- */
-int ferroftp_last_error_code(void);
-
-/**
- * The status of the calling thread's last error, or `FERROFTP_STATUS_OK` when no call on this
- * thread has failed yet.
- */
-ferroftp_status ferroftp_last_error_status(void);
-
-/**
- * The name of a status number (`"FERROFTP_STATUS_NOT_FOUND"`), or `"FERROFTP_STATUS_UNKNOWN"`
- * for a number that is not a status. The string is static: do not free it.
- */
-const char *ferroftp_status_name(uint32_t status);
-
-/**
  * Says whether the future has finished, without waiting: `FERROFTP_STATUS_PENDING` while it
  * runs, else the operation's own status (`FERROFTP_STATUS_OK`, or its error, which then also
  * becomes the calling thread's last error, with the FTP reply code and message).
@@ -847,75 +816,56 @@ ferroftp_status ferroftp_future_cancel(const struct ferroftp_future *future);
 void ferroftp_future_free(struct ferroftp_future *future);
 
 /**
- * Writes the u64 result (`size`, and the byte counts of `download`, `upload`, `write`) to
- * `*value_out`.
+ * Copies the calling thread's last error message into `buf` (UTF-8, NUL-terminated).
  *
- * Like every `ferroftp_future_take_*`: takes the value out of a finished future, once (the future
- * must still be freed); returns `FERROFTP_STATUS_PENDING` before it finished, the operation's
- * error status (last error set) if it failed, `FERROFTP_STATUS_WRONG_RESULT_TYPE` for an operation
- * with another type of result and `FERROFTP_STATUS_ALREADY_TAKEN` on a second take; the
- * out-parameter is written only on `FERROFTP_STATUS_OK`.
+ * `buf` is owned by the caller and holds `len` bytes. A message longer than `len - 1` bytes is
+ * cut at a UTF-8 character boundary so that it fits; `ferroftp_last_error_length` gives the
+ * full length. When no call on this thread has failed yet, the message is empty. The number of
+ * bytes written, without the NUL, goes to `*written` unless `written` is NULL.
+ *
+ * Returns `FERROFTP_STATUS_OK`, or `FERROFTP_STATUS_NULL_ARGUMENT` when `buf` is NULL or `len` is 0
+ * (this function never changes the last error itself).
  */
-ferroftp_status ferroftp_future_take_u64(const struct ferroftp_future *future, uint64_t *value_out);
+ferroftp_status ferroftp_last_error_message(char *buf, size_t len, size_t *written);
 
 /**
- * Writes the bool result (`exists`) to `*value_out`. See `ferroftp_future_take_u64` for the
- * statuses.
+ * The length in bytes (without the terminating NUL) of the calling thread's last error
+ * message; 0 when there is none.
  */
-ferroftp_status ferroftp_future_take_bool(const struct ferroftp_future *future, bool *value_out);
+size_t ferroftp_last_error_length(void);
 
 /**
- * Writes the time result (`modified`: seconds since the Unix epoch, UTC) to
- * `*unix_seconds_out`. See `ferroftp_future_take_u64` for the statuses.
+ * The FTP reply code of the calling thread's last error (e.g. 550), or 0 when that error was
+ * not a server reply (or no call on this thread has failed yet).
  */
-ferroftp_status ferroftp_future_take_time(const struct ferroftp_future *future,
-                                          int64_t *unix_seconds_out);
+int ferroftp_last_error_code(void);
 
 /**
- * Writes the string result (`pwd`) to `*string_out`: a new UTF-8, NUL-terminated string that
- * the caller owns and must free with `ferroftp_string_free`. See `ferroftp_future_take_u64` for
- * the statuses.
+ * Whether the operation that failed with the calling thread's last error may have changed
+ * something on the server although it failed: an upload or write that stopped after the server
+ * accepted it (the server may hold part of the file), or a remove, rename, mkdir or rmdir whose
+ * connection broke before the server's reply came. The library never repeats such an operation
+ * by itself; look at the server before you do (e.g. `ferroftp_session_size` of the file).
+ *
+ * false for every other error — a refusal by the server (the command did nothing), a failure
+ * before the command was sent, a read or download, a misuse of the API — and when no call on
+ * this thread has failed yet. Like the rest of the last error, it is set for a future's error
+ * on the thread that asks for its status or result (and on the callback's thread before its
+ * callback runs). Never changes the last error itself.
  */
-ferroftp_status ferroftp_future_take_string(const struct ferroftp_future *future,
-                                            char **string_out);
+bool ferroftp_last_error_may_have_taken_effect(void);
 
 /**
- * Writes the reply of `quote` to `*code_out` (the FTP reply code) and `*text_out` (the reply
- * text: a new string the caller owns and must free with `ferroftp_string_free`). See
- * `ferroftp_future_take_u64` for the statuses.
+ * The status of the calling thread's last error, or `FERROFTP_STATUS_OK` when no call on this
+ * thread has failed yet.
  */
-ferroftp_status ferroftp_future_take_quote(const struct ferroftp_future *future,
-                                           uint16_t *code_out,
-                                           char **text_out);
+ferroftp_status ferroftp_last_error_status(void);
 
 /**
- * Writes the listing (`list`) to `*entries_out`: a new list the caller owns and must free with
- * `ferroftp_entries_free`. See `ferroftp_future_take_u64` for the statuses.
+ * The name of a status number (`"FERROFTP_STATUS_NOT_FOUND"`), or `"FERROFTP_STATUS_UNKNOWN"`
+ * for a number that is not a status. The string is static: do not free it.
  */
-ferroftp_status ferroftp_future_take_entries(const struct ferroftp_future *future,
-                                             struct ferroftp_entries **entries_out);
-
-/**
- * Writes the names (`names`) to `*names_out`: a new list the caller owns and must free with
- * `ferroftp_strings_free`. See `ferroftp_future_take_u64` for the statuses.
- */
-ferroftp_status ferroftp_future_take_names(const struct ferroftp_future *future,
-                                           struct ferroftp_strings **names_out);
-
-/**
- * Writes the file contents (`read`) to `*bytes_out`: a new buffer the caller owns and must free
- * with `ferroftp_bytes_free`. See `ferroftp_future_take_u64` for the statuses.
- */
-ferroftp_status ferroftp_future_take_bytes(const struct ferroftp_future *future,
-                                           struct ferroftp_bytes **bytes_out);
-
-/**
- * Writes the connected session (`ferroftp_session_connect_start`) to `*session_out`: a new
- * session the caller owns and must free with `ferroftp_session_free`. See
- * `ferroftp_future_take_u64` for the statuses.
- */
-ferroftp_status ferroftp_future_take_session(const struct ferroftp_future *future,
-                                             struct ferroftp_session **session_out);
+const char *ferroftp_status_name(uint32_t status);
 
 /**
  * Converts the raw bytes of a remote path or name (`len` bytes at `bytes`, any values but 0,
@@ -1180,8 +1130,7 @@ void ferroftp_batch_result_free(struct ferroftp_batch_result *result);
  * The caller owns the session and must free it with `ferroftp_session_free`. `url` and
  * `options` are only borrowed for the call. Failures: `FERROFTP_STATUS_CONNECT`,
  * `FERROFTP_STATUS_AUTH`, `FERROFTP_STATUS_TIMEOUT`, `FERROFTP_STATUS_TLS`,
- * `FERROFTP_STATUS_INVALID_INPUT` (bad URL or option value; also TLS asked of a core built
- * without it), ...
+ * `FERROFTP_STATUS_INVALID_INPUT` (bad URL or option value), ...
  */
 ferroftp_status ferroftp_session_connect(const char *url,
                                          const struct ferroftp_options *options,
@@ -1195,6 +1144,14 @@ ferroftp_status ferroftp_session_connect(const char *url,
 ferroftp_status ferroftp_session_connect_start(const char *url,
                                                const struct ferroftp_options *options,
                                                struct ferroftp_future **future_out);
+
+/**
+ * Writes the connected session (`ferroftp_session_connect_start`) to `*session_out`: a new
+ * session the caller owns and must free with `ferroftp_session_free`. See
+ * `ferroftp_future_take_u64` for the statuses.
+ */
+ferroftp_status ferroftp_future_take_session(const struct ferroftp_future *future,
+                                             struct ferroftp_session **session_out);
 
 /**
  * Says goodbye (QUIT) and closes the connection, after the operations already queued; later
@@ -1561,6 +1518,49 @@ ferroftp_status ferroftp_session_upload_ex_start(const struct ferroftp_session *
                                                  struct ferroftp_future **future_out);
 
 /**
+ * Writes the u64 result (`size`, and the byte counts of `download`, `upload`, `write`) to
+ * `*value_out`.
+ *
+ * Like every `ferroftp_future_take_*`: takes the value out of a finished future, once (the future
+ * must still be freed); returns `FERROFTP_STATUS_PENDING` before it finished, the operation's
+ * error status (last error set) if it failed, `FERROFTP_STATUS_WRONG_RESULT_TYPE` for an operation
+ * with another type of result and `FERROFTP_STATUS_ALREADY_TAKEN` on a second take; the
+ * out-parameter is written only on `FERROFTP_STATUS_OK`.
+ */
+ferroftp_status ferroftp_future_take_u64(const struct ferroftp_future *future, uint64_t *value_out);
+
+/**
+ * Writes the bool result (`exists`) to `*value_out`. See `ferroftp_future_take_u64` for the
+ * statuses.
+ */
+ferroftp_status ferroftp_future_take_bool(const struct ferroftp_future *future, bool *value_out);
+
+/**
+ * Writes the time result (`modified`: seconds since the Unix epoch, UTC) to
+ * `*unix_seconds_out`. See `ferroftp_future_take_u64` for the statuses.
+ */
+ferroftp_status ferroftp_future_take_time(const struct ferroftp_future *future,
+                                          int64_t *unix_seconds_out);
+
+/**
+ * Writes the string result (`pwd`) to `*string_out`: a new UTF-8, NUL-terminated string that
+ * the caller owns and must free with `ferroftp_string_free`. See `ferroftp_future_take_u64` for
+ * the statuses.
+ */
+ferroftp_status ferroftp_future_take_string(const struct ferroftp_future *future,
+                                            char **string_out);
+
+/**
+ * Frees a string this library handed out through a `char **` out-parameter
+ * (`ferroftp_session_pwd`, `ferroftp_session_quote`, `ferroftp_future_take_string`, ...). NULL
+ * is a no-op.
+ *
+ * Never pass a string borrowed from a list (`ferroftp_entries_*`, `ferroftp_strings_get`) or a
+ * static one (`ferroftp_version`, `ferroftp_status_name`). `string` must not be used again.
+ */
+void ferroftp_string_free(char *string);
+
+/**
  * Writes the number of strings in `strings` to `*count_out`.
  *
  * Returns `FERROFTP_STATUS_NULL_ARGUMENT` for a NULL argument.
@@ -1585,6 +1585,13 @@ ferroftp_status ferroftp_strings_get(const struct ferroftp_strings *strings,
 void ferroftp_strings_free(struct ferroftp_strings *strings);
 
 /**
+ * Writes the names (`names`) to `*names_out`: a new list the caller owns and must free with
+ * `ferroftp_strings_free`. See `ferroftp_future_take_u64` for the statuses.
+ */
+ferroftp_status ferroftp_future_take_names(const struct ferroftp_future *future,
+                                           struct ferroftp_strings **names_out);
+
+/**
  * Frees a byte buffer made by this library. NULL is a no-op.
  *
  * `bytes` must come from this library, with its fields unchanged, and must not be used (or
@@ -1593,14 +1600,20 @@ void ferroftp_strings_free(struct ferroftp_strings *strings);
 void ferroftp_bytes_free(struct ferroftp_bytes *bytes);
 
 /**
- * Frees a string this library handed out through a `char **` out-parameter
- * (`ferroftp_session_pwd`, `ferroftp_session_quote`, `ferroftp_future_take_string`, ...). NULL
- * is a no-op.
- *
- * Never pass a string borrowed from a list (`ferroftp_entries_*`, `ferroftp_strings_get`) or a
- * static one (`ferroftp_version`, `ferroftp_status_name`). `string` must not be used again.
+ * Writes the file contents (`read`) to `*bytes_out`: a new buffer the caller owns and must free
+ * with `ferroftp_bytes_free`. See `ferroftp_future_take_u64` for the statuses.
  */
-void ferroftp_string_free(char *string);
+ferroftp_status ferroftp_future_take_bytes(const struct ferroftp_future *future,
+                                           struct ferroftp_bytes **bytes_out);
+
+/**
+ * Writes the reply of `quote` to `*code_out` (the FTP reply code) and `*text_out` (the reply
+ * text: a new string the caller owns and must free with `ferroftp_string_free`). See
+ * `ferroftp_future_take_u64` for the statuses.
+ */
+ferroftp_status ferroftp_future_take_quote(const struct ferroftp_future *future,
+                                           uint16_t *code_out,
+                                           char **text_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,12 +1,15 @@
-//! `ferroftp_entries`: the result of a directory listing.
+//! `ferroftp_entries`: the result of a directory listing (`ferroftp_session_list`,
+//! `ferroftp_future_take_entries`).
 
 use std::ffi::{CString, c_char};
 
 use ferroftp::{Entry, EntryKind};
 
 use crate::error::{CError, ferroftp_status, set_error};
-use crate::ffi::{Castable, free_box, try_out, try_ref};
+use crate::ffi::{Castable, free_box, to_boxed_mut_ptr, try_out, try_ref};
+use crate::future::{FutureResult, ferroftp_future, take};
 use crate::panic::ffi_panic_boundary;
+use crate::values::c_string;
 
 /// A directory listing: a read-only, immutable list of entries.
 ///
@@ -52,16 +55,6 @@ pub(crate) struct CEntry {
     raw: CString,
 }
 
-/// A C string from a server string; a NUL byte inside cannot be represented.
-pub(crate) fn c_string(s: String, what: &str) -> Result<CString, CError> {
-    CString::new(s).map_err(|_| {
-        CError::new(
-            ferroftp_status::FERROFTP_STATUS_NUL_IN_STRING,
-            format!("the server sent a {what} holding a NUL byte, which a C string cannot carry"),
-        )
-    })
-}
-
 impl CEntry {
     fn new(e: Entry) -> Result<Self, CError> {
         Ok(Self {
@@ -89,6 +82,26 @@ impl CEntry {
 /// Converts a listing for C.
 pub(crate) fn convert(entries: Vec<Entry>) -> Result<Vec<CEntry>, CError> {
     entries.into_iter().map(CEntry::new).collect()
+}
+
+impl FutureResult for Vec<CEntry> {
+    fn what(&self) -> &'static str {
+        "entries (ferroftp_future_take_entries)"
+    }
+}
+
+/// Writes the listing (`list`) to `*entries_out`: a new list the caller owns and must free with
+/// `ferroftp_entries_free`. See `ferroftp_future_take_u64` for the statuses.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_future_take_entries(
+    future: *const ferroftp_future,
+    entries_out: *mut *mut ferroftp_entries,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let f = try_ref!(future);
+        let out = try_out!(entries_out);
+        take(f, out, |e: Vec<CEntry>| to_boxed_mut_ptr::<ferroftp_entries>(e))
+    }
 }
 
 /// Looks entry `index` up, or returns `FERROFTP_STATUS_OUT_OF_RANGE`.

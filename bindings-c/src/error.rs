@@ -1,16 +1,20 @@
-//! Status codes and the per-thread last error.
+//! Status codes, the error as C sees it (`CError`) and the per-thread last error it is stored
+//! in. This module exports no function (so that the panic boundary can record a panic here
+//! without an import cycle); the `ferroftp_last_error_*` accessors are in [`crate::last_error`].
 //!
 //! Every fallible function returns a [`ferroftp_status`]; when it is neither
 //! `FERROFTP_STATUS_OK` nor `FERROFTP_STATUS_PENDING`, the calling thread's last error holds the
-//! status, the FTP reply code (when the server refused something) and a message. Successful calls
-//! leave the last error unchanged (like `errno`).
+//! status, the FTP reply code (when the server refused something), whether the failed operation
+//! may have taken effect, and a message. Successful calls leave the last error unchanged (like
+//! `errno`).
+//!
+//! The core's error kinds (`ferroftp::ErrorKind::ALL`) are translated here, each to a status
+//! number of its own that never changes.
 
 use std::cell::RefCell;
-use std::ffi::{CStr, c_char, c_int};
+use std::ffi::CStr;
 
 use ferroftp::ErrorKind;
-
-use crate::panic::ffi_panic_boundary;
 
 /// The result of a ferroftp call. The numbers are stable: they never change and are never reused.
 ///
@@ -80,7 +84,9 @@ pub enum ferroftp_status {
 use ferroftp_status as S;
 
 impl ferroftp_status {
-    /// The status for an error of the core library.
+    /// The status for an error of the core library. Each kind of `ErrorKind::ALL` has a status
+    /// of its own (a test fails when the core gains one without it); the catch-all arm exists
+    /// only because the core's enum is `#[non_exhaustive]`.
     pub(crate) fn from_kind(kind: ErrorKind) -> Self {
         match kind {
             ErrorKind::Connect => S::FERROFTP_STATUS_CONNECT,
@@ -101,7 +107,7 @@ impl ferroftp_status {
     }
 
     /// The enumerator's name as a static C string.
-    fn name(self) -> &'static CStr {
+    pub(crate) fn name(self) -> &'static CStr {
         match self {
             S::FERROFTP_STATUS_OK => c"FERROFTP_STATUS_OK",
             S::FERROFTP_STATUS_PENDING => c"FERROFTP_STATUS_PENDING",
@@ -131,8 +137,8 @@ impl ferroftp_status {
         }
     }
 
-    /// Every status, for [`ferroftp_status_name`] lookups by number.
-    const ALL: [Self; 25] = [
+    /// Every status, for `ferroftp_status_name` lookups by number.
+    pub(crate) const ALL: [Self; 25] = [
         S::FERROFTP_STATUS_OK,
         S::FERROFTP_STATUS_PENDING,
         S::FERROFTP_STATUS_CONNECT,
@@ -161,20 +167,25 @@ impl ferroftp_status {
     ];
 }
 
-/// An error as the C side sees it: status, optional FTP reply code, message.
+/// An error as the C side sees it: status, optional FTP reply code, message, and whether the
+/// failed operation may have taken effect on the server.
 #[derive(Debug, Clone)]
 pub(crate) struct CError {
     pub(crate) status: ferroftp_status,
     pub(crate) code: Option<u16>,
     pub(crate) message: String,
+    /// The core's `Error::may_have_taken_effect` (false for errors of the C face itself).
+    pub(crate) may_have_taken_effect: bool,
 }
 
 impl CError {
+    /// An error of the C face itself (a misuse, a bad argument): no reply code, no effect.
     pub(crate) fn new(status: ferroftp_status, message: impl Into<String>) -> Self {
         Self {
             status,
             code: None,
             message: message.into(),
+            may_have_taken_effect: false,
         }
     }
 
@@ -192,6 +203,7 @@ impl From<ferroftp::Error> for CError {
             status: ferroftp_status::from_kind(e.kind()),
             code: e.code(),
             message: e.message().to_string(),
+            may_have_taken_effect: e.may_have_taken_effect(),
         }
     }
 }
@@ -210,6 +222,7 @@ pub(crate) fn set_error(
         status,
         code,
         message: message.into(),
+        may_have_taken_effect: false,
     }
     .raise()
 }
@@ -219,93 +232,9 @@ pub(crate) fn raise(e: ferroftp::Error) -> ferroftp_status {
     CError::from(e).raise()
 }
 
-/// Copies the calling thread's last error message into `buf` (UTF-8, NUL-terminated).
-///
-/// `buf` is owned by the caller and holds `len` bytes. A message longer than `len - 1` bytes is
-/// cut at a UTF-8 character boundary so that it fits; `ferroftp_last_error_length` gives the
-/// full length. When no call on this thread has failed yet, the message is empty. The number of
-/// bytes written, without the NUL, goes to `*written` unless `written` is NULL.
-///
-/// Returns `FERROFTP_STATUS_OK`, or `FERROFTP_STATUS_NULL_ARGUMENT` when `buf` is NULL or `len` is 0
-/// (this function never changes the last error itself).
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_last_error_message(
-    buf: *mut c_char,
-    len: usize,
-    written: *mut usize,
-) -> ferroftp_status {
-    ffi_panic_boundary! {
-        if buf.is_null() || len == 0 {
-            return S::FERROFTP_STATUS_NULL_ARGUMENT;
-        }
-        LAST_ERROR.with(|slot| {
-            let slot = slot.borrow();
-            let message = slot.as_ref().map(|e| e.message.as_str()).unwrap_or("");
-            let mut n = message.len().min(len - 1);
-            while !message.is_char_boundary(n) {
-                n -= 1;
-            }
-            // SAFETY: the caller promises `buf` points to `len` writable bytes, and n < len.
-            unsafe {
-                std::ptr::copy_nonoverlapping(message.as_ptr(), buf.cast::<u8>(), n);
-                *buf.add(n) = 0;
-            }
-            if !written.is_null() {
-                // SAFETY: non-NULL out-pointer provided by the caller.
-                unsafe { *written = n };
-            }
-        });
-        S::FERROFTP_STATUS_OK
-    }
-}
-
-/// The length in bytes (without the terminating NUL) of the calling thread's last error
-/// message; 0 when there is none.
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_last_error_length() -> usize {
-    ffi_panic_boundary! {
-        LAST_ERROR.with(|slot| slot.borrow().as_ref().map_or(0, |e| e.message.len()))
-    }
-}
-
-/// The FTP reply code of the calling thread's last error (e.g. 550), or 0 when that error was
-/// not a server reply (or no call on this thread has failed yet).
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_last_error_code() -> c_int {
-    ffi_panic_boundary! {
-        LAST_ERROR.with(|slot| {
-            slot.borrow()
-                .as_ref()
-                .and_then(|e| e.code)
-                .map_or(0, c_int::from)
-        })
-    }
-}
-
-/// The status of the calling thread's last error, or `FERROFTP_STATUS_OK` when no call on this
-/// thread has failed yet.
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_last_error_status() -> ferroftp_status {
-    ffi_panic_boundary! {
-        LAST_ERROR.with(|slot| {
-            slot.borrow()
-                .as_ref()
-                .map_or(S::FERROFTP_STATUS_OK, |e| e.status)
-        })
-    }
-}
-
-/// The name of a status number (`"FERROFTP_STATUS_NOT_FOUND"`), or `"FERROFTP_STATUS_UNKNOWN"`
-/// for a number that is not a status. The string is static: do not free it.
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_status_name(status: u32) -> *const c_char {
-    ffi_panic_boundary! {
-        ferroftp_status::ALL
-            .iter()
-            .find(|s| **s as u32 == status)
-            .map_or(c"FERROFTP_STATUS_UNKNOWN", |s| s.name())
-            .as_ptr()
-    }
+/// Runs `f` with the calling thread's last error (`None` when no call on this thread has failed).
+pub(crate) fn with_last<R>(f: impl FnOnce(Option<&CError>) -> R) -> R {
+    LAST_ERROR.with(|slot| f(slot.borrow().as_ref()))
 }
 
 #[cfg(test)]
@@ -318,29 +247,54 @@ mod tests {
         numbers.sort_unstable();
         numbers.dedup();
         assert_eq!(numbers.len(), ferroftp_status::ALL.len());
+        let mut names: Vec<&CStr> = ferroftp_status::ALL.iter().map(|s| s.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ferroftp_status::ALL.len());
         for s in ferroftp_status::ALL {
-            let name = unsafe { CStr::from_ptr(ferroftp_status_name(s as u32)) };
-            assert_eq!(name, s.name());
-            assert!(name.to_str().unwrap().starts_with("FERROFTP_STATUS_"));
+            let name = s.name().to_str().unwrap();
+            assert_eq!(name, format!("{s:?}"));
         }
-        let unknown = unsafe { CStr::from_ptr(ferroftp_status_name(4242)) };
-        assert_eq!(unknown, c"FERROFTP_STATUS_UNKNOWN");
+    }
+
+    /// A new kind in the core fails here until it has a status of its own (a new number,
+    /// appended: statuses are never renumbered), instead of reaching C as `OTHER`.
+    #[test]
+    fn every_core_error_kind_has_a_status_of_its_own() {
+        let mut seen = Vec::new();
+        for kind in ErrorKind::ALL {
+            let status = ferroftp_status::from_kind(kind);
+            assert_ne!(
+                status,
+                S::FERROFTP_STATUS_OTHER,
+                "the core's error kind {kind:?} (\"{kind}\") has no ferroftp_status: append one \
+                 (a new number in 10..=98) and map it in ferroftp_status::from_kind"
+            );
+            assert!(
+                (10..=98).contains(&(status as u32)),
+                "{kind:?} maps to {status:?}, outside the error kinds' range"
+            );
+            assert!(!seen.contains(&status), "two error kinds map to {status:?}");
+            assert!(
+                ferroftp_status::ALL.contains(&status),
+                "{status:?} is not in ALL"
+            );
+            seen.push(status);
+        }
     }
 
     #[test]
-    fn message_is_cut_at_a_char_boundary() {
-        set_error(S::FERROFTP_STATUS_IO, Some(451), "héllo");
-        let mut buf = [0x55 as c_char; 3];
-        let mut n = 99;
-        assert_eq!(
-            ferroftp_last_error_message(buf.as_mut_ptr(), buf.len(), &mut n),
-            S::FERROFTP_STATUS_OK
-        );
-        // "h" + the 2-byte "é" does not fit into 2 bytes: only "h" is copied.
-        assert_eq!(n, 1);
-        assert_eq!(buf[..2], [b'h' as c_char, 0]);
-        assert_eq!(ferroftp_last_error_length(), "héllo".len());
-        assert_eq!(ferroftp_last_error_code(), 451);
-        assert_eq!(ferroftp_last_error_status(), S::FERROFTP_STATUS_IO);
+    fn a_core_error_keeps_its_code_message_and_effect() {
+        let e = CError::from(ferroftp::Error::from_reply(
+            553,
+            "553 Could not create file.",
+            "STOR /x",
+            false,
+        ));
+        assert_eq!(e.status, S::FERROFTP_STATUS_PERMANENT);
+        assert_eq!(e.code, Some(553));
+        assert!(e.message.contains("553 Could not create file."));
+        assert!(!e.may_have_taken_effect, "a refusal did nothing");
+        assert!(!CError::new(S::FERROFTP_STATUS_IO, "x").may_have_taken_effect);
     }
 }

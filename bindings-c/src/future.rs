@@ -5,89 +5,86 @@
 //! it: the core is cancel-safe), the task stores the outcome, wakes `ferroftp_future_wait`, makes
 //! the descriptor of `ferroftp_future_fd` readable and runs the completion callback, all on a
 //! library thread.
+//!
+//! This module knows no result type: a future holds its value boxed as a `dyn` `FutureResult`.
+//! Each result type implements that trait in its own module, next to the
+//! `ferroftp_future_take_*` function that takes it out through `take` (`u64`, strings, byte
+//! buffers, ... in `values`, listings in `entries`, sessions in `session`, batch results in
+//! `pool`). A take of the wrong type is a status with a message naming the value's type and its
+//! take function, never a panic.
 
-use std::cell::Cell;
-use std::ffi::{CString, c_char, c_int, c_void};
+use std::any::Any;
+use std::ffi::{c_int, c_void};
 use std::future::Future;
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use crate::entries::{CEntry, ferroftp_entries};
+use crate::callback::{Gate, flagged, in_callback, in_callback_error};
 use crate::error::{CError, ferroftp_status, set_error};
 use crate::ffi::{Castable, Out, free_box, to_boxed_mut_ptr, try_out, try_ref};
 use crate::panic::ffi_panic_boundary;
-use crate::session::ferroftp_session;
-use crate::values::{ferroftp_bytes, ferroftp_strings};
 
 use ferroftp_status as S;
 
-/// The value of a finished operation.
-pub(crate) enum Value {
-    Unit,
-    U64(u64),
-    Bool(bool),
-    Time(i64),
-    String(CString),
-    Entries(Vec<CEntry>),
-    Names(Vec<CString>),
-    Bytes(Vec<u8>),
-    Quote(u16, CString),
-    Session(ferroftp::Session),
-    Batch(crate::pool::CBatch),
+/// A value a future can finish with. Each result type implements it in its own module, next to
+/// the `ferroftp_future_take_*` function that takes it out with [`take`].
+pub(crate) trait FutureResult: Any + Send {
+    /// What the value is and which function takes it, for the message of a take of another
+    /// type: `"a u64 (ferroftp_future_take_u64)"`.
+    fn what(&self) -> &'static str;
 }
 
-impl Value {
-    fn type_name(&self) -> &'static str {
-        match self {
-            Value::Unit => "nothing (check the status only)",
-            Value::U64(_) => "a u64 (ferroftp_future_take_u64)",
-            Value::Bool(_) => "a bool (ferroftp_future_take_bool)",
-            Value::Time(_) => "a time (ferroftp_future_take_time)",
-            Value::String(_) => "a string (ferroftp_future_take_string)",
-            Value::Entries(_) => "entries (ferroftp_future_take_entries)",
-            Value::Names(_) => "names (ferroftp_future_take_names)",
-            Value::Bytes(_) => "bytes (ferroftp_future_take_bytes)",
-            Value::Quote(..) => "a reply (ferroftp_future_take_quote)",
-            Value::Session(_) => "a session (ferroftp_future_take_session)",
-            Value::Batch(_) => "a batch result (ferroftp_future_take_batch)",
-        }
+/// The value of operations without one (mkdir, remove, ...): their status is their result.
+impl FutureResult for () {
+    fn what(&self) -> &'static str {
+        "nothing (check the status only)"
     }
 }
 
-/// The result of an operation as stored for C.
-pub(crate) type Outcome = Result<Value, CError>;
-
-thread_local! {
-    /// Set while a completion callback runs on this thread.
-    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
+/// What a finished future holds.
+enum Finished {
+    /// The operation's value, not taken yet.
+    Value(Box<dyn FutureResult>),
+    /// The value was taken out.
+    Taken,
+    /// The operation failed or was cancelled: every status request and take reports this.
+    Failed(CError),
 }
 
-/// Whether the calling thread is running a completion callback.
-pub(crate) fn in_callback() -> bool {
-    IN_CALLBACK.with(Cell::get)
-}
+impl Finished {
+    fn new(result: Result<Box<dyn FutureResult>, CError>) -> Self {
+        match result {
+            Ok(value) => Self::Value(value),
+            Err(e) => Self::Failed(e),
+        }
+    }
 
-/// Runs `f` (a call into a C progress callback) flagged like a completion callback, so that a
-/// blocking ferroftp call made inside it returns `FERROFTP_STATUS_IN_CALLBACK`.
-pub(crate) fn flagged<R>(f: impl FnOnce() -> R) -> R {
-    let before = IN_CALLBACK.with(|c| c.replace(true));
-    let r = f();
-    IN_CALLBACK.with(|c| c.set(before));
-    r
-}
+    /// The operation's status (its error is not raised).
+    fn status(&self) -> ferroftp_status {
+        match self {
+            Self::Failed(e) => e.status,
+            Self::Value(_) | Self::Taken => S::FERROFTP_STATUS_OK,
+        }
+    }
 
-/// The error a blocking call made from inside a callback gets.
-pub(crate) fn in_callback_error() -> CError {
-    CError::new(
-        S::FERROFTP_STATUS_IN_CALLBACK,
-        "a blocking ferroftp call was made from inside a completion or progress callback, where it could \
-         deadlock; start a future (`_start`) instead, or call from another thread",
-    )
+    /// The operation's status, raising its error on the calling thread.
+    fn raise(&self) -> ferroftp_status {
+        match self {
+            Self::Failed(e) => e.clone().raise(),
+            Self::Value(_) | Self::Taken => S::FERROFTP_STATUS_OK,
+        }
+    }
+
+    fn error(&self) -> Option<CError> {
+        match self {
+            Self::Failed(e) => Some(e.clone()),
+            Self::Value(_) | Self::Taken => None,
+        }
+    }
 }
 
 /// A completion callback: `userdata` first, then the operation's status.
@@ -112,9 +109,7 @@ unsafe impl Send for Callback {}
 #[derive(Default)]
 struct State {
     /// `None` while the operation runs.
-    outcome: Option<Outcome>,
-    /// The value was taken out (the error of a failed operation is never taken).
-    taken: bool,
+    outcome: Option<Finished>,
     callback: Option<Callback>,
     /// A callback was registered (it may have run already).
     callback_registered: bool,
@@ -134,12 +129,9 @@ impl Shared {
     }
 
     /// Stores the outcome and tells everyone waiting; runs the callback (on this library thread).
-    fn complete(&self, outcome: Outcome) {
-        let status = match &outcome {
-            Ok(_) => S::FERROFTP_STATUS_OK,
-            Err(e) => e.status,
-        };
-        let error = outcome.as_ref().err().cloned();
+    fn complete(&self, outcome: Finished) {
+        let status = outcome.status();
+        let error = outcome.error();
         let callback = {
             let mut state = self.lock();
             state.outcome = Some(outcome);
@@ -173,56 +165,29 @@ pub(crate) struct FutureHandle {
     gate: Arc<Gate>,
 }
 
-/// Stops a future's progress callbacks once it is freed, so that the caller may release their
-/// `userdata` right after `ferroftp_future_free` returns, even though the cancelled operation
-/// ends a little later on a library thread.
-#[derive(Default)]
-pub(crate) struct Gate {
-    closed: AtomicBool,
-    /// Held (shared) by every running progress call; `close` takes it exclusively to wait for them.
-    running: RwLock<()>,
-}
-
-impl Gate {
-    /// Runs `f` (a progress call) unless the gate is closed, keeping it from closing meanwhile.
-    pub(crate) fn run(&self, f: impl FnOnce()) {
-        let _running = self.running.read().unwrap_or_else(|p| p.into_inner());
-        if !self.closed.load(Ordering::Acquire) {
-            f();
-        }
-    }
-
-    /// Closes the gate: no progress call starts after this returns, and the ones running have
-    /// returned, except when called from inside a callback (where waiting could be waiting for
-    /// itself): then a call already running on another thread may still be running.
-    fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        if !in_callback() {
-            drop(self.running.write().unwrap_or_else(|p| p.into_inner()));
-        }
-    }
-}
-
 impl Castable for ferroftp_future {
     type RustType = FutureHandle;
 }
 
-/// Spawns `op` on the library's runtime and hands out its future.
-pub(crate) fn spawn<F>(op: F, future_out: Out<*mut ferroftp_future>) -> ferroftp_status
+/// Spawns `op` on the library's runtime and hands out its future, which finishes with the
+/// operation's value (taken with the `ferroftp_future_take_*` of `T`) or error.
+pub(crate) fn spawn<T, F>(op: F, future_out: Out<*mut ferroftp_future>) -> ferroftp_status
 where
-    F: Future<Output = Outcome> + Send + 'static,
+    T: FutureResult,
+    F: Future<Output = Result<T, CError>> + Send + 'static,
 {
     spawn_gated(|_| op, future_out)
 }
 
 /// Spawns the operation `make` builds around the future's [`Gate`] (through which its progress
 /// callbacks run) and hands out its future.
-pub(crate) fn spawn_gated<F>(
+pub(crate) fn spawn_gated<T, F>(
     make: impl FnOnce(Arc<Gate>) -> F,
     future_out: Out<*mut ferroftp_future>,
 ) -> ferroftp_status
 where
-    F: Future<Output = Outcome> + Send + 'static,
+    T: FutureResult,
+    F: Future<Output = Result<T, CError>> + Send + 'static,
 {
     let gate = Arc::new(Gate::default());
     let op = make(Arc::clone(&gate));
@@ -243,23 +208,15 @@ where
                 S::FERROFTP_STATUS_CANCELLED,
                 "the operation was cancelled",
             )),
-            outcome = op => outcome,
+            result = op => result.map(|value| Box::new(value) as Box<dyn FutureResult>),
         };
-        task_shared.complete(outcome);
+        task_shared.complete(Finished::new(outcome));
     });
     future_out.write(to_boxed_mut_ptr::<ferroftp_future>(FutureHandle {
         shared,
         gate,
     }));
     S::FERROFTP_STATUS_OK
-}
-
-/// The status of a finished outcome, raising its error on the calling thread.
-fn outcome_status(outcome: &Outcome) -> ferroftp_status {
-    match outcome {
-        Ok(_) => S::FERROFTP_STATUS_OK,
-        Err(e) => e.clone().raise(),
-    }
 }
 
 /// Says whether the future has finished, without waiting: `FERROFTP_STATUS_PENDING` while it
@@ -274,7 +231,7 @@ pub extern "C" fn ferroftp_future_status(future: *const ferroftp_future) -> ferr
         let state = f.shared.lock();
         match &state.outcome {
             None => S::FERROFTP_STATUS_PENDING,
-            Some(outcome) => outcome_status(outcome),
+            Some(outcome) => outcome.raise(),
         }
     }
 }
@@ -301,7 +258,7 @@ pub extern "C" fn ferroftp_future_wait(
         let mut state = f.shared.lock();
         loop {
             if let Some(outcome) = &state.outcome {
-                return outcome_status(outcome);
+                return outcome.raise();
             }
             state = match deadline {
                 None => f.shared.done.wait(state).unwrap_or_else(|p| p.into_inner()),
@@ -404,10 +361,10 @@ pub extern "C" fn ferroftp_future_set_callback(
         handle.spawn(async move {
             let (callback, status, error) = {
                 let mut state = shared.lock();
-                let (status, error) = match &state.outcome {
-                    Some(Err(e)) => (e.status, Some(e.clone())),
-                    _ => (S::FERROFTP_STATUS_OK, None),
-                };
+                let (status, error) = state
+                    .outcome
+                    .as_ref()
+                    .map_or((S::FERROFTP_STATUS_OK, None), |o| (o.status(), o.error()));
                 (state.callback.take(), status, error)
             };
             if let Some(cb) = callback {
@@ -423,10 +380,8 @@ fn run_callback(cb: Callback, status: ferroftp_status, error: Option<CError>) {
     if let Some(e) = error {
         e.raise();
     }
-    IN_CALLBACK.with(|f| f.set(true));
     // SAFETY: a function pointer and userdata the C caller registered for this future.
-    unsafe { (cb.func)(cb.userdata, status) };
-    IN_CALLBACK.with(|f| f.set(false));
+    flagged(|| unsafe { (cb.func)(cb.userdata, status) });
 }
 
 /// Asks the operation to stop. The task drops the operation at its next await point; the
@@ -476,219 +431,145 @@ pub extern "C" fn ferroftp_future_free(future: *mut ferroftp_future) {
     }
 }
 
-/// Takes the value out of a finished future, checking its type.
-pub(crate) fn take<T>(
+/// Takes the value of a finished future out as a `T` and writes `convert(value)` to `out`, for
+/// the `ferroftp_future_take_*` of `T`. Every other case is a status with a message (the calling
+/// thread's last error), and `out` stays untouched: `FERROFTP_STATUS_PENDING` before the future
+/// finished, the operation's error if it failed, `FERROFTP_STATUS_ALREADY_TAKEN` after a take,
+/// `FERROFTP_STATUS_WRONG_RESULT_TYPE` (naming the value's type and its take function) when the
+/// value is not a `T`; the value then stays for the right take.
+pub(crate) fn take<T: FutureResult, O>(
     future: &FutureHandle,
-    out: Out<T>,
-    pick: impl FnOnce(Value) -> Result<T, Value>,
+    out: Out<O>,
+    convert: impl FnOnce(T) -> O,
 ) -> ferroftp_status {
     let mut state = future.shared.lock();
     let value = match state.outcome.take() {
-        None => {
-            return set_error(
-                S::FERROFTP_STATUS_PENDING,
-                None,
-                "the future has not finished: wait for it first",
-            );
-        }
-        Some(Err(e)) => {
-            let status = e.clone().raise();
-            state.outcome = Some(Err(e));
+        Some(Finished::Value(value)) if (&*value as &dyn Any).is::<T>() => value,
+        other => {
+            let status = match &other {
+                None => set_error(
+                    S::FERROFTP_STATUS_PENDING,
+                    None,
+                    "the future has not finished: wait for it first",
+                ),
+                Some(failed @ Finished::Failed(_)) => failed.raise(),
+                Some(Finished::Taken) => set_error(
+                    S::FERROFTP_STATUS_ALREADY_TAKEN,
+                    None,
+                    "the future's result was already taken",
+                ),
+                Some(Finished::Value(value)) => wrong_type(value.what()),
+            };
+            state.outcome = other;
             return status;
         }
-        Some(Ok(value)) => value,
     };
-    if state.taken {
-        state.outcome = Some(Ok(value));
-        return set_error(
-            S::FERROFTP_STATUS_ALREADY_TAKEN,
-            None,
-            "the future's result was already taken",
-        );
-    }
-    match pick(value) {
-        Ok(v) => {
-            state.outcome = Some(Ok(Value::Unit));
-            state.taken = true;
-            out.write(v);
+    state.outcome = Some(Finished::Taken);
+    drop(state);
+    match (value as Box<dyn Any>).downcast::<T>() {
+        Ok(value) => {
+            out.write(convert(*value));
             S::FERROFTP_STATUS_OK
         }
-        Err(value) => {
-            let message = format!("the future's result is {}", value.type_name());
-            state.outcome = Some(Ok(value));
-            set_error(S::FERROFTP_STATUS_WRONG_RESULT_TYPE, None, message)
+        // Checked above; kept a status all the same.
+        Err(_) => wrong_type("of another type"),
+    }
+}
+
+fn wrong_type(what: &str) -> ferroftp_status {
+    set_error(
+        S::FERROFTP_STATUS_WRONG_RESULT_TYPE,
+        None,
+        format!("the future's result is {what}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A result type of the tests' own (the real ones live in their modules).
+    struct Answer(u64);
+
+    impl FutureResult for Answer {
+        fn what(&self) -> &'static str {
+            "an answer (the tests' take)"
         }
     }
-}
 
-/// Writes the u64 result (`size`, and the byte counts of `download`, `upload`, `write`) to
-/// `*value_out`.
-///
-/// Like every `ferroftp_future_take_*`: takes the value out of a finished future, once (the future
-/// must still be freed); returns `FERROFTP_STATUS_PENDING` before it finished, the operation's
-/// error status (last error set) if it failed, `FERROFTP_STATUS_WRONG_RESULT_TYPE` for an operation
-/// with another type of result and `FERROFTP_STATUS_ALREADY_TAKEN` on a second take; the
-/// out-parameter is written only on `FERROFTP_STATUS_OK`.
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_future_take_u64(
-    future: *const ferroftp_future,
-    value_out: *mut u64,
-) -> ferroftp_status {
-    ffi_panic_boundary! {
-        let f = try_ref!(future);
-        let out = try_out!(value_out);
-        take(f, out, |v| match v {
-            Value::U64(n) => Ok(n),
-            other => Err(other),
-        })
+    fn started<T: FutureResult>(
+        op: impl Future<Output = Result<T, CError>> + Send + 'static,
+    ) -> *mut ferroftp_future {
+        let mut f = std::ptr::null_mut();
+        assert_eq!(
+            spawn(op, Out::new(&mut f).expect("non-NULL")),
+            S::FERROFTP_STATUS_OK
+        );
+        f
     }
-}
 
-/// Writes the bool result (`exists`) to `*value_out`. See `ferroftp_future_take_u64` for the
-/// statuses.
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_future_take_bool(
-    future: *const ferroftp_future,
-    value_out: *mut bool,
-) -> ferroftp_status {
-    ffi_panic_boundary! {
-        let f = try_ref!(future);
-        let out = try_out!(value_out);
-        take(f, out, |v| match v {
-            Value::Bool(b) => Ok(b),
-            other => Err(other),
-        })
+    fn handle<'a>(f: *mut ferroftp_future) -> &'a FutureHandle {
+        // SAFETY: a live future of these tests.
+        unsafe { crate::ffi::try_from(f.cast_const()) }.expect("non-NULL")
     }
-}
 
-/// Writes the time result (`modified`: seconds since the Unix epoch, UTC) to
-/// `*unix_seconds_out`. See `ferroftp_future_take_u64` for the statuses.
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_future_take_time(
-    future: *const ferroftp_future,
-    unix_seconds_out: *mut i64,
-) -> ferroftp_status {
-    ffi_panic_boundary! {
-        let f = try_ref!(future);
-        let out = try_out!(unix_seconds_out);
-        take(f, out, |v| match v {
-            Value::Time(t) => Ok(t),
-            other => Err(other),
-        })
+    fn last_message() -> String {
+        crate::error::with_last(|e| e.map(|e| e.message.clone()).unwrap_or_default())
     }
-}
 
-/// Writes the string result (`pwd`) to `*string_out`: a new UTF-8, NUL-terminated string that
-/// the caller owns and must free with `ferroftp_string_free`. See `ferroftp_future_take_u64` for
-/// the statuses.
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_future_take_string(
-    future: *const ferroftp_future,
-    string_out: *mut *mut c_char,
-) -> ferroftp_status {
-    ffi_panic_boundary! {
-        let f = try_ref!(future);
-        let out = try_out!(string_out);
-        take(f, out, |v| match v {
-            Value::String(s) => Ok(s.into_raw()),
-            other => Err(other),
-        })
+    #[test]
+    fn a_take_of_another_type_is_a_status_and_leaves_the_value() {
+        let f = started(async { Ok(Answer(42)) });
+        assert_eq!(ferroftp_future_wait(f, -1), S::FERROFTP_STATUS_OK);
+        let mut out = 7u64;
+        let status = take(handle(f), Out::new(&mut out).unwrap(), |()| 1u64);
+        assert_eq!(status, S::FERROFTP_STATUS_WRONG_RESULT_TYPE);
+        assert_eq!(
+            last_message(),
+            "the future's result is an answer (the tests' take)"
+        );
+        assert_eq!(out, 7, "untouched");
+        let status = take(handle(f), Out::new(&mut out).unwrap(), |a: Answer| a.0);
+        assert_eq!((status, out), (S::FERROFTP_STATUS_OK, 42));
+        let status = take(handle(f), Out::new(&mut out).unwrap(), |a: Answer| a.0 + 1);
+        assert_eq!((status, out), (S::FERROFTP_STATUS_ALREADY_TAKEN, 42));
+        let status = take(handle(f), Out::new(&mut out).unwrap(), |()| 1u64);
+        assert_eq!(status, S::FERROFTP_STATUS_ALREADY_TAKEN);
+        assert_eq!(ferroftp_future_status(f), S::FERROFTP_STATUS_OK);
+        ferroftp_future_free(f);
     }
-}
 
-/// Writes the reply of `quote` to `*code_out` (the FTP reply code) and `*text_out` (the reply
-/// text: a new string the caller owns and must free with `ferroftp_string_free`). See
-/// `ferroftp_future_take_u64` for the statuses.
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_future_take_quote(
-    future: *const ferroftp_future,
-    code_out: *mut u16,
-    text_out: *mut *mut c_char,
-) -> ferroftp_status {
-    ffi_panic_boundary! {
-        let f = try_ref!(future);
-        let code = try_out!(code_out);
-        let out = try_out!(text_out);
-        let mut reply_code = 0;
-        let status = take(f, out, |v| match v {
-            Value::Quote(c, text) => {
-                reply_code = c;
-                Ok(text.into_raw())
-            }
-            other => Err(other),
-        });
-        if status == S::FERROFTP_STATUS_OK {
-            code.write(reply_code);
+    #[test]
+    fn nothing_is_a_result_type_too() {
+        let f = started(async { Ok(()) });
+        assert_eq!(ferroftp_future_wait(f, -1), S::FERROFTP_STATUS_OK);
+        let mut out = 0u64;
+        let status = take(handle(f), Out::new(&mut out).unwrap(), |a: Answer| a.0);
+        assert_eq!(status, S::FERROFTP_STATUS_WRONG_RESULT_TYPE);
+        assert_eq!(
+            last_message(),
+            "the future's result is nothing (check the status only)"
+        );
+        ferroftp_future_free(f);
+    }
+
+    #[test]
+    fn a_failed_or_pending_future_reports_that_to_every_take() {
+        let f =
+            started::<Answer>(async { Err(CError::new(S::FERROFTP_STATUS_NOT_FOUND, "550 gone")) });
+        assert_eq!(ferroftp_future_wait(f, -1), S::FERROFTP_STATUS_NOT_FOUND);
+        let mut out = 0u64;
+        for _ in 0..2 {
+            let status = take(handle(f), Out::new(&mut out).unwrap(), |a: Answer| a.0);
+            assert_eq!(status, S::FERROFTP_STATUS_NOT_FOUND);
+            assert_eq!(last_message(), "550 gone");
         }
-        status
-    }
-}
+        ferroftp_future_free(f);
 
-/// Writes the listing (`list`) to `*entries_out`: a new list the caller owns and must free with
-/// `ferroftp_entries_free`. See `ferroftp_future_take_u64` for the statuses.
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_future_take_entries(
-    future: *const ferroftp_future,
-    entries_out: *mut *mut ferroftp_entries,
-) -> ferroftp_status {
-    ffi_panic_boundary! {
-        let f = try_ref!(future);
-        let out = try_out!(entries_out);
-        take(f, out, |v| match v {
-            Value::Entries(e) => Ok(to_boxed_mut_ptr::<ferroftp_entries>(e)),
-            other => Err(other),
-        })
-    }
-}
-
-/// Writes the names (`names`) to `*names_out`: a new list the caller owns and must free with
-/// `ferroftp_strings_free`. See `ferroftp_future_take_u64` for the statuses.
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_future_take_names(
-    future: *const ferroftp_future,
-    names_out: *mut *mut ferroftp_strings,
-) -> ferroftp_status {
-    ffi_panic_boundary! {
-        let f = try_ref!(future);
-        let out = try_out!(names_out);
-        take(f, out, |v| match v {
-            Value::Names(n) => Ok(to_boxed_mut_ptr::<ferroftp_strings>(n)),
-            other => Err(other),
-        })
-    }
-}
-
-/// Writes the file contents (`read`) to `*bytes_out`: a new buffer the caller owns and must free
-/// with `ferroftp_bytes_free`. See `ferroftp_future_take_u64` for the statuses.
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_future_take_bytes(
-    future: *const ferroftp_future,
-    bytes_out: *mut *mut ferroftp_bytes,
-) -> ferroftp_status {
-    ffi_panic_boundary! {
-        let f = try_ref!(future);
-        let out = try_out!(bytes_out);
-        take(f, out, |v| match v {
-            Value::Bytes(b) => Ok(ferroftp_bytes::into_raw(b)),
-            other => Err(other),
-        })
-    }
-}
-
-/// Writes the connected session (`ferroftp_session_connect_start`) to `*session_out`: a new
-/// session the caller owns and must free with `ferroftp_session_free`. See
-/// `ferroftp_future_take_u64` for the statuses.
-#[unsafe(no_mangle)]
-pub extern "C" fn ferroftp_future_take_session(
-    future: *const ferroftp_future,
-    session_out: *mut *mut ferroftp_session,
-) -> ferroftp_status {
-    ffi_panic_boundary! {
-        let f = try_ref!(future);
-        let out = try_out!(session_out);
-        take(f, out, |v| match v {
-            Value::Session(s) => Ok(to_boxed_mut_ptr::<ferroftp_session>(s)),
-            other => Err(other),
-        })
+        let f = started(std::future::pending::<Result<Answer, CError>>());
+        let status = take(handle(f), Out::new(&mut out).unwrap(), |a: Answer| a.0);
+        assert_eq!(status, S::FERROFTP_STATUS_PENDING);
+        ferroftp_future_free(f);
+        assert_eq!(out, 0);
     }
 }

@@ -7,11 +7,27 @@
 //! (`ferroftp::runtime::handle()`) and can be waited on, polled, watched through a file
 //! descriptor, given a completion callback, or cancelled.
 //!
-//! The conventions (ownership, statuses, threads) are in `bindings-c/README.md`. Module map:
-//! [`ffi`] (pointer glue), [`panic`] (the panic boundary), [`error`] (statuses and the per-thread
-//! last error), [`options`], [`session`], [`transfer`] (download/upload
-//! options and progress), [`pool`] (batch transfers), [`future`], [`entries`], [`values`] (strings, string
-//! lists, byte buffers), [`names`] (remote names as raw bytes).
+//! The conventions (ownership, statuses, threads) are in `bindings-c/README.md`. The modules,
+//! each importing only modules above it in this list (no import cycles:
+//! `scripts/check-modules.py bindings-c/src`):
+//!
+//! - [`error`]: the statuses (the core's error kinds translated), `CError`, the per-thread last
+//!   error (exports no function);
+//! - `ffi`: pointer glue (`Castable`, the `try_*!` macros, `Out`);
+//! - `panic`: the panic boundary around every exported body;
+//! - [`last_error`]: the last error read from C (`ferroftp_last_error_*`, `ferroftp_status_name`);
+//! - `callback`: the in-callback flag and the gate of progress callbacks;
+//! - `blocking`: the blocking form of every operation (through `ferroftp::runtime::run`);
+//! - [`future`]: `ferroftp_future` and the `FutureResult` trait; it names no result type;
+//! - [`values`]: numbers, flags, times, strings, string lists, byte buffers, replies, each with
+//!   its `ferroftp_future_take_*`;
+//! - [`entries`]: listings (and `ferroftp_future_take_entries`);
+//! - [`names`]: remote names as raw bytes;
+//! - [`options`]: `ferroftp_options`, translated to the core's settings;
+//! - [`session`]: every session operation, blocking and `_start` (and
+//!   `ferroftp_future_take_session`);
+//! - [`transfer`]: download/upload options, checksums and progress (`_ex` calls);
+//! - [`pool`]: pools, batches and their results (and `ferroftp_future_take_batch`).
 #![deny(unsafe_op_in_unsafe_fn)]
 // The exported functions take raw pointers from C and check them (NULL) through the `try_*!`
 // macros; as in rustls-ffi they are `extern "C" fn`, and the header documents what the pointers
@@ -20,10 +36,13 @@
 // C names (`ferroftp_session`, `FERROFTP_STATUS_OK`) are the point of this crate.
 #![allow(non_camel_case_types)]
 
+pub(crate) mod blocking;
+pub(crate) mod callback;
 pub mod entries;
 pub mod error;
 pub(crate) mod ffi;
 pub mod future;
+pub mod last_error;
 pub mod names;
 pub mod options;
 pub(crate) mod panic;

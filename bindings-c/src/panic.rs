@@ -29,6 +29,12 @@ impl<T> PanicOrDefault for *const T {
     }
 }
 
+impl PanicOrDefault for bool {
+    fn value() -> Self {
+        false
+    }
+}
+
 impl PanicOrDefault for usize {
     fn value() -> Self {
         0
@@ -101,18 +107,12 @@ mod tests {
             exported_that_panics(true),
             ferroftp_status::FERROFTP_STATUS_PANIC
         );
-        assert_eq!(
-            crate::error::ferroftp_last_error_status(),
-            ferroftp_status::FERROFTP_STATUS_PANIC
-        );
-        let mut buf = [0 as std::ffi::c_char; 200];
-        crate::error::ferroftp_last_error_message(
-            buf.as_mut_ptr(),
-            buf.len(),
-            std::ptr::null_mut(),
-        );
-        let msg = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
-        assert!(msg.to_str().unwrap().contains("boom"));
+        let (status, message) = crate::error::with_last(|e| {
+            let e = e.expect("a last error");
+            (e.status, e.message.clone())
+        });
+        assert_eq!(status, ferroftp_status::FERROFTP_STATUS_PANIC);
+        assert!(message.contains("boom"), "{message}");
         assert!(exported_pointer_that_panics().is_null());
     }
 }

@@ -9,14 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use ferroftp::{BatchOptions, BatchProgress, BatchResult, Pool, PoolOptions};
 
+use crate::blocking::{block, finish, status};
+use crate::callback::{Gate, flagged};
 use crate::error::{CError, ferroftp_status, set_error};
 use crate::ffi::{Castable, free_box, str_from, to_boxed_mut_ptr, try_out, try_ref, try_str};
-use crate::future::{
-    FutureHandle, Gate, Outcome, Value, ferroftp_future, flagged, spawn_gated, take,
-};
+use crate::future::{FutureResult, ferroftp_future, spawn_gated, take};
 use crate::options::{self, ferroftp_options};
 use crate::panic::ffi_panic_boundary;
-use crate::session::{block, finish};
 
 use ferroftp_status as S;
 
@@ -203,7 +202,7 @@ fn message_string(message: &str) -> CString {
 
 impl CBatch {
     fn new(r: BatchResult) -> Result<Self, CError> {
-        let path = |p: String| crate::entries::c_string(p, "path");
+        let path = |p: String| crate::values::c_string(p, "path");
         Ok(Self {
             ok: r
                 .ok
@@ -247,6 +246,12 @@ pub struct ferroftp_batch_result {
 
 impl Castable for ferroftp_batch_result {
     type RustType = CBatch;
+}
+
+impl FutureResult for CBatch {
+    fn what(&self) -> &'static str {
+        "a batch result (ferroftp_future_take_batch)"
+    }
 }
 
 /// Reads `count` C strings from a caller array (NULL only with `count == 0`).
@@ -308,44 +313,56 @@ unsafe fn pairs(
 // ---------------------------------------------------------------------------------------------
 // The work of each operation, shared by both forms.
 
-fn batch(r: BatchResult) -> Outcome {
-    Ok(Value::Batch(CBatch::new(r)?))
-}
-
-async fn op_download_many(pool: Pool, items: Vec<(String, String)>, o: BatchOptions) -> Outcome {
+async fn op_download_many(
+    pool: Pool,
+    items: Vec<(String, String)>,
+    o: BatchOptions,
+) -> Result<CBatch, CError> {
     let items = items
         .into_iter()
         .map(|(remote, local)| (remote, PathBuf::from(local)))
         .collect();
-    batch(pool.download_many(items, o).await)
+    CBatch::new(pool.download_many(items, o).await)
 }
 
-async fn op_upload_many(pool: Pool, items: Vec<(String, String)>, o: BatchOptions) -> Outcome {
+async fn op_upload_many(
+    pool: Pool,
+    items: Vec<(String, String)>,
+    o: BatchOptions,
+) -> Result<CBatch, CError> {
     let items = items
         .into_iter()
         .map(|(local, remote)| (PathBuf::from(local), remote))
         .collect();
-    batch(pool.upload_many(items, o).await)
+    CBatch::new(pool.upload_many(items, o).await)
 }
 
-async fn op_download_tree(pool: Pool, remote: String, local: String, o: BatchOptions) -> Outcome {
-    batch(pool.download_tree(&remote, local, o).await?)
+async fn op_download_tree(
+    pool: Pool,
+    remote: String,
+    local: String,
+    o: BatchOptions,
+) -> Result<CBatch, CError> {
+    CBatch::new(pool.download_tree(&remote, local, o).await?)
 }
 
-async fn op_upload_tree(pool: Pool, local: String, remote: String, o: BatchOptions) -> Outcome {
-    batch(pool.upload_tree(local, &remote, o).await?)
+async fn op_upload_tree(
+    pool: Pool,
+    local: String,
+    remote: String,
+    o: BatchOptions,
+) -> Result<CBatch, CError> {
+    CBatch::new(pool.upload_tree(local, &remote, o).await?)
 }
 
-async fn op_close(pool: Pool) -> Outcome {
+async fn op_close(pool: Pool) -> Result<(), CError> {
     pool.close().await;
-    Ok(Value::Unit)
+    Ok(())
 }
 
-fn pick_batch(v: Value) -> Option<*mut ferroftp_batch_result> {
-    match v {
-        Value::Batch(b) => Some(to_boxed_mut_ptr::<ferroftp_batch_result>(b)),
-        _ => None,
-    }
+/// A batch result handed to C (the blocking calls' conversion).
+fn into_result(b: CBatch) -> *mut ferroftp_batch_result {
+    to_boxed_mut_ptr::<ferroftp_batch_result>(b)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,7 +411,7 @@ pub extern "C" fn ferroftp_pool_new(
 pub extern "C" fn ferroftp_pool_close(pool: *const ferroftp_pool) -> ferroftp_status {
     ffi_panic_boundary! {
         let p = try_ref!(pool);
-        finish::<()>(block(op_close(p.clone())), None, |_| None)
+        status(block(op_close(p.clone())))
     }
 }
 
@@ -460,7 +477,7 @@ pub extern "C" fn ferroftp_pool_download_many(
             Ok(o) => batch_options(&o, Arc::default()),
             Err(e) => return e.raise(),
         };
-        finish(block(op_download_many(p.clone(), items, o)), Some(out), pick_batch)
+        finish(block(op_download_many(p.clone(), items, o)), Some(out), into_result)
     }
 }
 
@@ -523,7 +540,7 @@ pub extern "C" fn ferroftp_pool_upload_many(
             Ok(o) => batch_options(&o, Arc::default()),
             Err(e) => return e.raise(),
         };
-        finish(block(op_upload_many(p.clone(), items, o)), Some(out), pick_batch)
+        finish(block(op_upload_many(p.clone(), items, o)), Some(out), into_result)
     }
 }
 
@@ -585,7 +602,7 @@ pub extern "C" fn ferroftp_pool_download_tree(
         finish(
             block(op_download_tree(p.clone(), remote.into(), local.into(), o)),
             Some(out),
-            pick_batch,
+            into_result,
         )
     }
 }
@@ -642,7 +659,7 @@ pub extern "C" fn ferroftp_pool_upload_tree(
         finish(
             block(op_upload_tree(p.clone(), local.into(), remote.into(), o)),
             Some(out),
-            pick_batch,
+            into_result,
         )
     }
 }
@@ -681,12 +698,9 @@ pub extern "C" fn ferroftp_future_take_batch(
     result_out: *mut *mut ferroftp_batch_result,
 ) -> ferroftp_status {
     ffi_panic_boundary! {
-        let f: &FutureHandle = try_ref!(future);
+        let f = try_ref!(future);
         let out = try_out!(result_out);
-        take(f, out, |v| match v {
-            Value::Batch(b) => Ok(to_boxed_mut_ptr::<ferroftp_batch_result>(b)),
-            other => Err(other),
-        })
+        take(f, out, into_result)
     }
 }
 

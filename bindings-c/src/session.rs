@@ -1,22 +1,23 @@
 //! `ferroftp_session`: every operation of the core session, as a blocking call and as a
 //! `_start` call returning a `ferroftp_future`. Both forms of an operation sit side by side and
-//! share one definition of the work (the `op_*` functions); the blocking form runs it on the
-//! library's runtime with `ferroftp::runtime::run`, the `_start` form spawns it there.
+//! share one definition of the work (the `op_*` functions, typed by their value); the blocking
+//! form runs it through `crate::blocking` (`block`, then `finish` writes the value), the
+//! `_start` form spawns it (`crate::future::spawn`) and its value is taken with the
+//! `ferroftp_future_take_*` of its type (`ferroftp_future_take_session` is here, next to the
+//! session).
 
-use std::ffi::c_char;
-use std::future::Future;
+use std::ffi::{CString, c_char};
 
 use ferroftp::{DownloadOptions, Session, UploadOptions};
 
-use crate::entries::{self, ferroftp_entries};
+use crate::blocking::{block, finish, status};
+use crate::entries::{self, CEntry, ferroftp_entries};
 use crate::error::{CError, ferroftp_status};
 use crate::ffi::{Castable, Out, free_box, to_boxed_mut_ptr, try_out, try_ref, try_slice, try_str};
-use crate::future::{Outcome, Value, ferroftp_future, in_callback, in_callback_error, spawn};
+use crate::future::{FutureResult, ferroftp_future, spawn, take};
 use crate::options::{self, ferroftp_options};
 use crate::panic::ffi_panic_boundary;
-use crate::values::{self, ferroftp_bytes, ferroftp_strings};
-
-use ferroftp_status as S;
+use crate::values::{self, Reply, UnixTime, c_string, ferroftp_bytes, ferroftp_strings};
 
 /// An FTP session: one control connection, shared safely by any number of threads.
 ///
@@ -34,134 +35,96 @@ impl Castable for ferroftp_session {
     type RustType = Session;
 }
 
-/// Runs an operation to completion on the library's runtime, from a plain (non-callback) thread.
-pub(crate) fn block(op: impl Future<Output = Outcome> + Send + 'static) -> Outcome {
-    if in_callback() {
-        return Err(in_callback_error());
+impl FutureResult for Session {
+    fn what(&self) -> &'static str {
+        "a session (ferroftp_future_take_session)"
     }
-    ferroftp::runtime::run(async move { Ok(op.await) })?
-}
-
-/// Finishes a blocking call: writes the value picked out of the outcome (when the caller wants
-/// it), or raises the outcome's error.
-pub(crate) fn finish<T>(
-    outcome: Outcome,
-    out: Option<Out<T>>,
-    pick: impl FnOnce(Value) -> Option<T>,
-) -> ferroftp_status {
-    match outcome {
-        Ok(value) => match (out, pick(value)) {
-            (Some(out), Some(v)) => {
-                out.write(v);
-                S::FERROFTP_STATUS_OK
-            }
-            (None, _) => S::FERROFTP_STATUS_OK,
-            (Some(_), None) => mismatch(),
-        },
-        Err(e) => e.raise(),
-    }
-}
-
-/// An operation produced another value than its C function expects (a bug in this crate).
-pub(crate) fn mismatch() -> ferroftp_status {
-    crate::error::set_error(
-        S::FERROFTP_STATUS_PANIC,
-        None,
-        "internal error: the operation produced an unexpected type of result",
-    )
-}
-
-fn unit(r: ferroftp::Result<()>) -> Outcome {
-    r.map(|()| Value::Unit).map_err(CError::from)
-}
-
-pub(crate) fn u64_(r: ferroftp::Result<u64>) -> Outcome {
-    r.map(Value::U64).map_err(CError::from)
 }
 
 // ---------------------------------------------------------------------------------------------
-// The work of each operation, shared by both forms (owned arguments: the futures are 'static).
+// The work of each operation, shared by both forms (owned arguments: the futures are 'static),
+// with the type of its value: the blocking form writes it to the out-parameter, the `_start`
+// form's future holds it for the `ferroftp_future_take_*` of that type.
 
-async fn op_connect(config: Result<ferroftp::Config, CError>) -> Outcome {
-    Ok(Value::Session(Session::connect_with(config?).await?))
+async fn op_connect(config: Result<ferroftp::Config, CError>) -> Result<Session, CError> {
+    Ok(Session::connect_with(config?).await?)
 }
 
-async fn op_close(s: Session) -> Outcome {
-    unit(s.close().await)
+async fn op_close(s: Session) -> Result<(), CError> {
+    Ok(s.close().await?)
 }
 
-async fn op_list(s: Session, path: String) -> Outcome {
-    Ok(Value::Entries(entries::convert(s.list(&path).await?)?))
+async fn op_list(s: Session, path: String) -> Result<Vec<CEntry>, CError> {
+    entries::convert(s.list(&path).await?)
 }
 
-async fn op_names(s: Session, path: String) -> Outcome {
-    Ok(Value::Names(values::convert_strings(
-        s.names(&path).await?,
-    )?))
+async fn op_names(s: Session, path: String) -> Result<Vec<CString>, CError> {
+    values::convert_strings(s.names(&path).await?)
 }
 
-async fn op_download(s: Session, remote: String, local: String) -> Outcome {
-    u64_(s.download(&remote, local, DownloadOptions::default()).await)
+async fn op_download(s: Session, remote: String, local: String) -> Result<u64, CError> {
+    Ok(s.download(&remote, local, DownloadOptions::default())
+        .await?)
 }
 
-async fn op_upload(s: Session, local: String, remote: String) -> Outcome {
-    u64_(s.upload(local, &remote, UploadOptions::default()).await)
+async fn op_upload(s: Session, local: String, remote: String) -> Result<u64, CError> {
+    Ok(s.upload(local, &remote, UploadOptions::default()).await?)
 }
 
-async fn op_read(s: Session, remote: String) -> Outcome {
-    Ok(Value::Bytes(s.read_bytes(&remote).await?))
+async fn op_read(s: Session, remote: String) -> Result<Vec<u8>, CError> {
+    Ok(s.read_bytes(&remote).await?)
 }
 
-async fn op_write(s: Session, remote: String, data: Vec<u8>) -> Outcome {
-    u64_(s.write_bytes(&remote, &data).await)
+async fn op_write(s: Session, remote: String, data: Vec<u8>) -> Result<u64, CError> {
+    Ok(s.write_bytes(&remote, &data).await?)
 }
 
-async fn op_size(s: Session, path: String) -> Outcome {
-    u64_(s.size(&path).await)
+async fn op_size(s: Session, path: String) -> Result<u64, CError> {
+    Ok(s.size(&path).await?)
 }
 
-async fn op_modified(s: Session, path: String) -> Outcome {
-    Ok(Value::Time(s.modified(&path).await?.timestamp()))
+async fn op_modified(s: Session, path: String) -> Result<UnixTime, CError> {
+    Ok(UnixTime(s.modified(&path).await?.timestamp()))
 }
 
-async fn op_exists(s: Session, path: String) -> Outcome {
-    Ok(Value::Bool(s.exists(&path).await?))
+async fn op_exists(s: Session, path: String) -> Result<bool, CError> {
+    Ok(s.exists(&path).await?)
 }
 
-async fn op_mkdir(s: Session, path: String, parents: bool) -> Outcome {
-    unit(s.mkdir(&path, parents).await)
+async fn op_mkdir(s: Session, path: String, parents: bool) -> Result<(), CError> {
+    Ok(s.mkdir(&path, parents).await?)
 }
 
-async fn op_rmdir(s: Session, path: String, recursive: bool) -> Outcome {
-    unit(s.rmdir(&path, recursive).await)
+async fn op_rmdir(s: Session, path: String, recursive: bool) -> Result<(), CError> {
+    Ok(s.rmdir(&path, recursive).await?)
 }
 
-async fn op_remove(s: Session, path: String) -> Outcome {
-    unit(s.remove(&path).await)
+async fn op_remove(s: Session, path: String) -> Result<(), CError> {
+    Ok(s.remove(&path).await?)
 }
 
-async fn op_rename(s: Session, from: String, to: String) -> Outcome {
-    unit(s.rename(&from, &to).await)
+async fn op_rename(s: Session, from: String, to: String) -> Result<(), CError> {
+    Ok(s.rename(&from, &to).await?)
 }
 
-async fn op_cwd(s: Session, path: String) -> Outcome {
-    unit(s.cwd(&path).await)
+async fn op_cwd(s: Session, path: String) -> Result<(), CError> {
+    Ok(s.cwd(&path).await?)
 }
 
-async fn op_pwd(s: Session) -> Outcome {
-    Ok(Value::String(entries::c_string(
-        s.pwd().await?,
-        "directory",
-    )?))
+async fn op_pwd(s: Session) -> Result<CString, CError> {
+    c_string(s.pwd().await?, "directory")
 }
 
-async fn op_noop(s: Session) -> Outcome {
-    unit(s.noop().await)
+async fn op_noop(s: Session) -> Result<(), CError> {
+    Ok(s.noop().await?)
 }
 
-async fn op_quote(s: Session, line: String) -> Outcome {
+async fn op_quote(s: Session, line: String) -> Result<Reply, CError> {
     let (code, text) = s.quote(&line).await?;
-    Ok(Value::Quote(code, entries::c_string(text, "reply")?))
+    Ok(Reply {
+        code,
+        text: c_string(text, "reply")?,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,8 +137,7 @@ async fn op_quote(s: Session, line: String) -> Outcome {
 /// The caller owns the session and must free it with `ferroftp_session_free`. `url` and
 /// `options` are only borrowed for the call. Failures: `FERROFTP_STATUS_CONNECT`,
 /// `FERROFTP_STATUS_AUTH`, `FERROFTP_STATUS_TIMEOUT`, `FERROFTP_STATUS_TLS`,
-/// `FERROFTP_STATUS_INVALID_INPUT` (bad URL or option value; also TLS asked of a core built
-/// without it), ...
+/// `FERROFTP_STATUS_INVALID_INPUT` (bad URL or option value), ...
 #[unsafe(no_mangle)]
 pub extern "C" fn ferroftp_session_connect(
     url: *const c_char,
@@ -187,10 +149,7 @@ pub extern "C" fn ferroftp_session_connect(
         let out = try_out!(session_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
         let config = unsafe { options::config(url, options) };
-        finish(block(op_connect(config)), Some(out), |v| match v {
-            Value::Session(s) => Some(to_boxed_mut_ptr::<ferroftp_session>(s)),
-            _ => None,
-        })
+        finish(block(op_connect(config)), out, to_boxed_mut_ptr::<ferroftp_session>)
     }
 }
 
@@ -212,6 +171,21 @@ pub extern "C" fn ferroftp_session_connect_start(
     }
 }
 
+/// Writes the connected session (`ferroftp_session_connect_start`) to `*session_out`: a new
+/// session the caller owns and must free with `ferroftp_session_free`. See
+/// `ferroftp_future_take_u64` for the statuses.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_future_take_session(
+    future: *const ferroftp_future,
+    session_out: *mut *mut ferroftp_session,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let f = try_ref!(future);
+        let out = try_out!(session_out);
+        take(f, out, |s: Session| to_boxed_mut_ptr::<ferroftp_session>(s))
+    }
+}
+
 /// Says goodbye (QUIT) and closes the connection, after the operations already queued; later
 /// operations on this session (and its futures not yet started) fail with
 /// `FERROFTP_STATUS_CLOSED`. Blocks until done. The session must still be freed with
@@ -220,7 +194,7 @@ pub extern "C" fn ferroftp_session_connect_start(
 pub extern "C" fn ferroftp_session_close(session: *const ferroftp_session) -> ferroftp_status {
     ffi_panic_boundary! {
         let s = try_ref!(session);
-        finish::<()>(block(op_close(s.clone())), None, |_| None)
+        status(block(op_close(s.clone())))
     }
 }
 
@@ -266,10 +240,7 @@ pub extern "C" fn ferroftp_session_list(
         let s = try_ref!(session);
         let path = try_str!(path);
         let out = try_out!(entries_out);
-        finish(block(op_list(s.clone(), path.into())), Some(out), |v| match v {
-            Value::Entries(e) => Some(to_boxed_mut_ptr::<ferroftp_entries>(e)),
-            _ => None,
-        })
+        finish(block(op_list(s.clone(), path.into())), out, to_boxed_mut_ptr::<ferroftp_entries>)
     }
 }
 
@@ -302,10 +273,7 @@ pub extern "C" fn ferroftp_session_names(
         let s = try_ref!(session);
         let path = try_str!(path);
         let out = try_out!(names_out);
-        finish(block(op_names(s.clone(), path.into())), Some(out), |v| match v {
-            Value::Names(n) => Some(to_boxed_mut_ptr::<ferroftp_strings>(n)),
-            _ => None,
-        })
+        finish(block(op_names(s.clone(), path.into())), out, to_boxed_mut_ptr::<ferroftp_strings>)
     }
 }
 
@@ -346,10 +314,7 @@ pub extern "C" fn ferroftp_session_download(
         let remote = try_str!(remote);
         let local = try_str!(local);
         let out = Out::optional(bytes_out);
-        finish(block(op_download(s.clone(), remote.into(), local.into())), out, |v| match v {
-            Value::U64(n) => Some(n),
-            _ => None,
-        })
+        finish(block(op_download(s.clone(), remote.into(), local.into())), out, |n| n)
     }
 }
 
@@ -386,10 +351,7 @@ pub extern "C" fn ferroftp_session_upload(
         let local = try_str!(local);
         let remote = try_str!(remote);
         let out = Out::optional(bytes_out);
-        finish(block(op_upload(s.clone(), local.into(), remote.into())), out, |v| match v {
-            Value::U64(n) => Some(n),
-            _ => None,
-        })
+        finish(block(op_upload(s.clone(), local.into(), remote.into())), out, |n| n)
     }
 }
 
@@ -423,10 +385,7 @@ pub extern "C" fn ferroftp_session_read(
         let s = try_ref!(session);
         let remote = try_str!(remote);
         let out = try_out!(bytes_out);
-        finish(block(op_read(s.clone(), remote.into())), Some(out), |v| match v {
-            Value::Bytes(b) => Some(ferroftp_bytes::into_raw(b)),
-            _ => None,
-        })
+        finish(block(op_read(s.clone(), remote.into())), out, ferroftp_bytes::into_raw)
     }
 }
 
@@ -462,10 +421,7 @@ pub extern "C" fn ferroftp_session_write(
         let remote = try_str!(remote);
         let data = try_slice!(data, len);
         let out = Out::optional(bytes_out);
-        finish(block(op_write(s.clone(), remote.into(), data.to_vec())), out, |v| match v {
-            Value::U64(n) => Some(n),
-            _ => None,
-        })
+        finish(block(op_write(s.clone(), remote.into(), data.to_vec())), out, |n| n)
     }
 }
 
@@ -503,10 +459,7 @@ pub extern "C" fn ferroftp_session_size(
         let s = try_ref!(session);
         let path = try_str!(path);
         let out = try_out!(size_out);
-        finish(block(op_size(s.clone(), path.into())), Some(out), |v| match v {
-            Value::U64(n) => Some(n),
-            _ => None,
-        })
+        finish(block(op_size(s.clone(), path.into())), out, |n| n)
     }
 }
 
@@ -538,10 +491,7 @@ pub extern "C" fn ferroftp_session_modified(
         let s = try_ref!(session);
         let path = try_str!(path);
         let out = try_out!(unix_seconds_out);
-        finish(block(op_modified(s.clone(), path.into())), Some(out), |v| match v {
-            Value::Time(t) => Some(t),
-            _ => None,
-        })
+        finish(block(op_modified(s.clone(), path.into())), out, |t| t.0)
     }
 }
 
@@ -572,10 +522,7 @@ pub extern "C" fn ferroftp_session_exists(
         let s = try_ref!(session);
         let path = try_str!(path);
         let out = try_out!(exists_out);
-        finish(block(op_exists(s.clone(), path.into())), Some(out), |v| match v {
-            Value::Bool(b) => Some(b),
-            _ => None,
-        })
+        finish(block(op_exists(s.clone(), path.into())), out, |b| b)
     }
 }
 
@@ -609,7 +556,7 @@ pub extern "C" fn ferroftp_session_mkdir(
     ffi_panic_boundary! {
         let s = try_ref!(session);
         let path = try_str!(path);
-        finish::<()>(block(op_mkdir(s.clone(), path.into(), parents)), None, |_| None)
+        status(block(op_mkdir(s.clone(), path.into(), parents)))
     }
 }
 
@@ -640,7 +587,7 @@ pub extern "C" fn ferroftp_session_rmdir(
     ffi_panic_boundary! {
         let s = try_ref!(session);
         let path = try_str!(path);
-        finish::<()>(block(op_rmdir(s.clone(), path.into(), recursive)), None, |_| None)
+        status(block(op_rmdir(s.clone(), path.into(), recursive)))
     }
 }
 
@@ -670,7 +617,7 @@ pub extern "C" fn ferroftp_session_remove(
     ffi_panic_boundary! {
         let s = try_ref!(session);
         let path = try_str!(path);
-        finish::<()>(block(op_remove(s.clone(), path.into())), None, |_| None)
+        status(block(op_remove(s.clone(), path.into())))
     }
 }
 
@@ -701,7 +648,7 @@ pub extern "C" fn ferroftp_session_rename(
         let s = try_ref!(session);
         let from = try_str!(from);
         let to = try_str!(to);
-        finish::<()>(block(op_rename(s.clone(), from.into(), to.into())), None, |_| None)
+        status(block(op_rename(s.clone(), from.into(), to.into())))
     }
 }
 
@@ -733,7 +680,7 @@ pub extern "C" fn ferroftp_session_cwd(
     ffi_panic_boundary! {
         let s = try_ref!(session);
         let path = try_str!(path);
-        finish::<()>(block(op_cwd(s.clone(), path.into())), None, |_| None)
+        status(block(op_cwd(s.clone(), path.into())))
     }
 }
 
@@ -763,10 +710,7 @@ pub extern "C" fn ferroftp_session_pwd(
     ffi_panic_boundary! {
         let s = try_ref!(session);
         let out = try_out!(path_out);
-        finish(block(op_pwd(s.clone())), Some(out), |v| match v {
-            Value::String(p) => Some(p.into_raw()),
-            _ => None,
-        })
+        finish(block(op_pwd(s.clone())), out, |p| p.into_raw())
     }
 }
 
@@ -789,7 +733,7 @@ pub extern "C" fn ferroftp_session_pwd_start(
 pub extern "C" fn ferroftp_session_noop(session: *const ferroftp_session) -> ferroftp_status {
     ffi_panic_boundary! {
         let s = try_ref!(session);
-        finish::<()>(block(op_noop(s.clone())), None, |_| None)
+        status(block(op_noop(s.clone())))
     }
 }
 
@@ -824,15 +768,10 @@ pub extern "C" fn ferroftp_session_quote(
         let line = try_str!(line);
         let code = try_out!(code_out);
         let text = try_out!(text_out);
-        match block(op_quote(s.clone(), line.into())) {
-            Ok(Value::Quote(c, t)) => {
-                code.write(c);
-                text.write(t.into_raw());
-                S::FERROFTP_STATUS_OK
-            }
-            Ok(_) => mismatch(),
-            Err(e) => e.raise(),
-        }
+        finish(block(op_quote(s.clone(), line.into())), text, |reply| {
+            code.write(reply.code);
+            reply.text.into_raw()
+        })
     }
 }
 

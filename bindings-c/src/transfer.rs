@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use ferroftp::{Checksum, DownloadOptions, HashAlgorithm, Session, UploadOptions};
 
+use crate::blocking::{block, finish};
+use crate::callback::{Gate, flagged};
 use crate::error::{CError, ferroftp_status};
 use crate::ffi::{Out, try_out, try_ref, try_str};
-use crate::future::{Gate, Outcome, Value, ferroftp_future, flagged, spawn_gated};
+use crate::future::{ferroftp_future, spawn_gated};
 use crate::panic::ffi_panic_boundary;
-use crate::session::{block, ferroftp_session, finish, u64_};
+use crate::session::ferroftp_session;
 
 use ferroftp_status as S;
 
@@ -218,8 +220,8 @@ async fn op_download_ex(
     remote: String,
     local: String,
     options: Result<DownloadOptions, CError>,
-) -> Outcome {
-    u64_(s.download(&remote, local, options?).await)
+) -> Result<u64, CError> {
+    Ok(s.download(&remote, local, options?).await?)
 }
 
 async fn op_upload_ex(
@@ -227,15 +229,8 @@ async fn op_upload_ex(
     local: String,
     remote: String,
     options: Result<UploadOptions, CError>,
-) -> Outcome {
-    u64_(s.upload(local, &remote, options?).await)
-}
-
-fn pick_u64(v: Value) -> Option<u64> {
-    match v {
-        Value::U64(n) => Some(n),
-        _ => None,
-    }
+) -> Result<u64, CError> {
+    Ok(s.upload(local, &remote, options?).await?)
 }
 
 /// Fills `*options_out` with the defaults (see each field of `ferroftp_transfer_options`):
@@ -274,7 +269,7 @@ pub extern "C" fn ferroftp_session_download_ex(
         let out = Out::optional(bytes_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
         let o = download_options(&unsafe { read(options) }, Arc::default());
-        finish(block(op_download_ex(s.clone(), remote.into(), local.into(), o)), out, pick_u64)
+        finish(block(op_download_ex(s.clone(), remote.into(), local.into(), o)), out, |n| n)
     }
 }
 
@@ -327,7 +322,7 @@ pub extern "C" fn ferroftp_session_upload_ex(
         let out = Out::optional(bytes_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
         let o = upload_options(&unsafe { read(options) }, Arc::default());
-        finish(block(op_upload_ex(s.clone(), local.into(), remote.into(), o)), out, pick_u64)
+        finish(block(op_upload_ex(s.clone(), local.into(), remote.into(), o)), out, |n| n)
     }
 }
 
@@ -381,6 +376,23 @@ mod tests {
         .unwrap();
         assert_eq!((u.resume, u.atomic, u.verify), (false, true, false));
         assert_eq!(u.checksum, UploadOptions::default().checksum);
+    }
+
+    /// A checksum setting added to the core fails here until `ferroftp_checksum` has a value
+    /// for it.
+    #[test]
+    fn every_core_checksum_has_a_value() {
+        for c in Checksum::ALL {
+            let values: Vec<u32> = (0..=255)
+                .filter(|n| checksum_of(*n).ok() == Some(c))
+                .collect();
+            assert_eq!(
+                values.len(),
+                1,
+                "the core's checksum `{c}` needs exactly one ferroftp_checksum value (append one \
+                 with a new number and map it in checksum_of): {values:?}"
+            );
+        }
     }
 
     #[test]

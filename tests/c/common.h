@@ -4,8 +4,8 @@
  * by tests/c/run.py: URL = ftp://user:pass@127.0.0.1:port (ftpes:// or ftps:// for TLS servers),
  * ROOT = the server's local root directory (to check files on disk), SERVER = pyftpdlib | vsftpd,
  * EXTRA = the CA file of a TLS server (test_tls), "limited" (test_pool against a server that
- * allows 3 connections), or "honest" / "lying" (test_checksum against a server whose checksum
- * commands give the right / wrong digests); ARGS = test_tls's certificate runs: a mode and, for
+ * allows 3 connections), "honest" / "lying" (test_checksum against a server whose checksum
+ * commands give the right / wrong digests), or the pid of vsftpd's listener (test_effect); ARGS = test_tls's certificate runs: a mode and, for
  * "client-auth", the client certificate and key the server accepts. */
 #ifndef FERROFTP_TEST_COMMON_H
 #define FERROFTP_TEST_COMMON_H
@@ -21,8 +21,8 @@
 static const char *T_URL;
 static const char *T_ROOT;
 static const char *T_SERVER;
-/* An optional 5th argument: the CA file of a TLS server (test_tls), or a mode (test_pool,
- * test_checksum). */
+/* An optional 5th argument: the CA file of a TLS server (test_tls), a mode (test_pool,
+ * test_checksum), or a pid (test_effect). */
 static const char *T_EXTRA;
 /* The arguments after EXTRA (test_tls's certificate runs), T_NARGS of them. */
 static char **T_ARGS;

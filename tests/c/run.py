@@ -6,7 +6,8 @@
                                     connections at most, pyftpdlib with honest and lying checksum
                                     commands, and explicit/implicit FTPS servers, also with
                                     a self-signed, an expired and a misnamed certificate and
-                                    one that requires a client certificate), run the
+                                    one that requires a client certificate, and a vsftpd whose
+                                    sessions test_effect kills), run the
                                     test binaries against them under valgrind (see RUNS), then install into a
                                     temporary prefix and build examples/c (pkg-config) and
                                     examples/cpp (CMake find_package) against it and run both
@@ -33,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 TESTS = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names",
-         "test_checksum", "test_tls"]
+         "test_checksum", "test_tls", "test_effect"]
 # (server kind, extra serve.py arguments, test programs, EXTRA argument(s)): every test program but
 # test_tls against the two plain servers (which offer no checksum: test_checksum checks that a
 # required one fails); test_pool again against a vsftpd that allows only 3 connections (with a
@@ -41,9 +42,11 @@ TESTS = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool
 # test_tls against explicit FTPS on both servers and implicit FTPS on vsftpd (pyftpdlib has no
 # implicit mode), given the server's CA file; then test_tls's certificate runs (the mode after
 # the CA file): a pinned self-signed certificate, the same expired, a certificate issued for
-# another name (tls_server_name), and a server that requires a client certificate.
-# The last element is one argument or a list of them; each of SERVER_FILES is replaced by that
-# path from the server's JSON line.
+# another name (tls_server_name), and a server that requires a client certificate; test_effect
+# against a vsftpd of its own, given its listener's pid: it kills the server's session processes
+# in the middle of transfers (ferroftp_last_error_may_have_taken_effect).
+# The last element is one argument or a list of them; each of SERVER_VALUES is replaced by that
+# value (a path, or the pid) from the server's JSON line.
 PLAIN = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names",
          "test_checksum"]
 RUNS = [
@@ -61,8 +64,9 @@ RUNS = [
      ["cafile", "server-name"]),
     ("vsftpd", ["--tls", "explicit", "--client-ca"], ["test_tls"],
      ["cafile", "client-auth", "client_cert", "client_key"]),
+    ("vsftpd", [], ["test_effect"], "pid"),
 ]
-SERVER_FILES = ("cafile", "client_cert", "client_key")
+SERVER_VALUES = ("cafile", "client_cert", "client_key", "pid")
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-O1"]
 VALGRIND = [
     "valgrind",
@@ -124,18 +128,18 @@ class Server:
         self.cafile = info.get("cafile")
         if info.get("tls", "none") != "none" and not self.cafile:
             die(f"the {self.label} server did not say where its CA file is")
-        self.files = {name: info[name] for name in SERVER_FILES if info.get(name)}
+        self.values = {name: str(info[name]) for name in SERVER_VALUES if info.get(name)}
 
     def args(self, extra: str | list[str] | None) -> list[str]:
-        """The EXTRA argument(s) of a run, with SERVER_FILES names replaced by their paths."""
+        """The EXTRA argument(s) of a run, with SERVER_VALUES names replaced by their values."""
         if extra is None:
             return []
         out = []
         for arg in [extra] if isinstance(extra, str) else extra:
-            if arg in SERVER_FILES:
-                if arg not in self.files:
-                    die(f"the {self.label} server did not say where its {arg} is")
-                arg = self.files[arg]
+            if arg in SERVER_VALUES:
+                if arg not in self.values:
+                    die(f"the {self.label} server did not give its {arg}")
+                arg = self.values[arg]
             out.append(arg)
         return out
 
