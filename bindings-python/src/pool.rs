@@ -22,7 +22,7 @@ use crate::options::{
     Pipelining, Remote, Retries, Timeout, Tls, TlsServerName, UrlArg, Verify, WaitTimeout,
     type_name,
 };
-use crate::runtime::{ready, spawn_async, wait, wait_with};
+use crate::runtime::{ready, spawn_async, spawn_async_with, wait, wait_with};
 use crate::session::{PyAsyncSession, PySession};
 use crate::transfer::{ProgressGate, ProgressValue, callback};
 
@@ -261,7 +261,7 @@ where
             wait(py, async move { op.await.map_err(ftp_err) })?
         }
         Some(cb) => {
-            let (gate, mut pump) = ProgressGate::<BatchProgress>::for_caller(cb);
+            let (gate, mut pump) = ProgressGate::<BatchProgress>::new(cb);
             let sink = gate.sink();
             options = options.progress(sink);
             let op = batch(options);
@@ -287,10 +287,10 @@ where
             spawn_async(py, async move { op.await.map(BatchOut).map_err(ftp_err) })
         }
         Some(cb) => {
-            let gate = ProgressGate::<BatchProgress>::for_loop(py, cb)?;
+            let (gate, pump) = ProgressGate::<BatchProgress>::new(cb);
             options = options.progress(gate.sink());
             let op = batch(options);
-            spawn_async(py, async move { gate.run(op).await.map(BatchOut) })
+            spawn_async_with(py, async move { gate.run(op).await.map(BatchOut) }, pump)
         }
     }
 }

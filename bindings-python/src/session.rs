@@ -20,7 +20,7 @@ use crate::options::{
     CaFile, ChecksumArg, ClientCert, ClientKey, CommandLine, ConnectTimeout, DataModeArg, Options,
     Pipelining, Remote, Retries, Timeout, Tls, TlsServerName, UrlArg, Verify,
 };
-use crate::runtime::{ready, spawn_async, wait, wait_with};
+use crate::runtime::{ready, spawn_async, spawn_async_with, wait, wait_with};
 use crate::transfer::{
     FromFile, Local, ProgressGate, ToFile, bytes_arg, callback, core_progress, path_only,
 };
@@ -279,7 +279,7 @@ impl PySession {
                 s.download(&remote, &path, options).await.map_err(ftp_err)
             }),
             (Local::Path(path), Some(cb)) => {
-                let (gate, mut pump) = ProgressGate::for_caller(cb);
+                let (gate, mut pump) = ProgressGate::new(cb);
                 options.progress = Some(core_progress(&gate));
                 let op = async move { gate.run(s.download(&remote, &path, options)).await };
                 wait_with(py, op, &mut pump)
@@ -324,7 +324,7 @@ impl PySession {
                 s.upload(&path, &remote, options).await.map_err(ftp_err)
             }),
             (Local::Path(path), Some(cb)) => {
-                let (gate, mut pump) = ProgressGate::for_caller(cb);
+                let (gate, mut pump) = ProgressGate::new(cb);
                 options.progress = Some(core_progress(&gate));
                 let op = async move { gate.run(s.upload(&path, &remote, options)).await };
                 wait_with(py, op, &mut pump)
@@ -505,18 +505,23 @@ impl PyAsyncSession {
         match crate::transfer::local(local, "write")? {
             Local::File(file) => {
                 stream_options(resume, false, &verify, &checksum)?;
-                helper(py, "download_to_file_async")?.call1((slf, remote.0, file, progress))
+                let (pump, mut pipe) = ToFile::new(file, progress);
+                let op = async move {
+                    let r = s.download_to(&remote, &mut pipe).await;
+                    drop(pipe); // end of data for the file object
+                    r.map_err(ftp_err)
+                };
+                spawn_async_with(py, op, pump)
             }
             Local::Path(path) => match progress {
                 None => spawn_async(py, async move {
                     s.download(&remote, &path, options).await.map_err(ftp_err)
                 }),
                 Some(cb) => {
-                    let gate = ProgressGate::for_loop(py, cb)?;
+                    let (gate, pump) = ProgressGate::new(cb);
                     options.progress = Some(core_progress(&gate));
-                    spawn_async(py, async move {
-                        gate.run(s.download(&remote, &path, options)).await
-                    })
+                    let op = async move { gate.run(s.download(&remote, &path, options)).await };
+                    spawn_async_with(py, op, pump)
                 }
             },
         }
@@ -547,18 +552,19 @@ impl PyAsyncSession {
         match crate::transfer::local(local, "read")? {
             Local::File(file) => {
                 stream_options(resume, atomic, &verify, &checksum)?;
-                helper(py, "upload_from_file_async")?.call1((slf, file, remote.0, progress))
+                let (pump, mut pipe) = FromFile::new(py, file, progress)?;
+                let op = async move { s.upload_from(&mut pipe, &remote).await.map_err(ftp_err) };
+                spawn_async_with(py, op, pump)
             }
             Local::Path(path) => match progress {
                 None => spawn_async(py, async move {
                     s.upload(&path, &remote, options).await.map_err(ftp_err)
                 }),
                 Some(cb) => {
-                    let gate = ProgressGate::for_loop(py, cb)?;
+                    let (gate, pump) = ProgressGate::new(cb);
                     options.progress = Some(core_progress(&gate));
-                    spawn_async(py, async move {
-                        gate.run(s.upload(&path, &remote, options)).await
-                    })
+                    let op = async move { gate.run(s.upload(&path, &remote, options)).await };
+                    spawn_async_with(py, op, pump)
                 }
             },
         }
