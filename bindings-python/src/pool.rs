@@ -22,7 +22,7 @@ use crate::options::{
     Pipelining, Remote, Retries, Timeout, Tls, TlsServerName, UrlArg, Verify, WaitTimeout,
     type_name,
 };
-use crate::runtime::{ready, spawn_async, spawn_async_with, wait, wait_with};
+use crate::runtime::{Awaiting, Blocking, Face, ready, spawn_async, wait};
 use crate::session::{PyAsyncSession, PySession};
 use crate::transfer::{ProgressGate, ProgressValue, callback};
 
@@ -245,52 +245,26 @@ fn batch_options(
         .checksum(checksum.map(|c| c.0).unwrap_or_default())
 }
 
-/// Runs a batch as a blocking call, with its progress delivered on this thread.
-fn run_blocking<'py, F>(
-    py: Python<'py>,
+/// Runs a batch through `face`, with its progress delivered where the caller is.
+fn run_batch<'py, R, F>(
+    face: R,
     progress: Option<Bound<'py, PyAny>>,
-    mut options: BatchOptions,
+    options: BatchOptions,
     batch: impl FnOnce(BatchOptions) -> F,
-) -> PyResult<Bound<'py, PyAny>>
+) -> PyResult<R::Out<BatchOut>>
 where
-    F: Future<Output = ferroftp::Result<ferroftp::BatchResult>> + Send + 'static,
-{
-    let result = match callback(progress)? {
-        None => {
-            let op = batch(options);
-            wait(py, async move { op.await.map_err(ftp_err) })?
-        }
-        Some(cb) => {
-            let (gate, mut pump) = ProgressGate::<BatchProgress>::new(cb);
-            let sink = gate.sink();
-            options = options.progress(sink);
-            let op = batch(options);
-            wait_with(py, async move { gate.run(op).await }, &mut pump)?
-        }
-    };
-    Ok(BatchOut(result).into_pyobject(py)?.into_any())
-}
-
-/// Runs a batch as an awaitable, with its progress delivered on the running event loop.
-fn run_async<'py, F>(
-    py: Python<'py>,
-    progress: Option<Bound<'py, PyAny>>,
-    mut options: BatchOptions,
-    batch: impl FnOnce(BatchOptions) -> F,
-) -> PyResult<Bound<'py, PyAny>>
-where
+    R: Face<'py>,
     F: Future<Output = ferroftp::Result<ferroftp::BatchResult>> + Send + 'static,
 {
     match callback(progress)? {
         None => {
             let op = batch(options);
-            spawn_async(py, async move { op.await.map(BatchOut).map_err(ftp_err) })
+            face.run(async move { op.await.map(BatchOut) })
         }
         Some(cb) => {
             let (gate, pump) = ProgressGate::<BatchProgress>::new(cb);
-            options = options.progress(gate.sink());
-            let op = batch(options);
-            spawn_async_with(py, async move { gate.run(op).await.map(BatchOut) }, pump)
+            let op = batch(options.progress(gate.sink()));
+            face.run_with(async move { gate.run(op).await.map(BatchOut) }, pump)
         }
     }
 }
@@ -324,10 +298,10 @@ pub(crate) struct PyAsyncPool {
 }
 
 /// The `#[pymethods]` of a pool class: the constructor, the four batch operations (run by
-/// `$run`: [`run_blocking`] or [`run_async`]) and the state getters are the same for both
-/// faces; `$name` is the Python class name and `$($own)*` are the methods of that face alone.
+/// `$face`: [`Blocking`] or [`Awaiting`]) and the state getters are the same for both faces;
+/// `$name` is the Python class name and `$($own)*` are the methods of that face alone.
 macro_rules! pool_methods {
-    ($class:ident, $name:literal, $run:ident, $($own:tt)*) => {
+    ($class:ident, $name:literal, $face:ident, $($own:tt)*) => {
         #[pymethods]
         impl $class {
             /// A pool for the server of `url`; sessions are opened when first needed.
@@ -393,10 +367,10 @@ macro_rules! pool_methods {
                 progress: Option<Bound<'py, PyAny>>,
                 stop_on_error: bool,
                 checksum: Option<ChecksumArg>,
-            ) -> PyResult<Bound<'py, PyAny>> {
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<BatchOut>> {
                 let items = pairs(items, "items", remote_path, local_path)?;
                 let pool = self.inner.clone();
-                $run(py, progress, batch_options(stop_on_error, false, checksum), |o| async move {
+                run_batch($face(py), progress, batch_options(stop_on_error, false, checksum), |o| async move {
                     Ok(pool.download_many(items, o).await)
                 })
             }
@@ -411,10 +385,10 @@ macro_rules! pool_methods {
                 progress: Option<Bound<'py, PyAny>>,
                 stop_on_error: bool,
                 checksum: Option<ChecksumArg>,
-            ) -> PyResult<Bound<'py, PyAny>> {
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<BatchOut>> {
                 let items = pairs(items, "upload items", local_path, remote_path)?;
                 let pool = self.inner.clone();
-                $run(py, progress, batch_options(stop_on_error, false, checksum), |o| async move {
+                run_batch($face(py), progress, batch_options(stop_on_error, false, checksum), |o| async move {
                     Ok(pool.upload_many(items, o).await)
                 })
             }
@@ -432,11 +406,11 @@ macro_rules! pool_methods {
                 progress: Option<Bound<'py, PyAny>>,
                 stop_on_error: bool,
                 checksum: Option<ChecksumArg>,
-            ) -> PyResult<Bound<'py, PyAny>> {
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<BatchOut>> {
                 let local = local_path(local)?;
                 let pool = self.inner.clone();
                 let options = batch_options(stop_on_error, skip_existing, checksum);
-                $run(py, progress, options, |o| async move {
+                run_batch($face(py), progress, options, |o| async move {
                     pool.download_tree(&remote, local, o).await
                 })
             }
@@ -454,12 +428,22 @@ macro_rules! pool_methods {
                 progress: Option<Bound<'py, PyAny>>,
                 stop_on_error: bool,
                 checksum: Option<ChecksumArg>,
-            ) -> PyResult<Bound<'py, PyAny>> {
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<BatchOut>> {
                 let local = local_path(local)?;
                 let pool = self.inner.clone();
                 let options = batch_options(stop_on_error, skip_existing, checksum);
-                $run(py, progress, options, |o| async move {
+                run_batch($face(py), progress, options, |o| async move {
                     pool.upload_tree(local, &remote, o).await
+                })
+            }
+
+            /// Closes the pool: idle sessions say goodbye; later calls raise
+            /// `ferroftp.ClosedError`.
+            fn close<'py>(&self, py: Python<'py>) -> PyResult<<$face<'py> as Face<'py>>::Out<()>> {
+                let pool = self.inner.clone();
+                $face(py).run(async move {
+                    pool.close().await;
+                    Ok(())
                 })
             }
 
@@ -488,7 +472,7 @@ macro_rules! pool_methods {
 pool_methods! {
     PyPool,
     "Pool",
-    run_blocking,
+    Blocking,
     /// Borrows one session: `with pool.session() as s: ...` (a `Session`, handed back at the
     /// end of the block; do not keep it beyond).
     fn session(&self) -> PyLease {
@@ -496,14 +480,6 @@ pool_methods! {
             pool: self.inner.clone(),
             guard: Arc::new(Mutex::new(None)),
         }
-    }
-    /// Closes the pool: idle sessions say goodbye; later calls raise `ferroftp.ClosedError`.
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let pool = self.inner.clone();
-        wait(py, async move {
-            pool.close().await;
-            Ok(())
-        })
     }
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
@@ -523,21 +499,13 @@ pool_methods! {
 pool_methods! {
     PyAsyncPool,
     "AsyncPool",
-    run_async,
+    Awaiting,
     /// Borrows one session: `async with pool.session() as s: ...` (an `AsyncSession`).
     fn session(&self) -> PyAsyncLease {
         PyAsyncLease {
             pool: self.inner.clone(),
             guard: Arc::new(Mutex::new(None)),
         }
-    }
-    /// See `Pool.close`; an awaitable.
-    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let pool = self.inner.clone();
-        spawn_async(py, async move {
-            pool.close().await;
-            Ok(())
-        })
     }
     fn __aenter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyAny>> {
         ready(slf.into_any())

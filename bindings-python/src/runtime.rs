@@ -94,6 +94,90 @@ impl Pump for NoPump {
     }
 }
 
+/// How a face runs an operation: what its methods return for an operation giving `T` (`T`
+/// itself, or an awaitable of it), and where the pump's work is done.
+pub(crate) trait Face<'py>: Copy {
+    /// What a method of this face returns for an operation giving `T`.
+    type Out<T>
+    where
+        T: 'py;
+
+    /// The GIL token of the call.
+    fn py(self) -> Python<'py>;
+
+    /// Runs `fut` with `pump` doing its Python-side work.
+    fn run_with<T, F, P>(self, fut: F, pump: P) -> PyResult<Self::Out<T>>
+    where
+        F: Future<Output = PyResult<T>> + Send + 'static,
+        T: for<'a> IntoPyObject<'a> + Send + 'static,
+        P: Pump;
+
+    /// Runs a core operation that needs no Python-side work.
+    fn run<T, F>(self, fut: F) -> PyResult<Self::Out<T>>
+    where
+        F: Future<Output = ferroftp::Result<T>> + Send + 'static,
+        T: for<'a> IntoPyObject<'a> + Send + 'static,
+    {
+        self.run_with(async move { fut.await.map_err(ftp_err) }, NoPump)
+    }
+}
+
+/// The blocking face: methods return the result once the operation is done.
+#[derive(Clone, Copy)]
+pub(crate) struct Blocking<'py>(pub(crate) Python<'py>);
+
+/// The awaitable face: methods return an asyncio awaitable of the result.
+#[derive(Clone, Copy)]
+pub(crate) struct Awaiting<'py>(pub(crate) Python<'py>);
+
+impl<'py> Face<'py> for Blocking<'py> {
+    type Out<T>
+        = T
+    where
+        T: 'py;
+
+    fn py(self) -> Python<'py> {
+        self.0
+    }
+
+    fn run_with<T, F, P>(self, fut: F, mut pump: P) -> PyResult<T>
+    where
+        F: Future<Output = PyResult<T>> + Send + 'static,
+        T: for<'a> IntoPyObject<'a> + Send + 'static,
+        P: Pump,
+    {
+        wait_with(self.0, fut, &mut pump)
+    }
+}
+
+impl<'py> Face<'py> for Awaiting<'py> {
+    type Out<T>
+        = Bound<'py, PyAny>
+    where
+        T: 'py;
+
+    fn py(self) -> Python<'py> {
+        self.0
+    }
+
+    fn run_with<T, F, P>(self, fut: F, pump: P) -> PyResult<Bound<'py, PyAny>>
+    where
+        F: Future<Output = PyResult<T>> + Send + 'static,
+        T: for<'a> IntoPyObject<'a> + Send + 'static,
+        P: Pump,
+    {
+        spawn_async_with(self.0, fut, pump)
+    }
+
+    fn run<T, F>(self, fut: F) -> PyResult<Bound<'py, PyAny>>
+    where
+        F: Future<Output = ferroftp::Result<T>> + Send + 'static,
+        T: for<'a> IntoPyObject<'a> + Send + 'static,
+    {
+        spawn_async(self.0, async move { fut.await.map_err(ftp_err) })
+    }
+}
+
 /// Runs `fut` on the runtime and waits for it with the GIL released, raising on signals.
 pub(crate) fn wait<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
 where
