@@ -19,7 +19,7 @@
 
 use std::future::Future;
 use std::pin::{Pin, pin};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -265,17 +265,41 @@ where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
     P: Pump,
 {
-    let event_loop = Arc::new(generic::get_current_loop::<FerroRuntime>(py)?.unbind());
+    let target = Arc::new(LoopTarget {
+        event_loop: generic::get_current_loop::<FerroRuntime>(py)?.unbind(),
+        awaitable: OnceLock::new(),
+    });
     pump.prepare(py)?;
-    spawn_async(py, pumped_on_loop(event_loop, fut, pump))
+    let awaitable = spawn_async(py, pumped_on_loop(Arc::clone(&target), fut, pump))?;
+    let _ = target.awaitable.set(awaitable.clone().unbind());
+    Ok(awaitable)
+}
+
+/// Where [`on_loop`] runs work: an event loop, for an awaitable (once it exists) whose
+/// cancellation stops that work at once.
+pub(crate) struct LoopTarget {
+    event_loop: Py<PyAny>,
+    awaitable: OnceLock<Py<PyAny>>,
+}
+
+impl LoopTarget {
+    /// Whether the awaitable is done already (cancelled: its operation is being dropped).
+    fn done(&self, py: Python<'_>) -> bool {
+        self.awaitable.get().is_some_and(|a| {
+            a.bind(py)
+                .call_method0(pyo3::intern!(py, "done"))
+                .and_then(|d| d.is_truthy())
+                .unwrap_or(false)
+        })
+    }
 }
 
 /// The pump's work after an event, on the event loop: the pump travels there and back.
 type Visit<P> = Pin<Box<dyn Future<Output = PyResult<P>> + Send>>;
 
-/// Runs `fut` while `pump`'s events are handled on `event_loop`; the operation goes on while
-/// the loop does that work.
-async fn pumped_on_loop<T, F, P>(event_loop: Arc<Py<PyAny>>, fut: F, pump: P) -> PyResult<T>
+/// Runs `fut` while `pump`'s events are handled on `target`'s loop; the operation goes on
+/// while the loop does that work.
+async fn pumped_on_loop<T, F, P>(target: Arc<LoopTarget>, fut: F, pump: P) -> PyResult<T>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
     P: Pump,
@@ -317,7 +341,7 @@ where
                 }
             } => {
                 let p = pump.take().expect("an event comes from a pump at hand");
-                visit = Some(Box::pin(on_loop(Arc::clone(&event_loop), p, move |py, p| {
+                visit = Some(Box::pin(on_loop(Arc::clone(&target), p, move |py, p| {
                     p.handle(py, event)?;
                     p.prepare(py)
                 })));
@@ -329,16 +353,18 @@ where
 /// A job for the event loop's thread.
 type Job = Box<dyn FnOnce(Python<'_>) + Send>;
 
-/// Runs `work` on `value` on the thread of `event_loop` (with the GIL), and gives `value` back.
-/// If the waiting future is dropped first (a cancelled awaitable), the work is not done.
+/// Runs `work` on `value` on the thread of `target`'s event loop (with the GIL), and gives
+/// `value` back. Once the awaitable is cancelled (or the waiting future dropped), the work is
+/// not done.
 pub(crate) async fn on_loop<V: Send + 'static>(
-    event_loop: Arc<Py<PyAny>>,
+    target: Arc<LoopTarget>,
     value: V,
     work: impl FnOnce(Python<'_>, &mut V) -> PyResult<()> + Send + 'static,
 ) -> PyResult<V> {
     let (tx, rx) = oneshot::channel();
+    let scheduler = Arc::clone(&target);
     let job: Job = Box::new(move |py| {
-        if tx.is_closed() {
+        if tx.is_closed() || target.done(py) {
             return;
         }
         let mut value = value;
@@ -349,7 +375,8 @@ pub(crate) async fn on_loop<V: Send + 'static>(
     tokio::task::spawn_blocking(move || {
         Python::attach(|py| -> PyResult<()> {
             let call = Py::new(py, LoopCall(Mutex::new(Some(job))))?;
-            event_loop.call_method1(py, pyo3::intern!(py, "call_soon_threadsafe"), (call,))?;
+            let event_loop = scheduler.event_loop.bind(py);
+            event_loop.call_method1(pyo3::intern!(py, "call_soon_threadsafe"), (call,))?;
             Ok(())
         })
     })
