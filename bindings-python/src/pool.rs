@@ -9,19 +9,14 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use ferroftp::{BatchOptions, BatchProgress, DataMode, PoolOptions};
+use ferroftp::{BatchOptions, BatchProgress, PoolOptions};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 
 use crate::errors::ftp_err;
-use crate::options::{
-    CaFile, ChecksumArg, ClientCert, ClientKey, ConnectTimeout, DataModeArg, MaxSessions, Options,
-    Pipelining, Remote, Retries, Timeout, Tls, TlsServerName, UrlArg, Verify, WaitTimeout,
-    type_name,
-};
+use crate::options::{ChecksumArg, MaxSessions, Remote, UrlArg, WaitTimeout, type_name};
 use crate::runtime::{Awaiting, Blocking, Face, ready, spawn_async, wait};
 use crate::session::{PyAsyncSession, PySession};
 use crate::transfer::{ProgressGate, ProgressValue, callback};
@@ -304,56 +299,26 @@ macro_rules! pool_methods {
     ($class:ident, $name:literal, $face:ident, $($own:tt)*) => {
         #[pymethods]
         impl $class {
-            /// A pool for the server of `url`; sessions are opened when first needed.
+            /// A pool for the server of `url`; sessions are opened when first needed. The
+            /// keyword options other than `max_sessions` and `wait_timeout` are those of
+            /// `connect`.
             #[new]
             #[pyo3(
                 signature = (url, *, max_sessions = MaxSessions(8), wait_timeout = None,
-                             timeout = Timeout(Duration::from_secs(30)),
-                             connect_timeout = ConnectTimeout(Duration::from_secs(10)),
-                             tls = None, verify = Verify(true), ca_file = None,
-                             tls_server_name = None, client_cert = None, client_key = None,
-                             data_mode = DataModeArg(DataMode::Auto), retries = Retries(3),
-                             pipelining = Pipelining(true)),
-                text_signature = "(url, *, max_sessions=8, wait_timeout=None, timeout=30.0, \
-                                  connect_timeout=10.0, tls=None, verify=True, ca_file=None, \
-                                  tls_server_name=None, client_cert=None, client_key=None, \
-                                  data_mode='auto', retries=3, pipelining=True)"
+                             **options),
+                text_signature = "(url, *, max_sessions=8, wait_timeout=None, **options)"
             )]
-            #[allow(clippy::too_many_arguments)]
             fn new(
                 url: UrlArg,
                 max_sessions: MaxSessions,
                 wait_timeout: Option<WaitTimeout>,
-                timeout: Timeout,
-                connect_timeout: ConnectTimeout,
-                tls: Option<Tls>,
-                verify: Verify,
-                ca_file: Option<CaFile>,
-                tls_server_name: Option<TlsServerName>,
-                client_cert: Option<ClientCert>,
-                client_key: Option<ClientKey>,
-                data_mode: DataModeArg,
-                retries: Retries,
-                pipelining: Pipelining,
+                options: Option<&Bound<'_, PyDict>>,
             ) -> PyResult<Self> {
-                let config = Options {
-                    timeout,
-                    connect_timeout,
-                    tls,
-                    verify,
-                    ca_file,
-                    tls_server_name,
-                    client_cert,
-                    client_key,
-                    data_mode,
-                    retries,
-                    pipelining,
-                }
-                .config(&url.0)?;
-                let mut options = PoolOptions::default();
-                options.max_sessions = max_sessions.0;
-                options.wait_timeout = wait_timeout.map(|w| w.0);
-                let inner = ferroftp::Pool::with_options(config, options).map_err(ftp_err)?;
+                let config = crate::options::config($name, &url.0, options)?;
+                let mut pool_options = PoolOptions::default();
+                pool_options.max_sessions = max_sessions.0;
+                pool_options.wait_timeout = wait_timeout.map(|w| w.0);
+                let inner = ferroftp::Pool::with_options(config, pool_options).map_err(ftp_err)?;
                 Ok(Self { inner })
             }
 

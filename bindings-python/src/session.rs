@@ -11,22 +11,18 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-use ferroftp::{Checksum, Config, DataMode, DownloadOptions, UploadOptions};
+use ferroftp::{Checksum, Config, DownloadOptions, UploadOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyModule, PyType};
+use pyo3::types::{PyDict, PyModule, PyType};
 
 use crate::entry::{PyEntry, entries};
 use crate::errors::ftp_err;
 use crate::file::{Bytes, FileCore, PyAsyncRemoteFile, PyRemoteFile};
-use crate::options::{
-    CaFile, ChecksumArg, ClientCert, ClientKey, CommandLine, ConnectTimeout, DataModeArg, Options,
-    Pipelining, Remote, Retries, Timeout, Tls, TlsServerName, UrlArg, Verify,
-};
+use crate::options::{ChecksumArg, CommandLine, Remote, UrlArg, Verify};
 use crate::runtime::{Awaiting, Blocking, Face, ready, spawn_async, wait};
 use crate::transfer::{
     FromFile, Local, ProgressGate, ToFile, bytes_arg, callback, core_progress, path_only,
@@ -115,97 +111,38 @@ fn stream_options(
     path_only("resume=True", resume)?;
     path_only("atomic=True", atomic)?;
     path_only("verify=False", !verify.0)?;
-    path_only("checksum", checksum.is_some())
+    path_only(
+        "checksum",
+        checksum.as_ref().is_some_and(|c| c.0 != Checksum::Off),
+    )
 }
 
-/// Connects and logs in; returns a `Session`.
+/// Connects and logs in; returns a `Session`. The keyword options are the core's settings
+/// (`ferroftp._native.SETTINGS`: timeout, connect_timeout, tls, verify, ca_file, ...).
 #[pyfunction]
-#[pyo3(
-    signature = (url, *, timeout = Timeout(Duration::from_secs(30)),
-                 connect_timeout = ConnectTimeout(Duration::from_secs(10)), tls = None,
-                 verify = Verify(true), ca_file = None,
-                 tls_server_name = None, client_cert = None, client_key = None, data_mode = DataModeArg(DataMode::Auto),
-                 retries = Retries(3), pipelining = Pipelining(true)),
-    text_signature = "(url, *, timeout=30.0, connect_timeout=10.0, tls=None, verify=True, \
-                      ca_file=None, tls_server_name=None, client_cert=None, client_key=None, data_mode='auto', retries=3, pipelining=True)"
-)]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (url, **options))]
 pub(crate) fn connect(
     py: Python<'_>,
     url: UrlArg,
-    timeout: Timeout,
-    connect_timeout: ConnectTimeout,
-    tls: Option<Tls>,
-    verify: Verify,
-    ca_file: Option<CaFile>,
-    tls_server_name: Option<TlsServerName>,
-    client_cert: Option<ClientCert>,
-    client_key: Option<ClientKey>,
-    data_mode: DataModeArg,
-    retries: Retries,
-    pipelining: Pipelining,
+    options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PySession> {
-    let config = Options {
-        timeout,
-        connect_timeout,
-        tls,
-        verify,
-        ca_file,
-        tls_server_name,
-        client_cert,
-        client_key,
-        data_mode,
-        retries,
-        pipelining,
-    }
-    .config(&url.0)?;
+    let config = crate::options::config("connect", &url.0, options)?;
     Blocking(py).run(async move {
         let inner = ferroftp::Session::connect_with(config).await?;
         Ok(PySession { inner })
     })
 }
 
-/// Connects and logs in; returns an awaitable of an `AsyncSession`.
+/// Connects and logs in; returns an awaitable of an `AsyncSession`. The options are those of
+/// `connect`.
 #[pyfunction]
-#[pyo3(
-    signature = (url, *, timeout = Timeout(Duration::from_secs(30)),
-                 connect_timeout = ConnectTimeout(Duration::from_secs(10)), tls = None,
-                 verify = Verify(true), ca_file = None,
-                 tls_server_name = None, client_cert = None, client_key = None, data_mode = DataModeArg(DataMode::Auto),
-                 retries = Retries(3), pipelining = Pipelining(true)),
-    text_signature = "(url, *, timeout=30.0, connect_timeout=10.0, tls=None, verify=True, \
-                      ca_file=None, tls_server_name=None, client_cert=None, client_key=None, data_mode='auto', retries=3, pipelining=True)"
-)]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (url, **options))]
 pub(crate) fn connect_async<'py>(
     py: Python<'py>,
     url: UrlArg,
-    timeout: Timeout,
-    connect_timeout: ConnectTimeout,
-    tls: Option<Tls>,
-    verify: Verify,
-    ca_file: Option<CaFile>,
-    tls_server_name: Option<TlsServerName>,
-    client_cert: Option<ClientCert>,
-    client_key: Option<ClientKey>,
-    data_mode: DataModeArg,
-    retries: Retries,
-    pipelining: Pipelining,
+    options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let config = Options {
-        timeout,
-        connect_timeout,
-        tls,
-        verify,
-        ca_file,
-        tls_server_name,
-        client_cert,
-        client_key,
-        data_mode,
-        retries,
-        pipelining,
-    }
-    .config(&url.0)?;
+    let config = crate::options::config("connect_async", &url.0, options)?;
     Awaiting(py).run(async move {
         let inner = ferroftp::Session::connect_with(config).await?;
         Ok(PyAsyncSession { inner })
