@@ -63,6 +63,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // The core's tables, for the tests that check this face against them (and for users).
     m.add("SETTINGS", options::settings_table(m.py())?)?;
+    m.add("ERROR_KINDS", errors::error_kinds(m.py())?)?;
     let data_modes = ferroftp::DataMode::ALL.map(|d| d.as_str());
     m.add("DATA_MODES", PyTuple::new(m.py(), data_modes)?)?;
     m.add(
@@ -88,5 +89,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pool::PyAsyncLease>()?;
     m.add_function(wrap_pyfunction!(_panic_in_operation, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_operation_async, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::_error, m)?)?;
     Ok(())
 }

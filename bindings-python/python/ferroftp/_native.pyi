@@ -9,6 +9,8 @@ from typing import Any, Literal, Protocol, final
 
 from typing_extensions import Self, TypeAlias
 
+from ferroftp.exceptions import Error
+
 __version__: str
 
 SETTINGS: tuple[dict[str, Any], ...]
@@ -18,6 +20,8 @@ SETTINGS: tuple[dict[str, Any], ...]
 ``"text"``), ``choices`` (the names a ``"choice"`` takes, else ``None``), ``optional``
 (whether it takes ``None``), ``default`` and ``doc``."""
 
+ERROR_KINDS: tuple[str, ...]
+"""The core's error kinds: each is the ``kind`` of a class of :mod:`ferroftp.exceptions`."""
 DATA_MODES: tuple[str, ...]
 """The core's data modes: every value ``data_mode=`` takes."""
 CHECKSUMS: tuple[str, ...]
@@ -27,6 +31,7 @@ CHECKSUMS: tuple[str, ...]
 __all__ = [
     "CHECKSUMS",
     "DATA_MODES",
+    "ERROR_KINDS",
     "SETTINGS",
     "AsyncPool",
     "AsyncPooledSession",
@@ -40,6 +45,7 @@ __all__ = [
     "RemoteFile",
     "Session",
     "__version__",
+    "_error",
     "_panic_in_operation",
     "_panic_in_operation_async",
     "connect",
@@ -491,6 +497,10 @@ def _panic_in_operation() -> None:
 
 def _panic_in_operation_async() -> Awaitable[None]:
     """Test hook: panics inside an awaitable operation."""
+
+def _error(kind: str, message: str, /) -> Error:
+    """Test hook: the exception a core error of ``kind`` (one of :data:`ERROR_KINDS`) with
+    ``message`` becomes."""
 
 _BatchProgressCallback: TypeAlias = Callable[[BatchProgress], object]
 """``progress(p)``: called with a :class:`BatchProgress` as files and bytes move."""
