@@ -277,7 +277,7 @@ where
 
 /// Where [`on_loop`] runs work: an event loop, for an awaitable (once it exists) whose
 /// cancellation stops that work at once.
-pub(crate) struct LoopTarget {
+struct LoopTarget {
     event_loop: Py<PyAny>,
     awaitable: OnceLock<Py<PyAny>>,
 }
@@ -356,7 +356,7 @@ type Job = Box<dyn FnOnce(Python<'_>) + Send>;
 /// Runs `work` on `value` on the thread of `target`'s event loop (with the GIL), and gives
 /// `value` back. Once the awaitable is cancelled (or the waiting future dropped), the work is
 /// not done.
-pub(crate) async fn on_loop<V: Send + 'static>(
+async fn on_loop<V: Send + 'static>(
     target: Arc<LoopTarget>,
     value: V,
     work: impl FnOnce(Python<'_>, &mut V) -> PyResult<()> + Send + 'static,

@@ -111,10 +111,7 @@ fn stream_options(
     path_only("resume=True", resume)?;
     path_only("atomic=True", atomic)?;
     path_only("verify=False", !verify.0)?;
-    path_only(
-        "checksum",
-        checksum.as_ref().is_some_and(|c| c.0 != Checksum::Off),
-    )
+    path_only("checksum", checksum.is_some())
 }
 
 /// Connects and logs in; returns a `Session`. The keyword options are the core's settings
