@@ -2,9 +2,12 @@
 //! panics → Python exceptions.
 //!
 //! The exception classes are plain Python classes (they need several bases: `ftplib.error_perm`,
-//! `FileNotFoundError`, ...), so an error is raised lazily: the [`PyErr`] made here holds only the
-//! kind, code and message, and builds the instance of the right class when Python needs it.
-//! That makes errors cheap to create on runtime threads that do not hold the GIL.
+//! `FileNotFoundError`, ...), each naming the core's error kind it stands for in its `kind`
+//! attribute: that is the one mapping from kinds to classes, and `ferroftp.exceptions._for_kind`
+//! reads it. So an error is raised lazily: the [`PyErr`] made here holds only the kind's name,
+//! the code, the message and whether the operation may have taken effect, and builds the
+//! instance of the right class when Python needs it. That makes errors cheap to create on
+//! runtime threads that do not hold the GIL.
 
 use std::any::Any;
 use std::future::Future;
@@ -17,35 +20,15 @@ use pyo3::exceptions::{PyException, PyRuntimeError};
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyModule;
+use pyo3::types::PyTuple;
 use pyo3::{PyErrArguments, intern};
-
-/// The Python class name (in `ferroftp.exceptions`) for a core error kind.
-fn class_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Connect => "ConnectionError",
-        ErrorKind::Tls => "TlsError",
-        ErrorKind::Auth => "AuthenticationError",
-        ErrorKind::NotFound => "NotFoundError",
-        ErrorKind::Permanent => "PermanentError",
-        ErrorKind::Transient => "TransientError",
-        ErrorKind::Timeout => "TimeoutError",
-        ErrorKind::Cancelled => "CancelledError",
-        ErrorKind::Protocol => "ProtocolError",
-        ErrorKind::Io => "IoError",
-        ErrorKind::Closed => "ClosedError",
-        ErrorKind::InvalidInput => "InvalidInputError",
-        ErrorKind::Integrity => "IntegrityError",
-        _ => "Error",
-    }
-}
 
 /// What a raised `ferroftp.Error` carries; turned into the exception instance when raised.
 struct FtpErrorArgs {
-    class: &'static str,
     kind: &'static str,
     code: Option<u16>,
     message: String,
+    may_have_taken_effect: bool,
 }
 
 impl PyErrArguments for FtpErrorArgs {
@@ -60,31 +43,51 @@ impl PyErrArguments for FtpErrorArgs {
 
 impl FtpErrorArgs {
     fn instance<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-        let module = MODULE
-            .get_or_try_init(py, || {
-                PyResult::Ok(py.import("ferroftp.exceptions")?.unbind())
-            })?
-            .bind(py);
-        let class = module.getattr(self.class)?;
+        static FOR_KIND: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let for_kind = FOR_KIND.get_or_try_init(py, || {
+            PyResult::Ok(
+                py.import("ferroftp.exceptions")?
+                    .getattr("_for_kind")?
+                    .unbind(),
+            )
+        })?;
+        let class = for_kind.bind(py).call1((self.kind,))?;
         // Built from the message alone: some classes are OSError subclasses, whose constructor
         // gives a meaning to a second and third argument.
         let exc = class.call1((self.message.as_str(),))?;
         exc.setattr(intern!(py, "code"), self.code)?;
         exc.setattr(intern!(py, "kind"), self.kind)?;
+        exc.setattr(
+            intern!(py, "may_have_taken_effect"),
+            self.may_have_taken_effect,
+        )?;
         Ok(exc)
     }
 }
 
 /// The Python exception for a core error (no GIL needed; built when raised).
 pub(crate) fn ftp_err(e: ferroftp::Error) -> PyErr {
-    let kind = e.kind();
     PyErr::new::<PyException, _>(FtpErrorArgs {
-        class: class_name(kind),
-        kind: kind.as_str(),
+        kind: e.kind().as_str(),
         code: e.code(),
         message: e.message().to_string(),
+        may_have_taken_effect: e.may_have_taken_effect(),
     })
+}
+
+/// `ferroftp._native.ERROR_KINDS`: the names of the core's error kinds, each of which has a
+/// class of its own in `ferroftp.exceptions` (its test checks that).
+pub(crate) fn error_kinds(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
+    PyTuple::new(py, ErrorKind::ALL.map(ErrorKind::as_str))
+}
+
+/// Test hook `_error(kind, message)`: the exception a core error of `kind` (a name of
+/// `ERROR_KINDS`) becomes, as every operation raises it.
+#[pyfunction]
+#[pyo3(signature = (kind, message, /))]
+pub(crate) fn _error(py: Python<'_>, kind: &str, message: &str) -> PyResult<Py<PyAny>> {
+    let kind = kind.parse::<ErrorKind>().map_err(ftp_err)?;
+    Ok(err(kind, message).into_value(py).into_any())
 }
 
 /// The Python exception for an error of `kind` with `message`.

@@ -4,18 +4,23 @@
 //! is defined here. This crate holds no FTP logic: it converts arguments, results, errors and
 //! threads around the core crate `ferroftp`.
 //!
-//! * `session`: `connect`, `connect_async`, `Session`, `AsyncSession`.
+//! * `session`: `connect`, `connect_async`, `Session`, `AsyncSession` (each operation described
+//!   once for both faces).
 //! * `file`: `RemoteFile`, `AsyncRemoteFile` (what `open` returns).
 //! * `entry`: `Entry`.
 //! * `pool`: `Pool`, `AsyncPool`, `BatchResult`, `BatchProgress`.
 //! * `names`: `path_to_bytes`, `path_from_bytes` (remote names as the server's raw bytes).
-//! * `runtime`: blocking calls (GIL released, Ctrl-C aware) and awaitables on the one runtime.
-//! * `transfer`: local paths and file objects, progress callbacks.
+//! * `options`: the connection options through the core's settings table (`SETTINGS`), and
+//!   the other argument types.
+//! * `runtime`: the two faces (`Blocking`: the core's `BlockingCall`, GIL released, Ctrl-C
+//!   aware; `Awaiting`: asyncio awaitables) on the one runtime, and the pumps' drivers.
+//! * `transfer`: local paths, and the pumps of file objects and progress callbacks.
 //! * `errors`: core errors → `ferroftp.exceptions`, panics → exceptions.
 //! * `logs`: the core's log records → Python's `logging`; `reset_log_cache`.
 #![deny(unsafe_code)]
 
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 mod entry;
 mod errors;
@@ -56,6 +61,15 @@ fn _panic_in_operation_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The core's tables, for the tests that check this face against them (and for users).
+    m.add("SETTINGS", options::settings_table(m.py())?)?;
+    m.add("ERROR_KINDS", errors::error_kinds(m.py())?)?;
+    let data_modes = ferroftp::DataMode::ALL.map(|d| d.as_str());
+    m.add("DATA_MODES", PyTuple::new(m.py(), data_modes)?)?;
+    m.add(
+        "CHECKSUMS",
+        PyTuple::new(m.py(), options::checksum_names().collect::<Vec<_>>())?,
+    )?;
     logs::install(m.py())?;
     m.add_function(wrap_pyfunction!(logs::reset_log_cache, m)?)?;
     m.add_function(wrap_pyfunction!(session::connect, m)?)?;
@@ -75,5 +89,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pool::PyAsyncLease>()?;
     m.add_function(wrap_pyfunction!(_panic_in_operation, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_operation_async, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::_error, m)?)?;
     Ok(())
 }

@@ -1,17 +1,23 @@
-//! Arguments: the keyword options of `connect` / `connect_async` → [`ferroftp::Config`], and
-//! remote paths (`str` or `bytes`).
-//!
-//! Each option has its own argument type whose error names the option and says what it
+//! Arguments: the connection options of `connect`, `connect_async`, `Pool` and `AsyncPool`,
+//! read through the core's settings table, and the types of the other arguments (checksums,
+//! remote paths, URLs, ...), each raising an error that names the argument and says what it
 //! accepts (pyo3 adds the parameter name only as an exception note, which Python < 3.11 does
 //! not show).
+//!
+//! The connection options are defined once, in the core ([`ferroftp::SETTINGS`]): [`config`]
+//! looks each keyword up there, converts its Python value by the setting's [`SettingKind`] and
+//! hands it to [`Config::set`], which checks it (a bad value raises `ValueError` with the
+//! core's message) —
+//! names, parsers and defaults are the core's alone. [`settings_table`] shows the table to
+//! Python as `ferroftp._native.SETTINGS` (the stubs are tested against it).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ferroftp::{Checksum, Config, DataMode, HashAlgorithm, TlsMode};
+use ferroftp::{Checksum, Config, SETTINGS, Setting, SettingKind, SettingValue};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyTuple};
 
 use crate::errors::ftp_err;
 
@@ -44,17 +50,6 @@ fn seconds(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<Duration> {
         .map_err(|_| PyValueError::new_err(format!("{name} is too large: {secs}")))
 }
 
-/// A `str` option with a fixed set of values.
-fn choice(name: &str, obj: &Bound<'_, PyAny>, allowed: &str) -> PyResult<String> {
-    match obj.cast::<PyString>() {
-        Ok(s) => Ok(s.to_cow()?.to_ascii_lowercase()),
-        Err(_) => Err(PyTypeError::new_err(format!(
-            "{name} must be {allowed}, not {}",
-            type_name(obj)
-        ))),
-    }
-}
-
 macro_rules! option_type {
     ($(#[$doc:meta])* $name:ident($inner:ty), |$obj:ident| $body:expr) => {
         $(#[$doc])*
@@ -71,90 +66,43 @@ macro_rules! option_type {
     };
 }
 
-option_type!(
-    /// `timeout=`: seconds for each reply and each data read or write.
-    Timeout(Duration),
-    |obj| seconds("timeout", obj)
-);
+/// The names `checksum=` takes: the core's ([`Checksum::ALL`]) but `"off"`, which is `None`.
+pub(crate) fn checksum_names() -> impl Iterator<Item = &'static str> {
+    Checksum::ALL
+        .into_iter()
+        .filter(|&c| c != Checksum::Off)
+        .map(Checksum::as_str)
+}
 
 option_type!(
-    /// `connect_timeout=`: seconds for the TCP connection and the greeting.
-    ConnectTimeout(Duration),
-    |obj| seconds("connect_timeout", obj)
-);
-
-const TLS_VALUES: &str = "None, \"explicit\" or \"implicit\"";
-
-option_type!(
-    /// `tls=`: `"explicit"` or `"implicit"` (None is the parameter's absence).
-    Tls(TlsMode),
-    |obj| match choice("tls", obj, TLS_VALUES)?.as_str() {
-        "explicit" => Ok(TlsMode::Explicit),
-        "implicit" => Ok(TlsMode::Implicit),
-        other => Err(PyValueError::new_err(format!(
-            "tls must be {TLS_VALUES}, not {other:?}"
-        ))),
-    }
-);
-
-const DATA_MODES: &str = "\"auto\", \"epsv\", \"pasv\" or \"active\"";
-
-option_type!(
-    /// `data_mode=`.
-    DataModeArg(DataMode),
-    |obj| match choice("data_mode", obj, DATA_MODES)?.as_str() {
-        "auto" => Ok(DataMode::Auto),
-        "epsv" => Ok(DataMode::Epsv),
-        "pasv" => Ok(DataMode::Pasv),
-        "active" => Ok(DataMode::Active),
-        other => Err(PyValueError::new_err(format!(
-            "data_mode must be {DATA_MODES}, not {other:?}"
-        ))),
-    }
-);
-
-const CHECKSUM_VALUES: &str = "None, \"if-available\", \"required\", \"sha256\", \"sha512\", \
-                               \"sha1\", \"md5\" or \"crc32\"";
-
-option_type!(
-    /// `checksum=` of `download`/`upload` (None, the default, is the parameter's absence:
-    /// [`Checksum::Off`]): `"if-available"`, `"required"`, or one algorithm ([`Checksum::Only`]).
+    /// `checksum=` of `download`/`upload` and the batches: one of [`checksum_names`] (None,
+    /// the default, is the parameter's absence: [`Checksum::Off`]).
     ChecksumArg(Checksum),
-    |obj| match choice("checksum", obj, CHECKSUM_VALUES)?.as_str() {
-        "if-available" => Ok(Checksum::IfAvailable),
-        "required" => Ok(Checksum::Required),
-        "sha256" => Ok(Checksum::Only(HashAlgorithm::Sha256)),
-        "sha512" => Ok(Checksum::Only(HashAlgorithm::Sha512)),
-        "sha1" => Ok(Checksum::Only(HashAlgorithm::Sha1)),
-        "md5" => Ok(Checksum::Only(HashAlgorithm::Md5)),
-        "crc32" => Ok(Checksum::Only(HashAlgorithm::Crc32)),
-        other => Err(PyValueError::new_err(format!(
-            "checksum must be {CHECKSUM_VALUES}, not {other:?}"
-        ))),
-    }
-);
-
-option_type!(
-    /// `retries=`: a non-negative `int`.
-    Retries(u32),
     |obj| {
-        if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
-            Err(PyTypeError::new_err(format!(
-                "retries must be an int, not {}",
+        let expected = || format!("None or one of {}", quoted(checksum_names()));
+        match obj.cast::<PyString>() {
+            Ok(s) => {
+                let name = s.to_cow()?.to_ascii_lowercase();
+                Checksum::ALL
+                    .into_iter()
+                    .find(|&c| c != Checksum::Off && c.as_str() == name)
+                    .ok_or_else(|| {
+                        PyValueError::new_err(format!(
+                            "checksum must be {}, not {name:?}",
+                            expected()
+                        ))
+                    })
+            }
+            Err(_) => Err(PyTypeError::new_err(format!(
+                "checksum must be {}, not {}",
+                expected(),
                 type_name(obj)
-            )))
-        } else {
-            obj.extract::<i128>().ok().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
-                PyValueError::new_err(format!(
-                    "retries must be between 0 and {}, not {obj}",
-                    u32::MAX
-                ))
-            })
+            ))),
         }
     }
 );
 
-/// A flag option: exactly `True` or `False` (no truthy stand-ins).
+/// A flag: exactly `True` or `False` (no truthy stand-ins).
 fn flag(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     match obj.cast::<PyBool>() {
         Ok(b) => Ok(b.is_true()),
@@ -166,55 +114,9 @@ fn flag(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 }
 
 option_type!(
-    /// `verify=`: a `bool` (TLS certificates for `connect`, the size check for transfers).
+    /// `verify=` of transfers (the size check): a `bool`.
     Verify(bool),
     |obj| flag("verify", obj)
-);
-
-option_type!(
-    /// `pipelining=`: a `bool` (see the core's `Config::pipelining`).
-    Pipelining(bool),
-    |obj| flag("pipelining", obj)
-);
-
-option_type!(
-    /// `ca_file=`: a path (`str` or `os.PathLike`) to a PEM file.
-    CaFile(PathBuf),
-    |obj| local_path("ca_file", obj)
-);
-
-/// A local path option (`str` or `os.PathLike`).
-fn local_path(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
-    obj.extract::<PathBuf>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{name} must be a path (str or os.PathLike), not {}",
-            type_name(obj)
-        ))
-    })
-}
-
-option_type!(
-    /// `client_cert=`: a path to a PEM client certificate (with its chain).
-    ClientCert(PathBuf),
-    |obj| local_path("client_cert", obj)
-);
-
-option_type!(
-    /// `client_key=`: a path to the PEM private key of `client_cert`.
-    ClientKey(PathBuf),
-    |obj| local_path("client_key", obj)
-);
-
-option_type!(
-    /// `tls_server_name=`: the name the server's certificate must carry (a `str`).
-    TlsServerName(String),
-    |obj| match obj.cast::<PyString>() {
-        Ok(s) => Ok(s.to_cow()?.into_owned()),
-        Err(_) => Err(PyTypeError::new_err(format!(
-            "tls_server_name must be a str, not {}",
-            type_name(obj)
-        ))),
-    }
 );
 
 /// A remote path given as `str` or `bytes`, as the core's strings carry it: `bytes` are the
@@ -271,42 +173,6 @@ option_type!(
     }
 );
 
-/// The options shared by `connect` and `connect_async` (and, later, the pools).
-pub(crate) struct Options {
-    pub timeout: Timeout,
-    pub connect_timeout: ConnectTimeout,
-    pub tls: Option<Tls>,
-    pub verify: Verify,
-    pub ca_file: Option<CaFile>,
-    pub tls_server_name: Option<TlsServerName>,
-    pub client_cert: Option<ClientCert>,
-    pub client_key: Option<ClientKey>,
-    pub data_mode: DataModeArg,
-    pub retries: Retries,
-    pub pipelining: Pipelining,
-}
-
-impl Options {
-    /// The session's configuration: the URL, then each option.
-    pub(crate) fn config(self, url: &str) -> PyResult<Config> {
-        let mut config = Config::from_url(url).map_err(ftp_err)?;
-        config.timeout = self.timeout.0;
-        config.connect_timeout = self.connect_timeout.0;
-        if let Some(tls) = self.tls {
-            config.tls = tls.0;
-        }
-        config.verify = self.verify.0;
-        config.ca_file = self.ca_file.map(|c| c.0);
-        config.tls_server_name = self.tls_server_name.map(|n| n.0);
-        config.client_cert = self.client_cert.map(|c| c.0);
-        config.client_key = self.client_key.map(|k| k.0);
-        config.data_mode = self.data_mode.0;
-        config.retries = self.retries.0;
-        config.pipelining = self.pipelining.0;
-        Ok(config)
-    }
-}
-
 option_type!(
     /// `max_sessions=`: a positive `int`.
     MaxSessions(usize),
@@ -335,3 +201,173 @@ option_type!(
     WaitTimeout(Duration),
     |obj| seconds("wait_timeout", obj)
 );
+
+/// `'a', 'b', 'c'`: names as Python writes them.
+fn quoted<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names
+        .into_iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The name of a setting's kind, as `ferroftp._native.SETTINGS` gives it (`None` for a kind
+/// this face does not know yet: its test fails then).
+fn kind_name(kind: SettingKind) -> Option<&'static str> {
+    Some(match kind {
+        SettingKind::Seconds => "seconds",
+        SettingKind::Flag => "flag",
+        SettingKind::Count => "count",
+        SettingKind::Bytes => "bytes",
+        SettingKind::Choice(_) => "choice",
+        SettingKind::Path => "path",
+        SettingKind::Text => "text",
+        _ => return None,
+    })
+}
+
+/// What a setting accepts, for a `TypeError`.
+fn accepts(setting: &Setting) -> String {
+    let what = match setting.kind {
+        SettingKind::Seconds => "a number of seconds (int or float)".to_string(),
+        SettingKind::Flag => "True or False".to_string(),
+        SettingKind::Count => "an int".to_string(),
+        SettingKind::Bytes => "an int (bytes)".to_string(),
+        SettingKind::Choice(names) => format!("a str: one of {}", quoted(names.iter().copied())),
+        SettingKind::Path => "a path (str or os.PathLike)".to_string(),
+        SettingKind::Text => "a str".to_string(),
+        _ => "a value this version of the Python package cannot pass".to_string(),
+    };
+    if setting.optional {
+        format!("{what}, or None")
+    } else {
+        what
+    }
+}
+
+/// `value` as the value of `setting`: converted by the setting's kind (a `TypeError` for a
+/// Python type the kind does not take); the core checks the value itself.
+fn setting_value(setting: &Setting, value: &Bound<'_, PyAny>) -> PyResult<SettingValue> {
+    let name = setting.name;
+    let wrong_type = || {
+        PyTypeError::new_err(format!(
+            "{name} must be {}, not {}",
+            accepts(setting),
+            type_name(value)
+        ))
+    };
+    let invalid = |message: String| PyValueError::new_err(message);
+    if value.is_none() {
+        return match setting.optional {
+            true => Ok(SettingValue::Unset),
+            false => Err(wrong_type()),
+        };
+    }
+    let is_bool = value.is_instance_of::<PyBool>();
+    let is_int = value.is_instance_of::<PyInt>() && !is_bool;
+    Ok(match setting.kind {
+        SettingKind::Seconds if is_int || value.is_instance_of::<PyFloat>() => {
+            // An int too large for a float (OverflowError) is too large a timeout.
+            let secs = value
+                .extract::<f64>()
+                .map_err(|_| invalid(format!("{name} is too large: {value}")))?;
+            SettingValue::Seconds(secs)
+        }
+        SettingKind::Flag if is_bool => SettingValue::Flag(value.is_truthy()?),
+        SettingKind::Count | SettingKind::Bytes if is_int => {
+            SettingValue::Number(value.extract::<u64>().map_err(|_| {
+                invalid(match value.lt(0) {
+                    Ok(true) => format!("{name} must not be negative, not {value}"),
+                    _ => format!("{name} is too large: {value}"),
+                })
+            })?)
+        }
+        SettingKind::Choice(_) | SettingKind::Text => match value.cast::<PyString>() {
+            Ok(s) => SettingValue::Text(s.to_cow()?.into_owned()),
+            Err(_) => return Err(wrong_type()),
+        },
+        SettingKind::Path => match value.extract::<PathBuf>() {
+            Ok(p) => SettingValue::Path(p),
+            Err(_) => return Err(wrong_type()),
+        },
+        _ => return Err(wrong_type()),
+    })
+}
+
+/// The configuration of a session to `url` with the keyword `options` of `function` (named in
+/// messages: `"connect"`, `"Pool"`): each option is a setting of the core's table, converted
+/// by its kind and set by the core; the others keep the core's defaults.
+///
+/// # Errors
+/// `TypeError` for a keyword that is no setting (as Python words it) or a value of the wrong
+/// type; `ValueError` for a bad value (with the core's message); `ferroftp.InvalidInputError`
+/// (also a `ValueError`) for a bad URL.
+pub(crate) fn config(
+    function: &str,
+    url: &str,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Config> {
+    let mut values = Vec::new();
+    for (key, value) in options.into_iter().flat_map(|o| o.iter()) {
+        let key = key.str()?;
+        let key = key.to_cow()?;
+        let Some(setting) = Setting::named(&key) else {
+            return Err(PyTypeError::new_err(format!(
+                "{function}() got an unexpected keyword argument '{key}'"
+            )));
+        };
+        values.push((setting.name, setting_value(setting, &value)?));
+    }
+    let mut config = Config::from_url(url).map_err(ftp_err)?;
+    for (name, value) in values {
+        config.set(name, value).map_err(|e| {
+            // A bad argument, as Python reports one. The core's parsers of named values (data
+            // modes, TLS modes) do not name the setting: the message does.
+            match e.message().contains(name) {
+                true => PyValueError::new_err(e.message().to_string()),
+                false => PyValueError::new_err(format!("{name}: {}", e.message())),
+            }
+        })?;
+    }
+    Ok(config)
+}
+
+/// A setting's value as a Python object (a path as `str`).
+fn to_python<'py>(py: Python<'py>, value: SettingValue) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        SettingValue::Seconds(s) => s.into_pyobject(py)?.into_any(),
+        SettingValue::Flag(b) => PyBool::new(py, b).to_owned().into_any(),
+        SettingValue::Number(n) => n.into_pyobject(py)?.into_any(),
+        SettingValue::Text(t) => t.into_pyobject(py)?.into_any(),
+        SettingValue::Path(p) => p.to_string_lossy().into_pyobject(py)?.into_any(),
+        _ => py.None().into_bound(py),
+    })
+}
+
+/// `ferroftp._native.SETTINGS`: the core's settings table, one dict per setting, in the
+/// core's order: `name`, `kind` (`"seconds"`, `"flag"`, `"count"`, `"bytes"`, `"choice"`,
+/// `"path"`, `"text"`; `None` for a kind this face does not know), `choices` (a tuple of names
+/// for a choice, else `None`), `optional`, `default` (the core's; `None` for an optional
+/// setting, which is then unset) and `doc`.
+pub(crate) fn settings_table(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
+    let defaults = Config::new("localhost");
+    let rows = SETTINGS.iter().map(|setting| {
+        let row = PyDict::new(py);
+        row.set_item("name", setting.name)?;
+        row.set_item("kind", kind_name(setting.kind))?;
+        let choices = match setting.kind {
+            SettingKind::Choice(names) => Some(PyTuple::new(py, names)?),
+            _ => None,
+        };
+        row.set_item("choices", choices)?;
+        row.set_item("optional", setting.optional)?;
+        let default = match (setting.optional, defaults.setting(setting.name)) {
+            (false, Some(value)) => to_python(py, value)?,
+            _ => py.None().into_bound(py),
+        };
+        row.set_item("default", default)?;
+        row.set_item("doc", setting.doc)?;
+        Ok(row)
+    });
+    PyTuple::new(py, rows.collect::<PyResult<Vec<_>>>()?)
+}

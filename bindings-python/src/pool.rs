@@ -9,20 +9,15 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use ferroftp::{BatchOptions, BatchProgress, DataMode, PoolOptions};
+use ferroftp::{BatchOptions, BatchProgress, PoolOptions};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 
 use crate::errors::ftp_err;
-use crate::options::{
-    CaFile, ChecksumArg, ClientCert, ClientKey, ConnectTimeout, DataModeArg, MaxSessions, Options,
-    Pipelining, Remote, Retries, Timeout, Tls, TlsServerName, UrlArg, Verify, WaitTimeout,
-    type_name,
-};
-use crate::runtime::{ready, spawn_async, wait, wait_with};
+use crate::options::{ChecksumArg, MaxSessions, Remote, UrlArg, WaitTimeout, type_name};
+use crate::runtime::{Awaiting, Blocking, Face, ready, spawn_async, wait};
 use crate::session::{PyAsyncSession, PySession};
 use crate::transfer::{ProgressGate, ProgressValue, callback};
 
@@ -245,52 +240,26 @@ fn batch_options(
         .checksum(checksum.map(|c| c.0).unwrap_or_default())
 }
 
-/// Runs a batch as a blocking call, with its progress delivered on this thread.
-fn run_blocking<'py, F>(
-    py: Python<'py>,
+/// Runs a batch through `face`, with its progress delivered where the caller is.
+fn run_batch<'py, R, F>(
+    face: R,
     progress: Option<Bound<'py, PyAny>>,
-    mut options: BatchOptions,
+    options: BatchOptions,
     batch: impl FnOnce(BatchOptions) -> F,
-) -> PyResult<Bound<'py, PyAny>>
+) -> PyResult<R::Out<BatchOut>>
 where
-    F: Future<Output = ferroftp::Result<ferroftp::BatchResult>> + Send + 'static,
-{
-    let result = match callback(progress)? {
-        None => {
-            let op = batch(options);
-            wait(py, async move { op.await.map_err(ftp_err) })?
-        }
-        Some(cb) => {
-            let (gate, mut pump) = ProgressGate::<BatchProgress>::for_caller(cb);
-            let sink = gate.sink();
-            options = options.progress(sink);
-            let op = batch(options);
-            wait_with(py, async move { gate.run(op).await }, &mut pump)?
-        }
-    };
-    Ok(BatchOut(result).into_pyobject(py)?.into_any())
-}
-
-/// Runs a batch as an awaitable, with its progress delivered on the running event loop.
-fn run_async<'py, F>(
-    py: Python<'py>,
-    progress: Option<Bound<'py, PyAny>>,
-    mut options: BatchOptions,
-    batch: impl FnOnce(BatchOptions) -> F,
-) -> PyResult<Bound<'py, PyAny>>
-where
+    R: Face<'py>,
     F: Future<Output = ferroftp::Result<ferroftp::BatchResult>> + Send + 'static,
 {
     match callback(progress)? {
         None => {
             let op = batch(options);
-            spawn_async(py, async move { op.await.map(BatchOut).map_err(ftp_err) })
+            face.run(async move { op.await.map(BatchOut) })
         }
         Some(cb) => {
-            let gate = ProgressGate::<BatchProgress>::for_loop(py, cb)?;
-            options = options.progress(gate.sink());
-            let op = batch(options);
-            spawn_async(py, async move { gate.run(op).await.map(BatchOut) })
+            let (gate, pump) = ProgressGate::<BatchProgress>::new(cb);
+            let op = batch(options.progress(gate.sink()));
+            face.run_with(async move { gate.run(op).await.map(BatchOut) }, pump)
         }
     }
 }
@@ -324,62 +293,32 @@ pub(crate) struct PyAsyncPool {
 }
 
 /// The `#[pymethods]` of a pool class: the constructor, the four batch operations (run by
-/// `$run`: [`run_blocking`] or [`run_async`]) and the state getters are the same for both
-/// faces; `$name` is the Python class name and `$($own)*` are the methods of that face alone.
+/// `$face`: [`Blocking`] or [`Awaiting`]) and the state getters are the same for both faces;
+/// `$name` is the Python class name and `$($own)*` are the methods of that face alone.
 macro_rules! pool_methods {
-    ($class:ident, $name:literal, $run:ident, $($own:tt)*) => {
+    ($class:ident, $name:literal, $face:ident, $($own:tt)*) => {
         #[pymethods]
         impl $class {
-            /// A pool for the server of `url`; sessions are opened when first needed.
+            /// A pool for the server of `url`; sessions are opened when first needed. The
+            /// keyword options other than `max_sessions` and `wait_timeout` are those of
+            /// `connect`.
             #[new]
             #[pyo3(
                 signature = (url, *, max_sessions = MaxSessions(8), wait_timeout = None,
-                             timeout = Timeout(Duration::from_secs(30)),
-                             connect_timeout = ConnectTimeout(Duration::from_secs(10)),
-                             tls = None, verify = Verify(true), ca_file = None,
-                             tls_server_name = None, client_cert = None, client_key = None,
-                             data_mode = DataModeArg(DataMode::Auto), retries = Retries(3),
-                             pipelining = Pipelining(true)),
-                text_signature = "(url, *, max_sessions=8, wait_timeout=None, timeout=30.0, \
-                                  connect_timeout=10.0, tls=None, verify=True, ca_file=None, \
-                                  tls_server_name=None, client_cert=None, client_key=None, \
-                                  data_mode='auto', retries=3, pipelining=True)"
+                             **options),
+                text_signature = "(url, *, max_sessions=8, wait_timeout=None, **options)"
             )]
-            #[allow(clippy::too_many_arguments)]
             fn new(
                 url: UrlArg,
                 max_sessions: MaxSessions,
                 wait_timeout: Option<WaitTimeout>,
-                timeout: Timeout,
-                connect_timeout: ConnectTimeout,
-                tls: Option<Tls>,
-                verify: Verify,
-                ca_file: Option<CaFile>,
-                tls_server_name: Option<TlsServerName>,
-                client_cert: Option<ClientCert>,
-                client_key: Option<ClientKey>,
-                data_mode: DataModeArg,
-                retries: Retries,
-                pipelining: Pipelining,
+                options: Option<&Bound<'_, PyDict>>,
             ) -> PyResult<Self> {
-                let config = Options {
-                    timeout,
-                    connect_timeout,
-                    tls,
-                    verify,
-                    ca_file,
-                    tls_server_name,
-                    client_cert,
-                    client_key,
-                    data_mode,
-                    retries,
-                    pipelining,
-                }
-                .config(&url.0)?;
-                let mut options = PoolOptions::default();
-                options.max_sessions = max_sessions.0;
-                options.wait_timeout = wait_timeout.map(|w| w.0);
-                let inner = ferroftp::Pool::with_options(config, options).map_err(ftp_err)?;
+                let config = crate::options::config($name, &url.0, options)?;
+                let mut pool_options = PoolOptions::default();
+                pool_options.max_sessions = max_sessions.0;
+                pool_options.wait_timeout = wait_timeout.map(|w| w.0);
+                let inner = ferroftp::Pool::with_options(config, pool_options).map_err(ftp_err)?;
                 Ok(Self { inner })
             }
 
@@ -393,10 +332,10 @@ macro_rules! pool_methods {
                 progress: Option<Bound<'py, PyAny>>,
                 stop_on_error: bool,
                 checksum: Option<ChecksumArg>,
-            ) -> PyResult<Bound<'py, PyAny>> {
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<BatchOut>> {
                 let items = pairs(items, "items", remote_path, local_path)?;
                 let pool = self.inner.clone();
-                $run(py, progress, batch_options(stop_on_error, false, checksum), |o| async move {
+                run_batch($face(py), progress, batch_options(stop_on_error, false, checksum), |o| async move {
                     Ok(pool.download_many(items, o).await)
                 })
             }
@@ -411,10 +350,10 @@ macro_rules! pool_methods {
                 progress: Option<Bound<'py, PyAny>>,
                 stop_on_error: bool,
                 checksum: Option<ChecksumArg>,
-            ) -> PyResult<Bound<'py, PyAny>> {
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<BatchOut>> {
                 let items = pairs(items, "upload items", local_path, remote_path)?;
                 let pool = self.inner.clone();
-                $run(py, progress, batch_options(stop_on_error, false, checksum), |o| async move {
+                run_batch($face(py), progress, batch_options(stop_on_error, false, checksum), |o| async move {
                     Ok(pool.upload_many(items, o).await)
                 })
             }
@@ -432,11 +371,11 @@ macro_rules! pool_methods {
                 progress: Option<Bound<'py, PyAny>>,
                 stop_on_error: bool,
                 checksum: Option<ChecksumArg>,
-            ) -> PyResult<Bound<'py, PyAny>> {
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<BatchOut>> {
                 let local = local_path(local)?;
                 let pool = self.inner.clone();
                 let options = batch_options(stop_on_error, skip_existing, checksum);
-                $run(py, progress, options, |o| async move {
+                run_batch($face(py), progress, options, |o| async move {
                     pool.download_tree(&remote, local, o).await
                 })
             }
@@ -454,12 +393,22 @@ macro_rules! pool_methods {
                 progress: Option<Bound<'py, PyAny>>,
                 stop_on_error: bool,
                 checksum: Option<ChecksumArg>,
-            ) -> PyResult<Bound<'py, PyAny>> {
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<BatchOut>> {
                 let local = local_path(local)?;
                 let pool = self.inner.clone();
                 let options = batch_options(stop_on_error, skip_existing, checksum);
-                $run(py, progress, options, |o| async move {
+                run_batch($face(py), progress, options, |o| async move {
                     pool.upload_tree(local, &remote, o).await
+                })
+            }
+
+            /// Closes the pool: idle sessions say goodbye; later calls raise
+            /// `ferroftp.ClosedError`.
+            fn close<'py>(&self, py: Python<'py>) -> PyResult<<$face<'py> as Face<'py>>::Out<()>> {
+                let pool = self.inner.clone();
+                $face(py).run(async move {
+                    pool.close().await;
+                    Ok(())
                 })
             }
 
@@ -488,7 +437,7 @@ macro_rules! pool_methods {
 pool_methods! {
     PyPool,
     "Pool",
-    run_blocking,
+    Blocking,
     /// Borrows one session: `with pool.session() as s: ...` (a `Session`, handed back at the
     /// end of the block; do not keep it beyond).
     fn session(&self) -> PyLease {
@@ -496,14 +445,6 @@ pool_methods! {
             pool: self.inner.clone(),
             guard: Arc::new(Mutex::new(None)),
         }
-    }
-    /// Closes the pool: idle sessions say goodbye; later calls raise `ferroftp.ClosedError`.
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let pool = self.inner.clone();
-        wait(py, async move {
-            pool.close().await;
-            Ok(())
-        })
     }
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
@@ -523,21 +464,13 @@ pool_methods! {
 pool_methods! {
     PyAsyncPool,
     "AsyncPool",
-    run_async,
+    Awaiting,
     /// Borrows one session: `async with pool.session() as s: ...` (an `AsyncSession`).
     fn session(&self) -> PyAsyncLease {
         PyAsyncLease {
             pool: self.inner.clone(),
             guard: Arc::new(Mutex::new(None)),
         }
-    }
-    /// See `Pool.close`; an awaitable.
-    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let pool = self.inner.clone();
-        spawn_async(py, async move {
-            pool.close().await;
-            Ok(())
-        })
     }
     fn __aenter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyAny>> {
         ready(slf.into_any())

@@ -1,27 +1,37 @@
-//! Threads: every operation runs on the one ferroftp runtime (`ferroftp::runtime::handle()`).
+//! Threads: every operation runs on the one ferroftp runtime (`ferroftp::runtime`).
 //!
-//! * Blocking calls ([`wait`], [`wait_with`]) spawn the operation on the runtime and wait for it
-//!   with the GIL released, in slices of [`SLICE`], checking for signals between slices. On a
-//!   signal (Ctrl-C) the task is aborted — the core is cancel-safe: the next operation on the
-//!   session reconnects — and the signal's exception is raised. A [`Pump`] lets the waiting
-//!   thread do Python work for the operation (progress callbacks, file object I/O) with the GIL.
-//! * Awaitables ([`spawn_async`]) go through pyo3-async-runtimes with [`FerroRuntime`], a runtime
-//!   marker that spawns on the same handle; cancelling the asyncio future drops the Rust future.
+//! An operation is a future and, when it needs Python-side work while it runs (progress
+//! callbacks, a file object's `read`/`write`), a [`Pump`]. Each face runs the same pair
+//! ([`Face`]), so an operation is described once for both:
+//!
+//! * [`Blocking`] (`Session`, `Pool`): the core's [`BlockingCall`] runs the operation while the
+//!   calling thread waits with the GIL released, in slices of [`SLICE`] between which it checks
+//!   for signals, and does the pump's work with the GIL. On a signal (Ctrl-C) or an exception of
+//!   the pump's work the call is cancelled — the core is cancel-safe: the next operation on the
+//!   session reconnects — and the exception is raised. A blocking call made on a thread of an
+//!   async runtime is refused by the core's one misuse check, with the core's error.
+//! * [`Awaiting`] (`AsyncSession`, `AsyncPool`): an asyncio awaitable through
+//!   pyo3-async-runtimes with [`FerroRuntime`], a runtime marker that spawns on the same
+//!   runtime; the pump's work runs on the event loop's thread ([`on_loop`]). Cancelling the
+//!   asyncio future drops the operation.
 //!
 //! A panic in an operation becomes a `PanicException` on both paths ([`CatchPanic`]).
 
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use ferroftp::runtime::{BlockingCall, Waited};
 use pyo3::prelude::*;
 use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{self, ContextExt, Runtime};
 use tokio::runtime::Handle;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::errors::{CatchPanic, err, ftp_err, panic_err, runtime_err};
+use crate::errors::{CatchPanic, ftp_err, runtime_err};
 
 /// How long a blocking call waits with the GIL released before it checks for signals.
 pub(crate) const SLICE: Duration = Duration::from_millis(50);
@@ -34,44 +44,14 @@ pub(crate) fn handle() -> PyResult<Handle> {
     ferroftp::runtime::handle().map_err(ftp_err)
 }
 
-/// The shared runtime, for a call that is going to block the calling thread.
-fn blocking_handle() -> PyResult<Handle> {
-    if Handle::try_current().is_ok() {
-        return Err(runtime_err(
-            "a blocking ferroftp call was made on a thread of an async runtime; \
-             use ferroftp.AsyncSession there",
-        ));
-    }
-    handle()
-}
+/// Python-side work that an operation needs while it runs, done where its caller is: on the
+/// thread of a blocking call, or on the event loop's thread for an awaitable.
+pub(crate) trait Pump: Send + 'static {
+    /// An event that [`Pump::handle`] turns into Python work.
+    type Event: Send + 'static;
 
-/// A spawned operation, aborted when dropped (so that an early return — a signal, an exception
-/// of a callback — cancels it).
-struct Task<T>(JoinHandle<T>);
-
-impl<T> Drop for Task<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-fn joined<T>(r: Result<PyResult<T>, tokio::task::JoinError>) -> PyResult<T> {
-    match r {
-        Ok(r) => r,
-        Err(e) if e.is_panic() => Err(panic_err(e.into_panic().as_ref())),
-        Err(_) => Err(err(
-            ferroftp::ErrorKind::Cancelled,
-            "the operation was cancelled",
-        )),
-    }
-}
-
-/// Python-side work that a blocking call does for its operation while waiting for it.
-pub(crate) trait Pump: Send {
-    /// An event the waiting thread hands to [`Pump::handle`].
-    type Event: Send;
-
-    /// Work to do with the GIL before the next wait (e.g. read the next chunk of a file object).
+    /// Work to do with the GIL before the first wait and after each event (e.g. read the next
+    /// chunk of a file object).
     fn prepare(&mut self, _py: Python<'_>) -> PyResult<()> {
         Ok(())
     }
@@ -85,8 +65,9 @@ pub(crate) trait Pump: Send {
     /// Handles an event with the GIL (calls Python).
     fn handle(&mut self, py: Python<'_>, event: Self::Event) -> PyResult<()>;
 
-    /// Whether everything the operation produced has been handed to Python; the blocking call
-    /// returns once the operation has finished and this is true.
+    /// Whether everything the operation produced has been handed to Python; the operation's
+    /// result is given once it has finished and this is true. Once it has finished, the events
+    /// still to come are ready at once.
     fn drained(&self) -> bool;
 }
 
@@ -113,10 +94,88 @@ impl Pump for NoPump {
     }
 }
 
-enum Step<T, E> {
-    Done(Result<PyResult<T>, tokio::task::JoinError>),
-    Pump(E),
-    Tick,
+/// How a face runs an operation: what its methods return for an operation giving `T` (`T`
+/// itself, or an awaitable of it), and where the pump's work is done.
+pub(crate) trait Face<'py>: Copy {
+    /// What a method of this face returns for an operation giving `T`.
+    type Out<T>
+    where
+        T: 'py;
+
+    /// The GIL token of the call.
+    fn py(self) -> Python<'py>;
+
+    /// Runs `fut` with `pump` doing its Python-side work.
+    fn run_with<T, F, P>(self, fut: F, pump: P) -> PyResult<Self::Out<T>>
+    where
+        F: Future<Output = PyResult<T>> + Send + 'static,
+        T: for<'a> IntoPyObject<'a> + Send + 'static,
+        P: Pump;
+
+    /// Runs a core operation that needs no Python-side work.
+    fn run<T, F>(self, fut: F) -> PyResult<Self::Out<T>>
+    where
+        F: Future<Output = ferroftp::Result<T>> + Send + 'static,
+        T: for<'a> IntoPyObject<'a> + Send + 'static,
+    {
+        self.run_with(async move { fut.await.map_err(ftp_err) }, NoPump)
+    }
+}
+
+/// The blocking face: methods return the result once the operation is done.
+#[derive(Clone, Copy)]
+pub(crate) struct Blocking<'py>(pub(crate) Python<'py>);
+
+/// The awaitable face: methods return an asyncio awaitable of the result.
+#[derive(Clone, Copy)]
+pub(crate) struct Awaiting<'py>(pub(crate) Python<'py>);
+
+impl<'py> Face<'py> for Blocking<'py> {
+    type Out<T>
+        = T
+    where
+        T: 'py;
+
+    fn py(self) -> Python<'py> {
+        self.0
+    }
+
+    fn run_with<T, F, P>(self, fut: F, mut pump: P) -> PyResult<T>
+    where
+        F: Future<Output = PyResult<T>> + Send + 'static,
+        T: for<'a> IntoPyObject<'a> + Send + 'static,
+        P: Pump,
+    {
+        wait_with(self.0, fut, &mut pump)
+    }
+}
+
+impl<'py> Face<'py> for Awaiting<'py> {
+    type Out<T>
+        = Bound<'py, PyAny>
+    where
+        T: 'py;
+
+    fn py(self) -> Python<'py> {
+        self.0
+    }
+
+    fn run_with<T, F, P>(self, fut: F, pump: P) -> PyResult<Bound<'py, PyAny>>
+    where
+        F: Future<Output = PyResult<T>> + Send + 'static,
+        T: for<'a> IntoPyObject<'a> + Send + 'static,
+        P: Pump,
+    {
+        spawn_async_with(self.0, fut, pump)
+    }
+
+    fn run<T, F>(self, fut: F) -> PyResult<Bound<'py, PyAny>>
+    where
+        F: Future<Output = ferroftp::Result<T>> + Send + 'static,
+        T: for<'a> IntoPyObject<'a> + Send + 'static,
+    {
+        spawn_async(self.0, async move { fut.await.map_err(ftp_err) })
+    }
 }
 
 /// Runs `fut` on the runtime and waits for it with the GIL released, raising on signals.
@@ -135,47 +194,53 @@ where
     T: Send + 'static,
     P: Pump,
 {
-    let handle = blocking_handle()?;
-    let mut task = Task(handle.spawn(CatchPanic::new(fut)));
-    let mut result: Option<T> = None;
-    let outcome = (|| loop {
+    let caught = CatchPanic::new(fut);
+    let mut call = BlockingCall::start(async move { Ok(caught.await) }).map_err(ftp_err)?;
+    let outcome = (|| -> PyResult<T> {
         pump.prepare(py)?;
-        if pump.drained()
-            && let Some(value) = result.take()
-        {
-            return Ok(value);
-        }
-        let running = result.is_none();
-        let step = py.detach(|| {
-            handle.block_on(async {
-                let active = pump.active();
-                tokio::select! {
-                    biased;
-                    event = pump.next(), if active => Step::Pump(event),
-                    r = &mut task.0, if running => Step::Done(r),
-                    () = tokio::time::sleep(SLICE) => Step::Tick,
+        let value = loop {
+            let active = pump.active();
+            let event = async {
+                if active {
+                    pump.next().await
+                } else {
+                    std::future::pending().await
                 }
-            })
-        });
-        match step {
-            Step::Done(r) => result = Some(joined(r)?),
-            Step::Pump(event) => pump.handle(py, event)?,
-            Step::Tick => {}
+            };
+            match py.detach(|| call.wait_or(event, SLICE)) {
+                Waited::Done(result) => break result.map_err(ftp_err)??,
+                Waited::Event(event) => {
+                    pump.handle(py, event)?;
+                    pump.prepare(py)?;
+                }
+                Waited::Elapsed => {}
+            }
+            py.check_signals()?;
+        };
+        // The operation is over: what it left for Python is there already.
+        while !pump.drained() {
+            let Some(event) = ready_now(pump.next()) else {
+                break;
+            };
+            pump.handle(py, event)?;
         }
-        py.check_signals()?;
+        Ok(value)
     })();
-    if outcome.is_err() && !task.0.is_finished() {
-        // Interrupted (a signal, an exception of a callback): cancel the operation and let its
-        // cleanup run (e.g. a download's part file is removed) before the exception reaches the
-        // caller. Dropping a cancelled operation is quick; the bound only guards against a stall.
-        task.0.abort();
-        py.detach(|| {
-            handle.block_on(async {
-                let _ = tokio::time::timeout(ABORT_WAIT, &mut task.0).await;
-            })
-        });
+    if outcome.is_err() && !call.is_finished() {
+        // Interrupted (a signal, an exception of the pump's work): cancel the operation and
+        // let its cleanup run (e.g. a download's part file is removed) before the exception
+        // reaches the caller.
+        py.detach(|| call.cancel(ABORT_WAIT));
     }
     outcome
+}
+
+/// The output of `fut` if it is ready at once.
+fn ready_now<F: Future>(fut: F) -> Option<F::Output> {
+    match pin!(fut).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
 }
 
 /// Turns `fut` into an asyncio awaitable running on the ferroftp runtime.
@@ -186,6 +251,153 @@ where
 {
     handle()?; // started here, where a failure can still be raised
     generic::future_into_py::<FerroRuntime, _, T>(py, CatchPanic::new(fut))
+}
+
+/// [`spawn_async`], with `pump` doing the operation's Python-side work on the running event
+/// loop's thread (its first [`Pump::prepare`] here, on the caller's).
+pub(crate) fn spawn_async_with<'py, T, F, P>(
+    py: Python<'py>,
+    fut: F,
+    mut pump: P,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = PyResult<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+    P: Pump,
+{
+    let target = Arc::new(LoopTarget {
+        event_loop: generic::get_current_loop::<FerroRuntime>(py)?.unbind(),
+        awaitable: OnceLock::new(),
+    });
+    pump.prepare(py)?;
+    let awaitable = spawn_async(py, pumped_on_loop(Arc::clone(&target), fut, pump))?;
+    let _ = target.awaitable.set(awaitable.clone().unbind());
+    Ok(awaitable)
+}
+
+/// Where [`on_loop`] runs work: an event loop, for an awaitable (once it exists) whose
+/// cancellation stops that work at once.
+struct LoopTarget {
+    event_loop: Py<PyAny>,
+    awaitable: OnceLock<Py<PyAny>>,
+}
+
+impl LoopTarget {
+    /// Whether the awaitable is done already (cancelled: its operation is being dropped).
+    fn done(&self, py: Python<'_>) -> bool {
+        self.awaitable.get().is_some_and(|a| {
+            a.bind(py)
+                .call_method0(pyo3::intern!(py, "done"))
+                .and_then(|d| d.is_truthy())
+                .unwrap_or(false)
+        })
+    }
+}
+
+/// The pump's work after an event, on the event loop: the pump travels there and back.
+type Visit<P> = Pin<Box<dyn Future<Output = PyResult<P>> + Send>>;
+
+/// Runs `fut` while `pump`'s events are handled on `target`'s loop; the operation goes on
+/// while the loop does that work.
+async fn pumped_on_loop<T, F, P>(target: Arc<LoopTarget>, fut: F, pump: P) -> PyResult<T>
+where
+    F: Future<Output = PyResult<T>> + Send + 'static,
+    P: Pump,
+{
+    let mut fut = pin!(fut);
+    let mut pump = Some(pump); // `None` while it is on the event loop
+    let mut visit: Option<Visit<P>> = None;
+    let mut result = None;
+    loop {
+        if let (Some(p), Some(_)) = (&pump, &result)
+            && (p.drained() || !p.active())
+        {
+            return Ok(result.take().expect("checked"));
+        }
+        tokio::select! {
+            biased;
+            back = async {
+                match visit.as_mut() {
+                    Some(v) => v.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                visit = None;
+                pump = Some(back?);
+            }
+            r = &mut fut, if result.is_none() => match r {
+                Ok(value) => result = Some(value),
+                // An error of the pump's work (a callback's exception) stops the operation:
+                // that one is raised, not the operation's report of being stopped.
+                Err(e) => match visit.take() {
+                    Some(v) => return Err(v.await.err().unwrap_or(e)),
+                    None => return Err(e),
+                },
+            },
+            event = async {
+                match pump.as_mut() {
+                    Some(p) if p.active() => p.next().await,
+                    _ => std::future::pending().await,
+                }
+            } => {
+                let p = pump.take().expect("an event comes from a pump at hand");
+                visit = Some(Box::pin(on_loop(Arc::clone(&target), p, move |py, p| {
+                    p.handle(py, event)?;
+                    p.prepare(py)
+                })));
+            }
+        }
+    }
+}
+
+/// A job for the event loop's thread.
+type Job = Box<dyn FnOnce(Python<'_>) + Send>;
+
+/// Runs `work` on `value` on the thread of `target`'s event loop (with the GIL), and gives
+/// `value` back. Once the awaitable is cancelled (or the waiting future dropped), the work is
+/// not done.
+async fn on_loop<V: Send + 'static>(
+    target: Arc<LoopTarget>,
+    value: V,
+    work: impl FnOnce(Python<'_>, &mut V) -> PyResult<()> + Send + 'static,
+) -> PyResult<V> {
+    let (tx, rx) = oneshot::channel();
+    let scheduler = Arc::clone(&target);
+    let job: Job = Box::new(move |py| {
+        if tx.is_closed() || target.done(py) {
+            return;
+        }
+        let mut value = value;
+        let done = work(py, &mut value);
+        let _ = tx.send(done.map(|()| value));
+    });
+    // Scheduling needs the GIL: done on a blocking thread, never on a runtime worker.
+    tokio::task::spawn_blocking(move || {
+        Python::attach(|py| -> PyResult<()> {
+            let call = Py::new(py, LoopCall(Mutex::new(Some(job))))?;
+            let event_loop = scheduler.event_loop.bind(py);
+            event_loop.call_method1(pyo3::intern!(py, "call_soon_threadsafe"), (call,))?;
+            Ok(())
+        })
+    })
+    .await
+    .map_err(|_| runtime_err("scheduling work on the event loop failed"))??;
+    rx.await
+        .unwrap_or_else(|_| Err(runtime_err("the event loop closed before the work ran")))
+}
+
+/// One [`Job`] scheduled with `call_soon_threadsafe`.
+#[pyclass(frozen)]
+struct LoopCall(Mutex<Option<Job>>);
+
+#[pymethods]
+impl LoopCall {
+    fn __call__(&self, py: Python<'_>) {
+        let job = self.0.lock().map(|mut j| j.take()).unwrap_or(None);
+        if let Some(job) = job {
+            job(py);
+        }
+    }
 }
 
 /// An asyncio future of the running loop, already resolved with `value`.

@@ -1,16 +1,21 @@
 //! Transfer glue: local targets (a path or a binary file object), progress callbacks, and the
 //! pumps that move file-object data between Python and the core, chunk by chunk.
 //!
-//! Progress ([`ProgressGate`]): the core calls its callback on a runtime thread; that only stores
-//! the latest `(done, total)` in a watch channel. The operation runs inside a gate that, when a
-//! new value is there, pauses the transfer and hands the value to Python where the caller is —
-//! the thread of a blocking call ([`ProgressPump`]) or the event loop of an awaitable — and
-//! resumes once the callback returned. So callbacks run one at a time, with the latest value
-//! (coalesced when Python is slower than the transfer), and an exception in one stops the
-//! transfer before more data moves; that exception is raised.
+//! Everything Python does for a transfer is a [`Pump`], run where the caller is — on the thread
+//! of a blocking call, or on the event loop's thread for an awaitable (see `runtime`) — so each
+//! of these is written once for both faces:
+//!
+//! * [`ProgressGate`] / [`ProgressPump`]: the core calls its progress callback on a runtime
+//!   thread; that only stores the latest value in a watch channel. The operation runs inside a
+//!   gate that, when a new value is there, pauses the transfer and hands the value to the pump,
+//!   and resumes once the Python callback returned. So callbacks run one at a time, with the
+//!   latest value (coalesced when Python is slower than the transfer), and an exception in one
+//!   stops the transfer before more data moves; that exception is raised.
+//! * [`ToFile`] / [`FromFile`]: a download into, or an upload from, a Python file object: the
+//!   core reads or writes an in-memory pipe, and the pump calls the file's `write`/`read`.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -19,7 +24,7 @@ use pyo3::types::{PyBytes, PyMemoryView, PyString, PyTuple};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::errors::{err, ftp_err, runtime_err};
+use crate::errors::{err, ftp_err};
 use crate::options::type_name;
 use crate::runtime::Pump;
 
@@ -130,47 +135,25 @@ impl<V: ProgressValue> ProgressFeed<V> {
     }
 }
 
-/// One progress value handed to the blocking caller's thread, with the way to say it was seen.
+/// One progress value handed to the pump, with the way to say it was seen.
 pub(crate) type Handoff<V> = (V, oneshot::Sender<bool>);
 
-enum Deliver<V> {
-    /// To the thread of a blocking call (its [`ProgressPump`]).
-    Caller(mpsc::Sender<Handoff<V>>),
-    /// To an event loop, through `call_soon_threadsafe`.
-    Loop {
-        callback: Arc<Py<PyAny>>,
-        event_loop: Arc<Py<PyAny>>,
-    },
-}
-
-/// Runs a transfer and delivers its progress to Python, pausing it while a callback runs.
+/// Runs a transfer and hands its progress to a [`ProgressPump`], which calls the Python
+/// callback where the caller is; the transfer is paused while a callback runs.
 pub(crate) struct ProgressGate<V = (u64, Option<u64>)> {
     feed: ProgressFeed<V>,
-    deliver: Deliver<V>,
+    tx: mpsc::Sender<Handoff<V>>,
 }
 
 impl<V: ProgressValue> ProgressGate<V> {
-    /// A gate for a blocking call, and the pump the calling thread runs.
-    pub(crate) fn for_caller(callback: Py<PyAny>) -> (Self, ProgressPump<V>) {
+    /// A gate, and the pump that calls `callback` with its values.
+    pub(crate) fn new(callback: Py<PyAny>) -> (Self, ProgressPump<V>) {
         let (tx, rx) = mpsc::channel(1);
         let gate = Self {
             feed: ProgressFeed::new(),
-            deliver: Deliver::Caller(tx),
+            tx,
         };
         (gate, ProgressPump { rx, callback })
-    }
-
-    /// A gate for an awaitable: callbacks run on the running event loop.
-    pub(crate) fn for_loop(py: Python<'_>, callback: Py<PyAny>) -> PyResult<Self> {
-        let event_loop =
-            pyo3_async_runtimes::generic::get_current_loop::<crate::runtime::FerroRuntime>(py)?;
-        Ok(Self {
-            feed: ProgressFeed::new(),
-            deliver: Deliver::Loop {
-                callback: Arc::new(callback),
-                event_loop: Arc::new(event_loop.unbind()),
-            },
-        })
     }
 
     /// Where the core's callback stores each new value (the latest one wins).
@@ -181,8 +164,8 @@ impl<V: ProgressValue> ProgressGate<V> {
         }
     }
 
-    /// Runs `op` (a transfer reporting to [`ProgressGate::core_callback`]), delivering its
-    /// progress; the last value is delivered before the result.
+    /// Runs `op` (a transfer reporting to [`ProgressGate::sink`]), delivering its progress;
+    /// the last value is delivered before the result.
     pub(crate) async fn run<T>(
         mut self,
         op: impl Future<Output = ferroftp::Result<T>>,
@@ -208,6 +191,7 @@ impl<V: ProgressValue> ProgressGate<V> {
         }
     }
 
+    /// Hands `value` to the pump and waits until its callback returned.
     async fn deliver(&self, value: V) -> PyResult<()> {
         let stopped = || {
             err(
@@ -215,55 +199,17 @@ impl<V: ProgressValue> ProgressGate<V> {
                 "the transfer was stopped by its progress callback",
             )
         };
-        match &self.deliver {
-            Deliver::Caller(tx) => {
-                let (ack, seen) = oneshot::channel();
-                tx.send((value, ack)).await.map_err(|_| stopped())?;
-                match seen.await {
-                    Ok(true) => Ok(()),
-                    _ => Err(stopped()),
-                }
-            }
-            Deliver::Loop {
-                callback,
-                event_loop,
-            } => {
-                let (tx, rx) = oneshot::channel();
-                let callback = Arc::clone(callback);
-                let event_loop = Arc::clone(event_loop);
-                // Scheduling needs the GIL: done on a blocking thread, never on a runtime worker.
-                let scheduled = tokio::task::spawn_blocking(move || {
-                    Python::attach(|py| -> PyResult<()> {
-                        let call = Py::new(
-                            py,
-                            ProgressCall {
-                                callback: callback.clone_ref(py),
-                                args: value.args(py)?.unbind(),
-                                reply: Mutex::new(Some(tx)),
-                            },
-                        )?;
-                        event_loop.call_method1(
-                            py,
-                            pyo3::intern!(py, "call_soon_threadsafe"),
-                            (call,),
-                        )?;
-                        Ok(())
-                    })
-                })
-                .await
-                .map_err(|_| runtime_err("scheduling the progress callback failed"))?;
-                scheduled?;
-                rx.await.unwrap_or_else(|_| {
-                    Err(runtime_err(
-                        "the event loop closed before the progress callback ran",
-                    ))
-                })
-            }
+        let (ack, seen) = oneshot::channel();
+        self.tx.send((value, ack)).await.map_err(|_| stopped())?;
+        match seen.await {
+            Ok(true) => Ok(()),
+            _ => Err(stopped()),
         }
     }
 }
 
-/// Calls the progress callback on the blocking caller's thread, while the transfer waits.
+/// Calls the progress callback (on the caller's thread or the event loop), while the transfer
+/// waits.
 pub(crate) struct ProgressPump<V> {
     rx: mpsc::Receiver<Handoff<V>>,
     callback: Py<PyAny>,
@@ -467,28 +413,6 @@ impl Pump for FromFile {
 
     fn drained(&self) -> bool {
         true
-    }
-}
-
-/// One progress call scheduled on the event loop; reports how it went.
-#[pyclass(frozen)]
-struct ProgressCall {
-    callback: Py<PyAny>,
-    args: Py<PyTuple>,
-    reply: Mutex<Option<oneshot::Sender<PyResult<()>>>>,
-}
-
-#[pymethods]
-impl ProgressCall {
-    fn __call__(&self, py: Python<'_>) {
-        let result = self
-            .callback
-            .call1(py, self.args.bind(py).clone())
-            .map(drop);
-        let reply = self.reply.lock().map(|mut r| r.take()).unwrap_or(None);
-        if let Some(tx) = reply {
-            let _ = tx.send(result);
-        }
     }
 }
 

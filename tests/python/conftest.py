@@ -122,6 +122,22 @@ class Server:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGCONT)
 
+    def kill_one_session(self) -> bool:
+        """Kills one whole vsftpd client session, as a dropped connection would: one child of
+        the listener (the session's privileged process) and its own child (the unprivileged
+        one). Never the processes of two different sessions: a session whose privileged half
+        alone is gone answers "500 OOPS: priv_sock_get_int" instead of closing its connection.
+        False when there is no session."""
+        assert self.kind == "vsftpd", "pyftpdlib serves every session in one process"
+        children = child_pids()
+        sessions = children.get(self.pid, [])
+        if not sessions:
+            return False
+        for pid in [sessions[0], *children.get(sessions[0], [])]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return True
+
     def stop(self) -> None:
         if self.proc.stdin is not None:
             self.proc.stdin.close()

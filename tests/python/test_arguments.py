@@ -58,6 +58,12 @@ def test_public_names() -> None:
         ({"retries": -1}, ValueError, "retries"),
         ({"retries": 1.5}, TypeError, "retries"),
         ({"pipelining": 1}, TypeError, "pipelining"),
+        ({"verify": None}, TypeError, "verify"),
+        ({"tls_server_name": b"host"}, TypeError, "tls_server_name"),
+        ({"buffer_size": 0}, ValueError, "buffer_size"),
+        ({"buffer_size": 2**70}, ValueError, "buffer_size"),
+        ({"buffer_size": 1.0}, TypeError, "buffer_size"),
+        ({"timeout": 10**400}, ValueError, "timeout"),
         ({"bogus": 1}, TypeError, "bogus"),
     ],
 )

@@ -120,6 +120,65 @@ async def test_download_upload(
         await asession.upload(io.BytesIO(b"z"), f"{remote}/z", atomic=True)
 
 
+class Recording(io.BytesIO):
+    """A file object that notes the threads its ``read``/``write`` run on, and can cancel a
+    task from its n-th ``write``."""
+
+    def __init__(self, initial: bytes = b"") -> None:
+        super().__init__(initial)
+        self.threads: set[int] = set()
+        self.writes = 0
+        self.cancel_at: tuple[int, asyncio.Future[object]] | None = None
+
+    def write(self, b: object) -> int:
+        self.threads.add(threading.get_ident())
+        self.writes += 1
+        if self.cancel_at is not None and self.writes == self.cancel_at[0]:
+            self.cancel_at[1].cancel()
+        return super().write(b)  # type: ignore[arg-type]
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        self.threads.add(threading.get_ident())
+        return super().read(size)
+
+
+@pytest.mark.asyncio
+async def test_file_objects_run_on_the_event_loop(
+    server: Server, asession: ferroftp.AsyncSession, workdir: tuple[str, Path]
+) -> None:
+    """A file object's ``write``/``read`` run on the event loop's thread, chunk by chunk, as
+    the blocking face runs them on the caller's."""
+    remote, local = workdir
+    payload = data(3_000_000, 8)
+    server.put(f"{local.name}/f.bin", payload)
+    loop_thread = threading.get_ident()
+    sink = Recording()
+    assert await asession.download(f"{remote}/f.bin", sink) == len(payload)
+    assert sink.getvalue() == payload
+    assert sink.threads == {loop_thread} and sink.writes > 1
+    source = Recording(payload)
+    assert await asession.upload(source, f"{remote}/g.bin") == len(payload)
+    assert source.threads == {loop_thread}
+    assert (local / "g.bin").read_bytes() == payload
+
+
+@pytest.mark.asyncio
+async def test_cancelled_file_object_download_writes_no_more(
+    server: Server, asession: ferroftp.AsyncSession, workdir: tuple[str, Path]
+) -> None:
+    remote, local = workdir
+    payload = data(8_000_000, 9)
+    server.put(f"{local.name}/f.bin", payload)
+    sink = Recording()
+    task = asyncio.ensure_future(asession.download(f"{remote}/f.bin", sink))
+    sink.cancel_at = (2, task)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.5)
+    assert sink.writes == 2  # nothing reached the file after the cancellation
+    assert await asession.read_bytes(f"{remote}/f.bin") == payload
+
+
 @pytest.mark.asyncio
 async def test_directories_and_files(
     asession: ferroftp.AsyncSession, workdir: tuple[str, Path]

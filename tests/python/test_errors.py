@@ -7,13 +7,14 @@ import builtins
 import contextlib
 import ftplib
 import io
+import os
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import OPTIONS, Server, start_server
+from conftest import OPTIONS, Server, data, start_server
 
 import ferroftp
 from ferroftp import exceptions
@@ -45,6 +46,24 @@ def test_hierarchy() -> None:
     # Users can raise them too (e.g. in test doubles).
     e = ferroftp.NotFoundError("gone")
     assert (str(e), e.message, e.code, e.kind) == ("gone", "gone", None, "not-found")
+    assert e.may_have_taken_effect is False
+
+
+@pytest.mark.parametrize("kind", ferroftp._native.ERROR_KINDS)
+def test_every_core_error_kind_has_its_own_class(kind: str) -> None:
+    """Each of the core's error kinds becomes an exception of its own class (not the bare
+    base), which names the kind: a kind added to the core without one fails here."""
+    e = ferroftp._native._error(kind, "what went wrong")
+    cls = type(e)
+    assert cls is not ferroftp.Error and issubclass(cls, ferroftp.Error)
+    assert cls.kind == e.kind == kind
+    assert cls is getattr(ferroftp, cls.__name__) is getattr(exceptions, cls.__name__)
+    assert (str(e), e.code, e.may_have_taken_effect) == ("what went wrong", None, False)
+
+
+def test_error_classes_and_kinds_match_one_to_one() -> None:
+    classes = [getattr(exceptions, n) for n in exceptions.__all__ if n != "Error"]
+    assert sorted(c.kind for c in classes) == sorted(ferroftp._native.ERROR_KINDS)
 
 
 def test_not_found_carries_code_and_text(session: ferroftp.Session) -> None:
@@ -262,3 +281,69 @@ def test_panics_become_exceptions() -> None:
     with pytest.raises(BaseException, match="test panic") as info:
         asyncio.run(main())
     assert type(info.value).__name__ == "PanicException"
+
+
+# --- may_have_taken_effect -----------------------------------------------------------------
+
+
+def test_refusals_and_missing_files_have_not_taken_effect(
+    session: ferroftp.Session, workdir: tuple[str, Path], tmp_path: Path
+) -> None:
+    remote, local = workdir
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"data")
+    with pytest.raises(ferroftp.Error) as info:  # STOR refused: no such directory
+        session.upload(src, f"{remote}/no/such/dir/f.bin")
+    assert info.value.code is not None and 500 <= info.value.code < 600
+    assert info.value.may_have_taken_effect is False
+    with pytest.raises(ferroftp.NotFoundError) as missing:
+        session.size(f"{remote}/missing")
+    assert missing.value.may_have_taken_effect is False
+    with pytest.raises(ferroftp.Error) as gone:
+        session.remove(f"{remote}/missing")
+    assert gone.value.may_have_taken_effect is False
+    assert os.listdir(local) == []
+
+
+@pytest.mark.parametrize("face", ["blocking", "async"])
+def test_an_upload_cut_midway_may_have_taken_effect(tmp_path: Path, face: str) -> None:
+    """The server's session dies while an upload's data flows (its processes are killed, as a
+    cut connection would do): the error says the upload may have taken effect (part of the file
+    may be there), and the session reconnects for the next operation."""
+    srv = start_server("vsftpd")  # of its own: its one session is ours
+    try:
+        remote, local = srv.dir("cut")
+        src = tmp_path / "big.bin"
+        size = 32_000_000
+        src.write_bytes(data(size, 11))
+        killed: list[bool] = []
+
+        def progress(done: int, total: int | None) -> None:
+            # The transfer waits while this runs: it is part-way for sure.
+            if not killed and 0 < done < size:
+                killed.append(srv.kill_one_session())
+
+        def check(e: ferroftp.Error) -> None:
+            assert killed == [True]
+            assert e.may_have_taken_effect is True, e
+            assert "may have taken effect" in str(e)
+
+        if face == "blocking":
+            with ferroftp.connect(srv.url, retries=1, **OPTIONS) as s:
+                with pytest.raises(ferroftp.Error) as info:
+                    s.upload(src, f"{remote}/big.bin", progress=progress)
+                check(info.value)
+                assert s.pwd() == "/"
+        else:
+
+            async def main() -> None:
+                async with await ferroftp.connect_async(srv.url, retries=1, **OPTIONS) as s:
+                    with pytest.raises(ferroftp.Error) as info:
+                        await s.upload(src, f"{remote}/big.bin", progress=progress)
+                    check(info.value)
+                    assert await s.pwd() == "/"
+
+            asyncio.run(main())
+        assert (local / "big.bin").stat().st_size < size  # the part the server got
+    finally:
+        srv.stop()

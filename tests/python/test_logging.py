@@ -5,6 +5,7 @@ a password, whether the login succeeds or fails."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,3 +85,34 @@ def test_levels_are_honoured(server: Server, records: Records) -> None:
         s.noop()
     assert records.messages("ferroftp")
     assert records.messages("suppaftp") == []
+
+
+def test_a_blocking_call_on_a_runtime_thread_is_refused(server: Server, records: Records) -> None:
+    """Records are handled on the runtime's threads: a blocking call made there (here, by a
+    handler) would stall the runtime, and is refused at once with the core's error."""
+    main = threading.get_ident()
+    refused: list[BaseException] = []
+
+    class Calling(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if threading.get_ident() != main and not refused:
+                try:
+                    s.noop()
+                except BaseException as e:
+                    refused.append(e)
+
+    logger = logging.getLogger("ferroftp")
+    logger.setLevel(logging.DEBUG)
+    ferroftp.reset_log_cache()
+    calling = Calling()
+    with ferroftp.connect(server.url, **OPTIONS) as s:
+        logger.addHandler(calling)
+        try:
+            with ferroftp.connect(server.url, **OPTIONS) as other:  # logs on a runtime thread
+                other.noop()
+        finally:
+            logger.removeHandler(calling)
+        assert len(refused) == 1, records.messages("ferroftp")
+        assert isinstance(refused[0], ferroftp.InvalidInputError)
+        assert "inside an async runtime" in str(refused[0])
+        s.noop()  # the session itself is fine

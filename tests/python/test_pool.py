@@ -5,15 +5,12 @@ files, trees, borrowing one session, and wrong arguments."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import OPTIONS, Server, child_pids, data, start_server
+from conftest import OPTIONS, Server, data, start_server
 
 import ferroftp
 
@@ -155,22 +152,6 @@ def test_server_allows_fewer_connections(limited: Server, tmp_path: Path) -> Non
         assert (tmp_path / name).read_bytes() == content
 
 
-def kill_one_vsftpd_session(server: Server) -> bool:
-    """Kills one whole vsftpd client session, as a dropped connection would: one child of the
-    listener (the session's privileged process) and its own child (the unprivileged one). Never
-    the processes of two different sessions: a session whose privileged half alone is gone
-    answers "500 OOPS: priv_sock_get_int" instead of closing its connection."""
-    children = child_pids()
-    sessions = children.get(server.pid, [])
-    if not sessions:
-        return False
-    victims = [sessions[0], *children.get(sessions[0], [])]
-    for pid in victims:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return True
-
-
 def test_session_killed_mid_batch(servers: object, tmp_path: Path) -> None:
     server = servers.get("vsftpd")  # type: ignore[attr-defined]
     remote, _ = server.dir("killed-mid-batch")
@@ -181,7 +162,7 @@ def test_session_killed_mid_batch(servers: object, tmp_path: Path) -> None:
 
     def progress(p: ferroftp.BatchProgress) -> None:
         if p.files_done >= 100 and not killed:
-            killed.append(kill_one_vsftpd_session(server))
+            killed.append(server.kill_one_session())
 
     with pool(server, max_sessions=4) as p:
         result = p.download_many(

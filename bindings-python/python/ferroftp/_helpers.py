@@ -1,5 +1,5 @@
-"""Pure-Python glue called by the extension module: directory walks, and the awaitable
-transfers from and to file objects (which must run on the event loop's thread).
+"""Pure-Python glue called by the extension module: directory walks, and the coroutine of
+``AsyncSession.open``.
 
 These only compose the sessions' own operations (``list``, ``open``); no FTP happens here.
 """
@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from ferroftp._native import AsyncRemoteFile, AsyncSession, Session
-
-#: Chunk size for file objects.
-CHUNK = 256 * 1024
-
-Progress = Optional[Callable[[int, Optional[int]], object]]
 
 
 def _split(entries: list[Any]) -> tuple[list[str], list[str]]:
@@ -69,56 +64,3 @@ async def open_async(
         if fut.done() and not fut.cancelled() and fut.exception() is None:
             fut.result()._abandon()
         raise
-
-
-def _write_all(file: Any, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = file.write(view)
-        if n is None:
-            return
-        if n <= 0:
-            raise ValueError("the file object's write() wrote nothing")
-        view = view[n:]
-
-
-async def download_to_file_async(
-    session: AsyncSession, remote: str, file: Any, progress: Progress
-) -> int:
-    """Streams ``remote`` into a binary file object, chunk by chunk."""
-    done = 0
-    async with await session.open(remote, "rb") as source:
-        while True:
-            chunk = await source.read(CHUNK)
-            if not chunk:
-                break
-            _write_all(file, chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, None)
-    return done
-
-
-async def upload_from_file_async(
-    session: AsyncSession, file: Any, remote: str, progress: Progress
-) -> int:
-    """Streams a binary file object to ``remote``, chunk by chunk."""
-    done = 0
-    async with await session.open(remote, "wb") as target:
-        while True:
-            chunk = file.read(CHUNK)
-            if chunk is None:
-                raise ValueError(
-                    "the file object's read() returned None (a non-blocking file with no data?)"
-                )
-            if isinstance(chunk, str):
-                raise TypeError(
-                    "the file object's read() returned str: open the file in binary mode ('rb')"
-                )
-            if not chunk:
-                break
-            await target.write(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, None)
-    return done

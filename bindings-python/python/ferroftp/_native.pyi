@@ -5,12 +5,34 @@ import datetime
 import os
 import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from typing import Literal, Protocol, final
+from typing import Any, Literal, Protocol, final
 
 from typing_extensions import Self, TypeAlias
 
+from ferroftp.exceptions import Error
+
 __version__: str
+
+SETTINGS: tuple[dict[str, Any], ...]
+"""The core's connection settings, in its order: the keyword options of :func:`connect`,
+:func:`connect_async`, :class:`Pool` and :class:`AsyncPool`. One dict each: ``name``,
+``kind`` (``"seconds"``, ``"flag"``, ``"count"``, ``"bytes"``, ``"choice"``, ``"path"``,
+``"text"``), ``choices`` (the names a ``"choice"`` takes, else ``None``), ``optional``
+(whether it takes ``None``), ``default`` and ``doc``."""
+
+ERROR_KINDS: tuple[str, ...]
+"""The core's error kinds: each is the ``kind`` of a class of :mod:`ferroftp.exceptions`."""
+DATA_MODES: tuple[str, ...]
+"""The core's data modes: every value ``data_mode=`` takes."""
+CHECKSUMS: tuple[str, ...]
+"""The core's checksum names but ``"off"``: every value ``checksum=`` takes besides ``None``
+(off)."""
+
 __all__ = [
+    "CHECKSUMS",
+    "DATA_MODES",
+    "ERROR_KINDS",
+    "SETTINGS",
     "AsyncPool",
     "AsyncPooledSession",
     "AsyncRemoteFile",
@@ -23,6 +45,7 @@ __all__ = [
     "RemoteFile",
     "Session",
     "__version__",
+    "_error",
     "_panic_in_operation",
     "_panic_in_operation_async",
     "connect",
@@ -39,7 +62,7 @@ _Checksum: TypeAlias = (
     Literal["if-available", "required", "sha256", "sha512", "sha1", "md5", "crc32"] | None
 )
 """``checksum=`` of ``download``/``upload``: ``None`` (off), ``"if-available"``, ``"required"``,
-or one algorithm."""
+or one algorithm (the names of ``CHECKSUMS``)."""
 
 _Buffer: TypeAlias = bytes | bytearray | memoryview
 _StrPath: TypeAlias = str | os.PathLike[str]
@@ -57,7 +80,7 @@ def connect(
     *,
     timeout: float = 30.0,
     connect_timeout: float = 10.0,
-    tls: Literal["explicit", "implicit"] | None = None,
+    tls: Literal["none", "explicit", "implicit"] | None = None,
     verify: bool = True,
     ca_file: _StrPath | None = None,
     tls_server_name: str | None = None,
@@ -65,6 +88,7 @@ def connect(
     client_key: _StrPath | None = None,
     data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
     retries: int = 3,
+    buffer_size: int = 1048576,
     pipelining: bool = True,
 ) -> Session:
     """Connects and logs in to the server of ``url``.
@@ -80,13 +104,15 @@ def connect(
     ``client_cert`` and ``client_key`` (PEM files, for a server that requires a client
     certificate), ``data_mode`` (``"auto"`` = EPSV
     falling back to PASV), ``retries`` (operations safe to repeat are retried on a fresh
-    connection after a connection failure), ``pipelining`` (once all of a download's announced
-    bytes are in, send the next data command's EPSV before its final reply is read: one round
-    trip fewer per file; turn it off for a server that drops commands sent during a transfer).
+    connection after a connection failure), ``buffer_size`` (the transfer buffer in bytes: the
+    most a transfer allocates), ``pipelining`` (once all of a download's announced bytes are in,
+    send the next data command's EPSV before its final reply is read: one round trip fewer per
+    file; turn it off for a server that drops commands sent during a transfer). The options and
+    their defaults are the core's settings (:data:`SETTINGS`).
 
     Raises ``ferroftp.Error`` subclasses (``ConnectionError``, ``AuthenticationError``,
-    ``TimeoutError``, ``InvalidInputError`` for a bad URL, ...); ``ValueError``/``TypeError``
-    for bad options.
+    ``TimeoutError``, ``InvalidInputError`` for a bad URL, ...); ``ValueError`` for a bad
+    option value, ``TypeError`` for an option of the wrong type or an unknown one.
     """
 
 def connect_async(
@@ -94,7 +120,7 @@ def connect_async(
     *,
     timeout: float = 30.0,
     connect_timeout: float = 10.0,
-    tls: Literal["explicit", "implicit"] | None = None,
+    tls: Literal["none", "explicit", "implicit"] | None = None,
     verify: bool = True,
     ca_file: _StrPath | None = None,
     tls_server_name: str | None = None,
@@ -102,6 +128,7 @@ def connect_async(
     client_key: _StrPath | None = None,
     data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
     retries: int = 3,
+    buffer_size: int = 1048576,
     pipelining: bool = True,
 ) -> Awaitable[AsyncSession]:
     """The awaitable twin of :func:`connect` (call it with an event loop running)."""
@@ -471,6 +498,10 @@ def _panic_in_operation() -> None:
 def _panic_in_operation_async() -> Awaitable[None]:
     """Test hook: panics inside an awaitable operation."""
 
+def _error(kind: str, message: str, /) -> Error:
+    """Test hook: the exception a core error of ``kind`` (one of :data:`ERROR_KINDS`) with
+    ``message`` becomes."""
+
 _BatchProgressCallback: TypeAlias = Callable[[BatchProgress], object]
 """``progress(p)``: called with a :class:`BatchProgress` as files and bytes move."""
 
@@ -556,7 +587,7 @@ class Pool:
         wait_timeout: float | None = None,
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
-        tls: Literal["explicit", "implicit"] | None = None,
+        tls: Literal["none", "explicit", "implicit"] | None = None,
         verify: bool = True,
         ca_file: _StrPath | None = None,
         tls_server_name: str | None = None,
@@ -564,6 +595,7 @@ class Pool:
         client_key: _StrPath | None = None,
         data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
         retries: int = 3,
+        buffer_size: int = 1048576,
         pipelining: bool = True,
     ) -> Self: ...
     def download_many(
@@ -645,7 +677,7 @@ class AsyncPool:
         wait_timeout: float | None = None,
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
-        tls: Literal["explicit", "implicit"] | None = None,
+        tls: Literal["none", "explicit", "implicit"] | None = None,
         verify: bool = True,
         ca_file: _StrPath | None = None,
         tls_server_name: str | None = None,
@@ -653,6 +685,7 @@ class AsyncPool:
         client_key: _StrPath | None = None,
         data_mode: Literal["auto", "epsv", "pasv", "active"] = "auto",
         retries: int = 3,
+        buffer_size: int = 1048576,
         pipelining: bool = True,
     ) -> Self: ...
     def download_many(

@@ -2,8 +2,10 @@
 
 Every error is a :class:`ferroftp.Error` (itself an :class:`ftplib.Error`), with the FTP reply
 ``code`` when the server refused something (else ``None``), a ``kind`` (the core's name for it:
-``"not-found"``, ``"timeout"``, ...) and the ``message`` (``str(e)``), which includes the
-server's text. The subclasses also inherit what Python code already catches::
+``"not-found"``, ``"timeout"``, ...), ``may_have_taken_effect`` (whether the failed operation
+may have changed something on the server all the same) and the ``message`` (``str(e)``), which
+includes the server's text. Each of the core's error kinds has a class of its own, which names
+it in its ``kind``. The subclasses also inherit what Python code already catches::
 
     Error (ftplib.Error)
     ├── PermanentError (ftplib.error_perm)            5xx refusals
@@ -60,6 +62,11 @@ class Error(ftplib.Error):
     code: int | None = None
     #: What went wrong, in the core's words (``"not-found"``, ``"timeout"``, ...).
     kind: str = "error"
+    #: Whether the operation may have changed something on the server although it failed: a
+    #: command that changes something (STOR, DELE, RNFR/RNTO, MKD, ...) was sent, and the
+    #: connection failed before its reply (an upload cut part-way may have left part of the
+    #: file). Such operations are never repeated by themselves; check before repeating one.
+    may_have_taken_effect: bool = False
 
     @property
     def message(self) -> str:
@@ -150,3 +157,22 @@ class IntegrityError(Error):
     transfer may help."""
 
     kind = "integrity"
+
+
+def _by_kind() -> dict[str, type[Error]]:
+    classes: dict[str, type[Error]] = {}
+    for name in __all__:
+        cls = globals()[name]
+        if cls is not Error:
+            classes[cls.kind] = cls
+    return classes
+
+
+#: The class of each of the core's error kinds (``ferroftp._native.ERROR_KINDS``): the one
+#: mapping, made of the classes' own ``kind``.
+_BY_KIND = _by_kind()
+
+
+def _for_kind(kind: str) -> type[Error]:
+    """The class of the core's error ``kind`` (:class:`Error` for a kind it does not know)."""
+    return _BY_KIND.get(kind, Error)
