@@ -114,6 +114,9 @@ fn not_in_runtime() -> Result<()> {
 pub struct BlockingCall<T> {
     handle: Handle,
     task: tokio::task::JoinHandle<Result<T>>,
+    /// The result, once [`BlockingCall::wait_or`] has seen the task finish (its handle must
+    /// not be polled again).
+    done: Option<Result<T>>,
 }
 
 /// What [`BlockingCall::wait_or`] saw first.
@@ -137,7 +140,11 @@ impl<T: Send + 'static> BlockingCall<T> {
         not_in_runtime()?;
         let handle = handle()?;
         let task = handle.spawn(fut);
-        Ok(Self { handle, task })
+        Ok(Self {
+            handle,
+            task,
+            done: None,
+        })
     }
 
     /// Blocks until the operation is done and returns its result.
@@ -146,6 +153,9 @@ impl<T: Send + 'static> BlockingCall<T> {
     /// The operation's error; [`ErrorKind::Cancelled`] if the runtime dropped it. A panic in
     /// the operation is resumed on the calling thread.
     pub fn wait(mut self) -> Result<T> {
+        if let Some(done) = self.done.take() {
+            return done;
+        }
         let result = self.handle.block_on(&mut self.task);
         joined(result)
     }
@@ -153,24 +163,61 @@ impl<T: Send + 'static> BlockingCall<T> {
     /// Blocks until the operation is done, `event` happens, or `limit` passes, whichever
     /// comes first (for callers with work of their own between waits: Python checks for
     /// signals, runs progress callbacks and moves file-object data).
+    ///
+    /// Once it has returned [`Waited::Done`], later calls return the result again only through
+    /// [`BlockingCall::wait`]; they report [`Waited::Elapsed`] at once or the event.
     pub fn wait_or<E>(&mut self, event: impl Future<Output = E>, limit: Duration) -> Waited<T, E> {
-        if self.task.is_finished() {
-            return Waited::Done(joined(self.handle.block_on(&mut self.task)));
+        if self.done.is_some() {
+            return self.handle.block_on(async {
+                tokio::select! {
+                    biased;
+                    event = event => Waited::Event(event),
+                    () = std::future::ready(()) => Waited::Elapsed,
+                }
+            });
         }
         let task = &mut self.task;
-        self.handle.block_on(async {
+        let waited = self.handle.block_on(async {
             tokio::select! {
                 biased;
                 event = event => Waited::Event(event),
                 r = task => Waited::Done(joined(r)),
                 () = tokio::time::sleep(limit) => Waited::Elapsed,
             }
-        })
+        });
+        if let Waited::Done(_) = &waited {
+            // The handle is spent: a later wait_or must not poll it again.
+            self.done = Some(Err(Error::new(
+                ErrorKind::Cancelled,
+                "the operation's result was already taken",
+            )));
+        }
+        waited
+    }
+
+    /// Waits (at most `limit`) for the operation and keeps its result for
+    /// [`BlockingCall::wait`]; returns whether it is done. For callers that still have work
+    /// of their own after it finished.
+    pub fn wait_done(&mut self, limit: Duration) -> bool {
+        if self.done.is_some() {
+            return true;
+        }
+        let task = &mut self.task;
+        let r = self
+            .handle
+            .block_on(async { tokio::time::timeout(limit, task).await });
+        match r {
+            Ok(r) => {
+                self.done = Some(joined(r));
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Whether the operation has finished (its result is ready for [`BlockingCall::wait`]).
     pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
+        self.done.is_some() || self.task.is_finished()
     }
 
     /// Cancels the operation and waits (at most `limit`) until it has been dropped, so that

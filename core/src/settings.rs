@@ -163,6 +163,11 @@ impl Setting {
     }
 }
 
+/// A parser's error, naming the setting it was for.
+fn named(name: &str, e: Error) -> Error {
+    Error::invalid_input(format!("{name}: {}", e.message()))
+}
+
 fn wrong(name: &str, expected: &str, got: &SettingValue) -> Error {
     Error::invalid_input(format!("{name} must be {expected}, not {got:?}"))
 }
@@ -224,7 +229,7 @@ impl Config {
             "connect_timeout" => self.connect_timeout = seconds(name, &value)?,
             "tls" => {
                 if let Some(mode) = text(name, value)? {
-                    self.tls = mode.parse::<TlsMode>()?;
+                    self.tls = mode.parse::<TlsMode>().map_err(|e| named(name, e))?;
                 }
             }
             "verify" => self.verify = flag(name, &value)?,
@@ -236,7 +241,7 @@ impl Config {
                 let mode = text(name, value)?.ok_or_else(|| {
                     Error::invalid_input("data_mode must be one of auto, epsv, pasv, active")
                 })?;
-                self.data_mode = mode.parse::<DataMode>()?;
+                self.data_mode = mode.parse::<DataMode>().map_err(|e| named(name, e))?;
             }
             "retries" => {
                 self.retries = number(name, &value, 0, u32::MAX.into())? as u32;
