@@ -304,13 +304,17 @@ fn setting_value(setting: &Setting, value: &Bound<'_, PyAny>) -> PyResult<Settin
 /// (also a `ValueError`) for a bad URL.
 pub(crate) fn config(
     function: &str,
-    url: &str,
+    url: Option<&str>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Config> {
     let mut values = Vec::new();
+    let mut server = Server::default();
     for (key, value) in options.into_iter().flat_map(|o| o.iter()) {
         let key = key.str()?;
         let key = key.to_cow()?;
+        if server.take(&key, &value)? {
+            continue;
+        }
         let Some(setting) = Setting::named(&key) else {
             return Err(PyTypeError::new_err(format!(
                 "{function}() got an unexpected keyword argument '{key}'"
@@ -318,7 +322,20 @@ pub(crate) fn config(
         };
         values.push((setting.name, setting_value(setting, &value)?));
     }
-    let mut config = Config::from_url(url).map_err(ftp_err)?;
+    let mut config = match (url, &server.host) {
+        (Some(url), None) if server.port.is_none() => Config::from_url(url).map_err(ftp_err)?,
+        (Some(_), _) => {
+            return Err(PyTypeError::new_err(format!(
+                "{function}() takes a URL or host=/port=, not both"
+            )));
+        }
+        (None, Some(host)) => Config::new(host.clone()),
+        (None, None) => {
+            return Err(PyTypeError::new_err(format!(
+                "{function}() needs a URL (ftp://user:password@host:port/dir) or host="
+            )));
+        }
+    };
     for (name, value) in values {
         config.set(name, value).map_err(|e| {
             // A bad argument, as Python reports one. The core's parsers of named values (data
@@ -329,7 +346,81 @@ pub(crate) fn config(
             }
         })?;
     }
+    server.apply(&mut config, url.is_none());
     Ok(config)
+}
+
+/// The server and credentials given as keywords (`host`, `port`, `user`, `password`,
+/// `account`) instead of, or besides, a URL: no percent-encoding needed.
+#[derive(Default)]
+struct Server {
+    host: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    password: Option<String>,
+    account: Option<String>,
+}
+
+impl Server {
+    /// Takes `key` if it is one of the server keywords; `None` values leave it unset.
+    fn take(&mut self, key: &str, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let text = |name: &str| -> PyResult<Option<String>> {
+            if value.is_none() {
+                return Ok(None);
+            }
+            value
+                .cast::<PyString>()
+                .map(|s| Some(s.to_string()))
+                .map_err(|_| {
+                    PyTypeError::new_err(format!("{name} must be a str, not {}", type_name(value)))
+                })
+        };
+        match key {
+            "host" => self.host = text("host")?,
+            "user" => self.user = text("user")?,
+            "password" => self.password = text("password")?,
+            "account" => self.account = text("account")?,
+            "port" => {
+                if !value.is_none() {
+                    if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
+                        return Err(PyTypeError::new_err(format!(
+                            "port must be an int, not {}",
+                            type_name(value)
+                        )));
+                    }
+                    let port = value
+                        .extract::<i64>()
+                        .ok()
+                        .and_then(|p| u16::try_from(p).ok());
+                    self.port = Some(port.filter(|&p| p > 0).ok_or_else(|| {
+                        PyValueError::new_err(format!("port must be 1 to 65535, not {value}"))
+                    })?);
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Puts the keywords into `config` (after the settings, so that a port left out follows
+    /// the TLS mode: 990 for implicit TLS).
+    fn apply(self, config: &mut Config, from_parts: bool) {
+        if from_parts {
+            config.port = self.port.unwrap_or(config.tls.default_port());
+            if self.user.is_some() {
+                config.password = ferroftp::Password::new("");
+            }
+        }
+        if let Some(user) = self.user {
+            config.user = user;
+        }
+        if let Some(password) = self.password {
+            config.password = ferroftp::Password::new(password);
+        }
+        if let Some(account) = self.account {
+            config.account = Some(ferroftp::Password::new(account));
+        }
+    }
 }
 
 /// A setting's value as a Python object (a path as `str`).

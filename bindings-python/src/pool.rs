@@ -299,22 +299,22 @@ macro_rules! pool_methods {
     ($class:ident, $name:literal, $face:ident, $($own:tt)*) => {
         #[pymethods]
         impl $class {
-            /// A pool for the server of `url`; sessions are opened when first needed. The
-            /// keyword options other than `max_sessions` and `wait_timeout` are those of
-            /// `connect`.
+            /// A pool for the server of `url` (or of `host=`, `port=`, `user=`, `password=`);
+            /// sessions are opened when first needed. The keyword options other than
+            /// `max_sessions` and `wait_timeout` are those of `connect`.
             #[new]
             #[pyo3(
-                signature = (url, *, max_sessions = MaxSessions(8), wait_timeout = None,
+                signature = (url = None, *, max_sessions = MaxSessions(8), wait_timeout = None,
                              **options),
-                text_signature = "(url, *, max_sessions=8, wait_timeout=None, **options)"
+                text_signature = "(url=None, *, max_sessions=8, wait_timeout=None, **options)"
             )]
             fn new(
-                url: UrlArg,
+                url: Option<UrlArg>,
                 max_sessions: MaxSessions,
                 wait_timeout: Option<WaitTimeout>,
                 options: Option<&Bound<'_, PyDict>>,
             ) -> PyResult<Self> {
-                let config = crate::options::config($name, &url.0, options)?;
+                let config = crate::options::config($name, url.as_ref().map(|u| u.0.as_str()), options)?;
                 let mut pool_options = PoolOptions::default();
                 pool_options.max_sessions = max_sessions.0;
                 pool_options.wait_timeout = wait_timeout.map(|w| w.0);

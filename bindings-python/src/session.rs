@@ -114,16 +114,18 @@ fn stream_options(
     path_only("checksum", checksum.is_some())
 }
 
-/// Connects and logs in; returns a `Session`. The keyword options are the core's settings
+/// Connects and logs in; returns a `Session`. The server is a URL, or `host=` with `port=`,
+/// `user=`, `password=`, `account=` (no percent-encoding; `user=`/`password=`/`account=`
+/// also complete a URL). The other keyword options are the core's settings
 /// (`ferroftp._native.SETTINGS`: timeout, connect_timeout, tls, verify, ca_file, ...).
 #[pyfunction]
-#[pyo3(signature = (url, **options))]
+#[pyo3(signature = (url = None, **options))]
 pub(crate) fn connect(
     py: Python<'_>,
-    url: UrlArg,
+    url: Option<UrlArg>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PySession> {
-    let config = crate::options::config("connect", &url.0, options)?;
+    let config = crate::options::config("connect", url.as_ref().map(|u| u.0.as_str()), options)?;
     Blocking(py).run(async move {
         let inner = ferroftp::Session::connect_with(config).await?;
         Ok(PySession { inner })
@@ -133,13 +135,14 @@ pub(crate) fn connect(
 /// Connects and logs in; returns an awaitable of an `AsyncSession`. The options are those of
 /// `connect`.
 #[pyfunction]
-#[pyo3(signature = (url, **options))]
+#[pyo3(signature = (url = None, **options))]
 pub(crate) fn connect_async<'py>(
     py: Python<'py>,
-    url: UrlArg,
+    url: Option<UrlArg>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let config = crate::options::config("connect_async", &url.0, options)?;
+    let config =
+        crate::options::config("connect_async", url.as_ref().map(|u| u.0.as_str()), options)?;
     Awaiting(py).run(async move {
         let inner = ferroftp::Session::connect_with(config).await?;
         Ok(PyAsyncSession { inner })
@@ -325,6 +328,30 @@ session_methods! {
     fn write_bytes(s, face, remote: Remote, data: &Bound<'py, PyAny>) -> u64 {
         let data: PyBackedBytes = bytes_arg(data, "data")?;
         face.run(async move { s.write_bytes(&remote, &data).await })
+    }
+
+    /// Reads `length` bytes of `remote` from byte `offset` (fewer at the end of the file);
+    /// the transfer stops once they are in, and the session stays usable.
+    fn read_range(s, face, remote: Remote, offset: u64, length: u64) -> Bytes {
+        face.run(async move { s.read_range(&remote, offset, length).await.map(Bytes) })
+    }
+
+    /// One `Entry` for `path`, a file or a directory (MLST, else SIZE/MDTM or CWD);
+    /// `ferroftp.NotFoundError` when there is neither.
+    fn stat(s, face, path: Remote) -> PyEntry {
+        face.run(async move { s.stat(&path).await.map(PyEntry::from) })
+    }
+
+    /// Sets the modification time of a remote file (an aware datetime; MFMT, or MDTM with a
+    /// time where the server has no MFMT).
+    fn set_modified(s, face, path: Remote, time: chrono::DateTime<chrono::Utc>) -> () {
+        face.run(async move { s.set_modified(&path, time).await })
+    }
+
+    /// Sets the permissions of a remote file or directory (`SITE CHMOD`; `mode` such as
+    /// `0o644`).
+    fn chmod(s, face, path: Remote, mode: u32) -> () {
+        face.run(async move { s.chmod(&path, mode).await })
     }
 
     /// The size of a remote file in bytes (SIZE).

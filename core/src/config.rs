@@ -82,6 +82,14 @@ impl TlsMode {
             Self::Implicit => "implicit",
         }
     }
+
+    /// The usual control port of the mode: 990 for implicit TLS, else 21.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::Implicit => Config::DEFAULT_IMPLICIT_PORT,
+            _ => Config::DEFAULT_PORT,
+        }
+    }
 }
 
 impl fmt::Display for TlsMode {
@@ -243,10 +251,7 @@ impl Config {
         };
         let mut config = Self::new(host);
         config.tls = tls;
-        config.port = parsed.port().unwrap_or(match tls {
-            TlsMode::Implicit => Self::DEFAULT_IMPLICIT_PORT,
-            _ => Self::DEFAULT_PORT,
-        });
+        config.port = parsed.port().unwrap_or(tls.default_port());
         if !parsed.username().is_empty() {
             config.user = decode(parsed.username(), "user name")?;
             config.password = Password::new(decode(parsed.password().unwrap_or(""), "password")?);

@@ -19,6 +19,8 @@ STUB = Path(ferroftp.__file__).with_name("_native.pyi")
 
 #: The keyword options of the pools that are theirs, not the core's settings.
 POOL_OWN = ("max_sessions", "wait_timeout")
+#: The server and credentials as keywords (instead of, or completing, a URL).
+SERVER = ("host", "port", "user", "password", "account")
 
 #: How the stub spells each kind of setting.
 STUB_TYPES = {
@@ -104,7 +106,9 @@ def test_the_stub_lists_every_setting(name: str) -> None:
     in its order, each with the type of its kind and the core's default."""
     args = stub_signatures()[name]
     assert [a.arg for a in args.args] == (["cls", "url"] if name.endswith("Pool") else ["url"])
-    options = [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if a.arg not in POOL_OWN]
+    options = [
+        (a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if a.arg not in POOL_OWN + SERVER
+    ]
     assert [a.arg for a, _ in options] == [s["name"] for s in _native.SETTINGS]
     for (arg, default), setting in zip(options, _native.SETTINGS):
         assert default is not None, arg.arg

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import hashlib
 import io
@@ -9,9 +10,10 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-from conftest import OPTIONS, Server, Servers, data
+from conftest import OPTIONS, Server, Servers, data, start_server
 
 import ferroftp
 
@@ -446,3 +448,73 @@ def test_close_is_final(server: Server) -> None:
         s.pwd()
     assert info.value.code is None
     assert info.value.kind == "closed"
+
+
+def test_connect_by_host_and_credentials(server: Server) -> None:
+    """``host=``/``port=``/``user=``/``password=`` instead of a URL (no percent-encoding), and
+    credentials completing a URL that has none."""
+    parts = urlsplit(server.url)
+    with ferroftp.connect(
+        host=parts.hostname, port=parts.port, user=server.user, password=server.password, **OPTIONS
+    ) as s:
+        assert s.pwd() == "/"
+    with ferroftp.connect(
+        f"ftp://{parts.hostname}:{parts.port}",
+        user=server.user,
+        password=server.password,
+        **OPTIONS,
+    ) as s:
+        assert s.pwd() == "/"
+    with pytest.raises(ferroftp.AuthenticationError):
+        ferroftp.connect(host=parts.hostname, port=parts.port, user=server.user,
+                         password="a@b/c:d#e", retries=0, **OPTIONS)  # fmt: skip
+    with pytest.raises(TypeError, match="URL or host"):
+        ferroftp.connect(server.url, host="127.0.0.1")
+    with pytest.raises(TypeError, match="needs a URL"):
+        ferroftp.connect(port=21)
+    with pytest.raises(TypeError, match="port must be an int"):
+        ferroftp.connect(host="127.0.0.1", port="21")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="port must be"):
+        ferroftp.connect(host="127.0.0.1", port=70000)
+
+
+def test_password_with_url_characters() -> None:
+    """A password with ``@ / : #`` works as ``password=``, with no percent-encoding."""
+    srv = start_server("pyftpdlib", "--password", "p@ss/w:rd#1")
+    try:
+        with ferroftp.connect(
+            host=srv.host, port=srv.port, user=srv.user, password="p@ss/w:rd#1", **OPTIONS
+        ) as s:
+            s.write_bytes("/x", b"ok")
+            assert s.read_bytes("/x") == b"ok"
+    finally:
+        srv.stop()
+
+
+def test_range_stat_time_and_mode(server: Server, workdir: tuple[str, Path]) -> None:
+    remote, local = workdir
+    body = data(200_000, 5)
+    (local / "f.bin").write_bytes(body)
+    server.own(local / "f.bin")
+    with ferroftp.connect(server.url, **OPTIONS) as s:
+        assert s.read_range(f"{remote}/f.bin", 1000, 5000) == body[1000:6000]
+        assert s.read_range(f"{remote}/f.bin", 199_990, 100) == body[199_990:]
+        assert s.read_range(f"{remote}/f.bin", 0, 0) == b""
+        entry = s.stat(f"{remote}/f.bin")
+        assert (entry.name, entry.kind, entry.size) == ("f.bin", "file", 200_000)
+        assert s.stat(remote).kind == "dir"
+        with pytest.raises(ferroftp.NotFoundError):
+            s.stat(f"{remote}/nope")
+        when = datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+        s.set_modified(f"{remote}/f.bin", when)
+        assert s.modified(f"{remote}/f.bin") == when
+        s.chmod(f"{remote}/f.bin", 0o640)
+        assert (local / "f.bin").stat().st_mode & 0o777 == 0o640
+        assert s.read_bytes(f"{remote}/f.bin") == body
+
+    async def main() -> bytes:
+        async with await ferroftp.connect_async(server.url, **OPTIONS) as s:
+            assert (await s.stat(f"{remote}/f.bin")).size == 200_000
+            return await s.read_range(f"{remote}/f.bin", 10, 10)
+
+    assert asyncio.run(main()) == body[10:20]

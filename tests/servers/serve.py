@@ -858,7 +858,9 @@ class PyftpdlibServer(Server):
             config_logging(level=logging.INFO if LOG_ENABLED else logging.WARNING)
 
         authorizer = DummyAuthorizer()
-        authorizer.add_user(PY_USER, PASSWORD, str(self.root), perm=PYFTPDLIB_PERMS)
+        authorizer.add_user(
+            PY_USER, args.password, str(self.root), perm=PYFTPDLIB_PERMS
+        )
         if args.anonymous:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "write permissions assigned to anon"
@@ -937,7 +939,7 @@ class PyftpdlibServer(Server):
             "host": args.host,
             "port": port,
             "user": PY_USER,
-            "password": PASSWORD,
+            "password": args.password,
             "root": str(self.root),
             "uid": os.getuid(),
             "gid": os.getgid(),
@@ -1632,6 +1634,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="with --hash or --hash-x-only: every digest is wrong",
     )  # fmt: skip
     p.add_argument(
+        "--password", default=PASSWORD,
+        help="pyftpdlib: the test user's password (any characters)",
+    )  # fmt: skip
+    p.add_argument(
         "--account", metavar="ACCOUNT",
         help="pyftpdlib: ask for this account (332, ACCT) after the password",
     )  # fmt: skip
@@ -1660,6 +1666,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.cert != "ca" or args.cert_name or args.client_ca or args.refuse_data_tls
     ):
         p.error("--cert, --cert-name, --client-ca and --refuse-data-tls need --tls")
+    if args.password != PASSWORD and args.kind != "pyftpdlib":
+        p.error("--password is for pyftpdlib")
     if args.account and args.kind != "pyftpdlib":
         p.error("--account is for pyftpdlib")
     if args.client_ca and args.kind != "vsftpd":

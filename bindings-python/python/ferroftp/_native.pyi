@@ -76,8 +76,13 @@ class _Readable(Protocol):
     def read(self, size: int, /) -> bytes | bytearray | memoryview: ...
 
 def connect(
-    url: str,
+    url: str | None = None,
     *,
+    host: str | None = None,
+    port: int | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    account: str | None = None,
     timeout: float = 30.0,
     connect_timeout: float = 10.0,
     tls: Literal["none", "explicit", "implicit"] | None = None,
@@ -94,7 +99,10 @@ def connect(
     """Connects and logs in to the server of ``url``.
 
     ``url`` is ``ftp://user:password@host:port/dir`` (``ftpes://`` = explicit TLS,
-    ``ftps://`` = implicit TLS on port 990); without a user the login is anonymous.
+    ``ftps://`` = implicit TLS on port 990); without a user the login is anonymous. Instead
+    of a URL: ``host=`` with ``port=`` (21, or 990 with ``tls="implicit"``), ``user=``,
+    ``password=`` and ``account=`` (sent with ACCT when the server asks for one), no
+    percent-encoding needed; ``user=``/``password=``/``account=`` also complete a URL.
 
     Options: ``timeout`` (seconds, for each reply and each data read/write),
     ``connect_timeout``, ``tls`` (overrides the URL's scheme), ``verify`` (check the server's
@@ -116,8 +124,13 @@ def connect(
     """
 
 def connect_async(
-    url: str,
+    url: str | None = None,
     *,
+    host: str | None = None,
+    port: int | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    account: str | None = None,
     timeout: float = 30.0,
     connect_timeout: float = 10.0,
     tls: Literal["none", "explicit", "implicit"] | None = None,
@@ -263,6 +276,19 @@ class Session:
         """Downloads ``remote`` into memory."""
     def write_bytes(self, remote: _RemotePath, data: _Buffer) -> int:
         """Uploads ``data`` to ``remote``; returns the byte count."""
+    def read_range(self, remote: _RemotePath, offset: int, length: int) -> bytes:
+        """Reads ``length`` bytes of ``remote`` from byte ``offset`` (fewer at the end of the
+        file, none past it); the transfer stops once they are in, and the session stays
+        usable (a server without REST sends the file from its start)."""
+    def stat(self, path: _RemotePath) -> Entry:
+        """One :class:`Entry` for ``path``, a file or a directory (MLST facts where offered,
+        else SIZE/MDTM, or CWD for a directory); ``NotFoundError`` when there is neither."""
+    def set_modified(self, path: _RemotePath, time: datetime.datetime) -> None:
+        """Sets the modification time of a remote file (an aware datetime; MFMT, or MDTM with
+        a time where the server has no MFMT)."""
+    def chmod(self, path: _RemotePath, mode: int) -> None:
+        """Sets the permissions of a remote file or directory (``SITE CHMOD``, ``mode`` such as
+        ``0o644``)."""
     def size(self, path: _RemotePath) -> int:
         """The size of a remote file in bytes (SIZE)."""
     def modified(self, path: _RemotePath) -> datetime.datetime:
@@ -352,6 +378,14 @@ class AsyncSession:
         """See :meth:`Session.read_bytes`."""
     def write_bytes(self, remote: _RemotePath, data: _Buffer) -> Awaitable[int]:
         """See :meth:`Session.write_bytes`."""
+    def read_range(self, remote: _RemotePath, offset: int, length: int) -> Awaitable[bytes]:
+        """See :meth:`Session.read_range`."""
+    def stat(self, path: _RemotePath) -> Awaitable[Entry]:
+        """See :meth:`Session.stat`."""
+    def set_modified(self, path: _RemotePath, time: datetime.datetime) -> Awaitable[None]:
+        """See :meth:`Session.set_modified`."""
+    def chmod(self, path: _RemotePath, mode: int) -> Awaitable[None]:
+        """See :meth:`Session.chmod`."""
     def size(self, path: _RemotePath) -> Awaitable[int]:
         """See :meth:`Session.size`."""
     def modified(self, path: _RemotePath) -> Awaitable[datetime.datetime]:
@@ -581,10 +615,15 @@ class Pool:
 
     def __new__(
         cls,
-        url: str,
+        url: str | None = None,
         *,
         max_sessions: int = 8,
         wait_timeout: float | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        account: str | None = None,
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
         tls: Literal["none", "explicit", "implicit"] | None = None,
@@ -671,10 +710,15 @@ class AsyncPool:
 
     def __new__(
         cls,
-        url: str,
+        url: str | None = None,
         *,
         max_sessions: int = 8,
         wait_timeout: float | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        account: str | None = None,
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
         tls: Literal["none", "explicit", "implicit"] | None = None,
