@@ -25,6 +25,7 @@ test-python::
 test-c::
 
 lint::
+	python3 scripts/check-modules.py core/src bindings-python/src
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p ferroftp --no-deps --quiet
