@@ -39,7 +39,7 @@ impl Session {
     /// Connects and logs in to the server of `url` (`ftp://user:pass@host:port/dir`).
     ///
     /// # Errors
-    /// Invalid URL, connection refused, bad credentials, timeouts (see [`ErrorKind`]).
+    /// Invalid URL, connection refused, bad credentials, timeouts (see [`ErrorKind`](crate::ErrorKind)).
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with(Config::from_url(url)?).await
     }
@@ -47,7 +47,7 @@ impl Session {
     /// Connects and logs in with `config`.
     ///
     /// # Errors
-    /// Invalid settings, connection refused, bad credentials, timeouts (see [`ErrorKind`]).
+    /// Invalid settings, connection refused, bad credentials, timeouts (see [`ErrorKind`](crate::ErrorKind)).
     pub async fn connect_with(config: Config) -> Result<Self> {
         let session = Self::unconnected(config)?;
         run!(session, Repeat::Safe, |_c| std::future::ready(Ok::<
@@ -113,7 +113,7 @@ impl Session {
     /// file, such as `/dev/null`, is written directly. On failure no partial file is left,
     /// except with `options.resume`, where it is kept (under its temporary name) for the next
     /// attempt — unless the checksum showed its data to be wrong
-    /// ([`ErrorKind::Integrity`]).
+    /// ([`ErrorKind::Integrity`](crate::ErrorKind::Integrity)).
     pub async fn download(
         &self,
         remote: &str,

@@ -186,7 +186,7 @@ pub struct BatchOptions {
     /// Trees: skip files whose size (and time, where known) already match.
     pub skip_existing: bool,
     /// The checksum check of every file (see [`DownloadOptions::checksum`]); a mismatch fails
-    /// that file with [`ErrorKind::Integrity`].
+    /// that file with [`ErrorKind::Integrity`](crate::ErrorKind::Integrity).
     pub checksum: Checksum,
 }
 
