@@ -20,6 +20,8 @@ class TestServer(val kind: String, extra: List<String> = emptyList()) : AutoClos
     val user: String
     val password: String
     val root: Path
+    val uid: Int
+    val gid: Int
 
     init {
         val repo = System.getProperty("ferroftp.root") ?: error("ferroftp.root is not set (see pom.xml)")
@@ -39,6 +41,14 @@ class TestServer(val kind: String, extra: List<String> = emptyList()) : AutoClos
         user = info.getValue("user")
         password = info.getValue("password")
         root = Path.of(info.getValue("root"))
+        uid = info.getValue("uid").toInt()
+        gid = info.getValue("gid").toInt()
+    }
+
+    /** Gives a file or directory under [root] to the server's FTP user. */
+    fun own(path: Path) {
+        java.nio.file.Files.setAttribute(path, "unix:uid", uid)
+        java.nio.file.Files.setAttribute(path, "unix:gid", gid)
     }
 
     val url: String
