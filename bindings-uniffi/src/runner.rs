@@ -36,24 +36,32 @@ pub(crate) fn block_reporting<T: Send + 'static, P: Clone>(
     deliver: impl Fn(P),
 ) -> Result<T> {
     let mut call = BlockingCall::start(fut)?;
-    let hand_over = |events: &mut watch::Receiver<Option<P>>| {
-        if let Some(p) = events.borrow_and_update().clone() {
+    // Hands over the latest value: after `changed()` (which marked it seen), or else if it was
+    // not seen yet. The channel's lock is not held while the callback runs.
+    let hand_over = |events: &mut watch::Receiver<Option<P>>, changed: bool| {
+        let latest = {
+            let seen = events.borrow_and_update();
+            if changed || seen.has_changed() {
+                seen.clone()
+            } else {
+                None
+            }
+        };
+        if let Some(p) = latest {
             deliver(p);
         }
     };
     loop {
         match call.wait_or(events.changed(), Duration::from_secs(3600)) {
             Waited::Done(result) => {
-                if events.has_changed().unwrap_or(true) {
-                    hand_over(&mut events);
-                }
+                hand_over(&mut events, false);
                 return Ok(result?);
             }
-            Waited::Event(Ok(())) => hand_over(&mut events),
+            Waited::Event(Ok(())) => hand_over(&mut events, true),
             // The operation dropped its sender: it is about to finish.
             Waited::Event(Err(_)) => {
                 let result = call.wait();
-                hand_over(&mut events);
+                hand_over(&mut events, false);
                 return Ok(result?);
             }
             Waited::Elapsed => {}
@@ -89,4 +97,64 @@ pub(crate) fn cancelled() -> FtpError {
         ferroftp::ErrorKind::Cancelled,
         "the operation was cancelled",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn progress_reaches_the_calling_thread_once_each_and_last() {
+        let (tx, rx) = watch::channel(None);
+        let fut = async move {
+            for i in 1..=50u64 {
+                tx.send_replace(Some(i));
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Ok(7u8)
+        };
+        let caller = std::thread::current().id();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let result = block_reporting(fut, rx, |p| {
+            assert_eq!(std::thread::current().id(), caller);
+            seen.lock().unwrap().push(p);
+        });
+        assert_eq!(result, Ok(7));
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(seen.last(), Some(&50));
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    }
+
+    #[test]
+    fn dropping_an_async_call_aborts_its_task() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        struct Flag(Arc<AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let flag = Flag(dropped.clone());
+        let call = spawned(async move {
+            let _flag = flag;
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            Ok(())
+        });
+        // Poll it once (so that the task is spawned), then drop it.
+        let outcome = ferroftp::runtime::block_on(async {
+            Ok(tokio::time::timeout(Duration::from_millis(50), call).await)
+        });
+        assert!(outcome.unwrap().is_err());
+        for _ in 0..200 {
+            if dropped.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the task was not aborted");
+    }
 }

@@ -142,3 +142,43 @@ impl BatchTask {
         Ok(Arc::new(Self(Task::start(fut, finish)?)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn cancel_reaches_every_waiter_and_finish_keeps_the_result() {
+        let task = TransferTask::start(async {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            Ok(1)
+        })
+        .unwrap();
+        assert!(!task.is_finished());
+        task.cancel();
+        let e = task.join().unwrap_err();
+        assert_eq!(e.kind(), "cancelled");
+        assert!(task.is_finished());
+        assert_eq!(task.join().unwrap_err().kind(), "cancelled");
+
+        let task = TransferTask::start(async { Ok(42) }).unwrap();
+        assert_eq!(task.join(), Ok(42));
+        assert_eq!(task.join(), Ok(42));
+        task.cancel(); // after the end: nothing to cancel
+        assert_eq!(task.join(), Ok(42));
+
+        let task = TransferTask::start(async {
+            Err(ferroftp::Error::from_reply(
+                550,
+                "550 No such file",
+                "RETR /x",
+                true,
+            ))
+        })
+        .unwrap();
+        let e = task.join().unwrap_err();
+        assert_eq!((e.kind(), e.code()), ("not-found", Some(550)));
+    }
+}

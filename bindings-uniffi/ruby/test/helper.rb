@@ -38,6 +38,30 @@ module FtpTest
       @user = info.fetch("user")
       @password = info.fetch("password")
       @root = info.fetch("root")
+      @pid = info.fetch("pid")
+    end
+
+    # The server's processes: the one in `pid` and all its descendants (from /proc).
+    def processes
+      children = Hash.new { |h, k| h[k] = [] }
+      Dir["/proc/[0-9]*/stat"].each do |stat|
+        fields = File.read(stat).rpartition(")").last.split
+        children[fields[1].to_i] << File.basename(File.dirname(stat)).to_i
+      rescue SystemCallError
+        next
+      end
+      found = [@pid]
+      found.each { |pid| found.concat(children[pid]) }
+      found
+    end
+
+    # Freezes the server (SIGSTOP) for the block, so that a transfer stalls for sure.
+    def paused
+      frozen = processes
+      frozen.each { |pid| Process.kill("STOP", pid) rescue nil }
+      yield
+    ensure
+      frozen&.each { |pid| Process.kill("CONT", pid) rescue nil }
     end
 
     def url

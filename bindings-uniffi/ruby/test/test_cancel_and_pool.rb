@@ -3,7 +3,9 @@
 require_relative "helper"
 
 # A download cancelled through its handle half-way, followed by checked operations; pool
-# batches.
+# batches. The download is held half-way for sure: its progress listener blocks on its first
+# call, and the server is frozen, until the test has cancelled (a fast server would otherwise
+# fill the socket buffers and let the transfer run to its end before the cancellation is seen).
 class TestCancelAndPool < FtpTestCase
   # Larger than what the loopback socket buffers hold while the transfer is held.
   BIG = 64 * 1024 * 1024
@@ -58,9 +60,11 @@ class TestCancelAndPool < FtpTestCase
         task = session.start_download("#{dir}/big.bin", File.join(tmp, "big-#{round}.bin"), nil, holding)
         holding.wait_started
         refute task.is_finished
-        task.cancel
-        holding.release
-        e = assert_raises(Ferroftp::FtpError::Cancelled) { round.zero? ? task.join_async : task.join }
+        e = server.paused do
+          task.cancel
+          holding.release
+          assert_raises(Ferroftp::FtpError::Cancelled) { round.zero? ? task.join_async : task.join }
+        end
         assert_equal "cancelled", e.kind
         assert_operator holding.first, :<, BIG
         # No file and no temporary file left behind.

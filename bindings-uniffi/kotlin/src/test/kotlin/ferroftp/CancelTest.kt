@@ -19,8 +19,9 @@ import org.junit.jupiter.params.provider.ValueSource
 
 /**
  * Cancellation mid-transfer, each followed by checked operations on the same session. The
- * transfer is held half-way for sure: its progress listener blocks on its first call until the
- * test has cancelled.
+ * transfer is held half-way for sure: its progress listener blocks on its first call, and the
+ * server is frozen, until the test has cancelled (a fast server would otherwise fill the socket
+ * buffers and let the transfer run to its end before the cancellation is seen).
  */
 class CancelTest {
     companion object {
@@ -51,7 +52,8 @@ class CancelTest {
     @ParameterizedTest
     @ValueSource(strings = ["pyftpdlib", "vsftpd"])
     fun cancelHandleStopsADownloadMidWay(kind: String, @TempDir tmp: Path) {
-        Servers.get(kind).connect().use { s ->
+        val server = Servers.get(kind)
+        server.connect().use { s ->
             val dir = s.freshDir("cancel-$kind")
             val big = data(BIG, 7)
             val small = data(5000, 8)
@@ -64,12 +66,14 @@ class CancelTest {
                 task.use {
                     assertTrue(holding.started.await(60, TimeUnit.SECONDS), "no progress")
                     assertFalse(task.isFinished())
-                    task.cancel()
-                    holding.release.countDown()
-                    val e = if (round % 2 == 0) {
-                        assertThrows<FtpException.Cancelled> { task.join() }
-                    } else {
-                        assertThrows<FtpException.Cancelled> { runBlocking { task.joinAsync() } }
+                    val e = server.paused {
+                        task.cancel()
+                        holding.release.countDown()
+                        if (round % 2 == 0) {
+                            assertThrows<FtpException.Cancelled> { task.join() }
+                        } else {
+                            assertThrows<FtpException.Cancelled> { runBlocking { task.joinAsync() } }
+                        }
                     }
                     assertEquals("cancelled", e.kind)
                     assertTrue(holding.first!! < BIG.toULong(), "held at ${holding.first}")
@@ -91,7 +95,8 @@ class CancelTest {
     @ParameterizedTest
     @ValueSource(strings = ["pyftpdlib", "vsftpd"])
     fun cancelledCoroutineAbortsTheTransfer(kind: String, @TempDir tmp: Path) {
-        Servers.get(kind).connect().use { s ->
+        val server = Servers.get(kind)
+        server.connect().use { s ->
             val dir = s.freshDir("coroutine-cancel-$kind")
             val big = data(BIG, 9)
             val small = data(3000, 10)
@@ -103,9 +108,11 @@ class CancelTest {
                     s.downloadAsync("$dir/big.bin", tmp.resolve("big.bin").toString(), null, holding)
                 }
                 assertTrue(holding.started.await(60, TimeUnit.SECONDS), "no progress")
-                job.cancel()
-                holding.release.countDown()
-                job.join()
+                server.paused {
+                    job.cancel()
+                    holding.release.countDown()
+                    runBlocking { job.join() }
+                }
                 assertTrue(job.isCancelled)
             }
             checkedOps(s, dir, big, small)

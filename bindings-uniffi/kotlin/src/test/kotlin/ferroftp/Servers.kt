@@ -22,6 +22,7 @@ class TestServer(val kind: String, extra: List<String> = emptyList()) : AutoClos
     val root: Path
     val uid: Int
     val gid: Int
+    private val pid: Long
 
     init {
         val repo = System.getProperty("ferroftp.root") ?: error("ferroftp.root is not set (see pom.xml)")
@@ -43,6 +44,36 @@ class TestServer(val kind: String, extra: List<String> = emptyList()) : AutoClos
         root = Path.of(info.getValue("root"))
         uid = info.getValue("uid").toInt()
         gid = info.getValue("gid").toInt()
+        pid = info.getValue("pid").toLong()
+    }
+
+    /** The server's processes: the one in `pid` and all its descendants (from /proc). */
+    private fun processes(): List<Long> {
+        val children = mutableMapOf<Long, MutableList<Long>>()
+        File("/proc").listFiles { f -> f.name.all(Char::isDigit) }.orEmpty().forEach { dir ->
+            val stat = runCatching { File(dir, "stat").readText() }.getOrNull() ?: return@forEach
+            val ppid = stat.substringAfterLast(')').trim().split(' ')[1].toLong()
+            children.getOrPut(ppid) { mutableListOf() }.add(dir.name.toLong())
+        }
+        val found = mutableListOf(pid)
+        var i = 0
+        while (i < found.size) found.addAll(children[found[i++]].orEmpty())
+        return found
+    }
+
+    private fun signal(name: String, pids: List<Long>) {
+        ProcessBuilder(listOf("kill", "-$name") + pids.map(Long::toString)).start().waitFor(10, TimeUnit.SECONDS)
+    }
+
+    /** Freezes the server (SIGSTOP) for the block, so that a transfer stalls for sure. */
+    fun <T> paused(block: () -> T): T {
+        val frozen = processes()
+        signal("STOP", frozen)
+        try {
+            return block()
+        } finally {
+            signal("CONT", frozen)
+        }
     }
 
     /** Gives a file or directory under [root] to the server's FTP user. */
