@@ -76,6 +76,19 @@ class BenchTest {
                 lines[2] += "  Rust core %.0f MB/s  ratio %.2f× (goal ≥ 0.9×)".format(median(rustDl), throughput)
                 lines += "  all runs: Kotlin NOOP $kotlinNoop µs, Rust NOOP $rustNoop µs, Kotlin MB/s $kotlinDl, Rust MB/s $rustDl"
             }
+            // The crossing alone (JNA + uniffi's generated code, no I/O): a method returning a
+            // number (Pool.limit()) and a function returning a string (version()).
+            val calls = 200_000
+            Pool(server.url, 2u).use { pool ->
+                repeat(calls) { pool.limit() }
+                val limitNs = measureNanoTime { repeat(calls) { pool.limit() } }
+                repeat(calls) { version() }
+                val versionNs = measureNanoTime { repeat(calls) { version() } }
+                lines += "  FFI crossing alone: Pool.limit() %.2f µs/call, version() %.2f µs/call".format(
+                    limitNs / 1e3 / calls,
+                    versionNs / 1e3 / calls,
+                )
+            }
             println(lines.joinToString("\n"))
             Files.deleteIfExists(big)
         }
