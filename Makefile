@@ -2,11 +2,12 @@
 #   make demo   set everything up, then run the main job against a loopback FTP server
 #   make test   set everything up, then run every test suite
 #   make lint   rustfmt, clippy and rustdoc (warnings are errors), ruff, mypy stubtest, header check
+#   make bindings   the Kotlin, Swift and Ruby sources of bindings-uniffi (generated into target/uniffi)
 #   make fuzz-smoke   every fuzz target for a few seconds (CI, after make test)
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: setup demo test test-rust test-python test-c lint fmt fuzz-smoke
+.PHONY: setup demo test test-rust test-python test-c test-uniffi lint fmt fuzz-smoke
 
 
 setup:
@@ -15,7 +16,7 @@ setup:
 demo:: setup
 	$(CARGO) run --quiet --example demo
 
-test: setup test-rust test-python test-c
+test: setup test-rust test-python test-c test-uniffi
 
 test-rust:
 	$(CARGO) test --workspace --all-targets
@@ -23,6 +24,7 @@ test-rust:
 
 test-python::
 test-c::
+test-uniffi::
 
 lint::
 	python3 scripts/check-modules.py core/src bindings-python/src
@@ -39,9 +41,10 @@ FUZZ_SECONDS ?= 15
 fuzz-smoke:
 	bash scripts/fuzz-smoke.sh $(FUZZ_SECONDS)
 
-# Each binding owns a fragment adding to test-python / test-c / lint / demo (double-colon
+# Each binding owns a fragment adding to test-python / test-c / test-uniffi / lint / demo (double-colon
 # rules run in the order they appear: the core's first).
 -include bindings-python/python.mk
 -include bindings-c/c.mk
+-include bindings-uniffi/uniffi.mk
 # `make bench` (not part of `make test`): see bench/.
 -include bench/bench.mk
