@@ -167,6 +167,28 @@ def check_header(build: Path) -> None:
     )
 
 
+def soname(lib: Path) -> str:
+    """The SONAME of a shared library (`readelf -d`)."""
+    out = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True, check=False)
+    for line in out.stdout.splitlines():
+        if "(SONAME)" in line and "[" in line:
+            return line.split("[", 1)[1].split("]", 1)[0]
+    die(f"{lib} has no SONAME (readelf -d: {out.stderr.strip() or 'none listed'})")
+    return ""
+
+
+def lib_links(build: Path, lib_dir: Path) -> Path:
+    """A directory holding libferroftp.so and a link named as its SONAME (libferroftp.so.0), both
+    to the library in `lib_dir`: a program linked with -lferroftp asks the loader for the
+    SONAME, and cargo makes no such link in its target directory."""
+    lib = lib_dir / "libferroftp.so"
+    links = build / "lib"
+    links.mkdir(exist_ok=True)
+    for name in ["libferroftp.so", soname(lib)]:
+        (links / name).symlink_to(lib)
+    return links
+
+
 def build_tests(build: Path, lib_dir: Path, names: list[str]) -> dict[str, Path]:
     out = {}
     for name in names:
@@ -180,44 +202,87 @@ def build_tests(build: Path, lib_dir: Path, names: list[str]) -> dict[str, Path]
     return out
 
 
+def header_major() -> str:
+    """FERROFTP_VERSION_MAJOR of include/ferroftp.h."""
+    for line in (ROOT / "include/ferroftp.h").read_text().splitlines():
+        if line.startswith("#define FERROFTP_VERSION_MAJOR "):
+            return line.split()[2]
+    die("include/ferroftp.h defines no FERROFTP_VERSION_MAJOR")
+    return ""
+
+
+def needed(exe: Path) -> list[str]:
+    """The shared libraries a program asks the loader for (`readelf -d`)."""
+    out = subprocess.run(["readelf", "-d", str(exe)], capture_output=True, text=True, check=False)
+    return [line.split("[", 1)[1].split("]", 1)[0] for line in out.stdout.splitlines()
+            if "(NEEDED)" in line and "[" in line]
+
+
 def install_test(build: Path, server: Server) -> None:
-    """make install into a temporary prefix; examples/c through pkg-config only, examples/cpp
-    through CMake's find_package(ferroftp); both run against the loopback server."""
+    """make install into a temporary prefix: the versioned library and its links, its SONAME
+    (readelf -d) the header's major version; examples/c through pkg-config only, examples/cpp
+    through CMake's find_package(ferroftp); each asks the loader for the SONAME and runs against
+    the loopback server."""
     prefix = build / "prefix"
     make = os.environ.get("MAKE", "make")
     run([make, "-C", str(ROOT), "--no-print-directory", "install", f"PREFIX={prefix}",
          "C_PROFILE=debug"], "make install")
-    for f in ["include/ferroftp.h", "lib/libferroftp.so", "lib/libferroftp.a",
+    major = header_major()
+    soname_ = f"libferroftp.so.{major}"
+    env = dict(os.environ, PKG_CONFIG_PATH=str(prefix / "lib/pkgconfig"))
+    version = subprocess.run(["pkg-config", "--modversion", "ferroftp"], env=env,
+                             capture_output=True, text=True, check=False).stdout.strip()
+    if not version.startswith(f"{major}."):
+        die(f"pkg-config says ferroftp {version!r}, the header's major version is {major}")
+    versioned = f"libferroftp.so.{version}"
+    for f in ["include/ferroftp.h", f"lib/{versioned}", "lib/libferroftp.a",
               "lib/pkgconfig/ferroftp.pc", "lib/cmake/ferroftp/ferroftpConfig.cmake",
               "lib/cmake/ferroftp/ferroftpConfigVersion.cmake"]:
-        if not (prefix / f).is_file():
+        if not (prefix / f).is_file() or (prefix / f).is_symlink():
             die(f"make install did not install {f}")
-    env = dict(os.environ, PKG_CONFIG_PATH=str(prefix / "lib/pkgconfig"))
+    for link, target in [(soname_, versioned), ("libferroftp.so", soname_)]:
+        path = prefix / "lib" / link
+        if not path.is_symlink() or os.readlink(path) != target:
+            die(f"make install did not make the link lib/{link} -> {target}")
+    lib = prefix / "lib" / versioned
+    if soname(lib) != soname_:
+        die(f"the installed {versioned} has SONAME {soname(lib)}, not {soname_}")
+    cmake_config = (prefix / "lib/cmake/ferroftp/ferroftpConfig.cmake").read_text()
+    if "IMPORTED_NO_SONAME" in cmake_config or f'IMPORTED_SONAME "{soname_}"' not in cmake_config:
+        die("the CMake package does not declare the library's SONAME")
+    print(f"installed: lib/{versioned} (SONAME {soname_}), lib/{soname_} -> {versioned}, "
+          f"lib/libferroftp.so -> {soname_}", flush=True)
+
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "ferroftp"], env=env,
                            capture_output=True, text=True, check=False)
     if flags.returncode != 0:
         die(f"pkg-config cannot find ferroftp: {flags.stderr.strip()}")
-    version = subprocess.run(["pkg-config", "--modversion", "ferroftp"], env=env,
-                             capture_output=True, text=True, check=False).stdout.strip()
     print(f"pkg-config: ferroftp {version}: {flags.stdout.strip()}", flush=True)
-    exe = build / "example_pkgconfig"
-    run(["gcc", *CFLAGS, str(ROOT / "examples/c/example.c"), "-o", str(exe),
-         *flags.stdout.split()], "building examples/c with pkg-config")
     run_env = dict(os.environ, LD_LIBRARY_PATH=str(prefix / "lib"))
-    run([str(exe), server.url + "/"], "examples/c (installed, pkg-config)", env=run_env)
-
+    built = {}
+    for name in ["example"]:
+        exe = build / f"{name}_pkgconfig"
+        run(["gcc", *CFLAGS, str(ROOT / f"examples/c/{name}.c"), "-o", str(exe),
+             *flags.stdout.split()], f"building examples/c/{name}.c with pkg-config")
+        built[name] = exe
+    run([str(built["example"]), server.url + "/"], "examples/c (installed, pkg-config)",
+        env=run_env)
     cmake_build = build / "cmake"
     run(["cmake", "-S", str(ROOT / "examples/cpp"), "-B", str(cmake_build),
          f"-DCMAKE_PREFIX_PATH={prefix}", "-DCMAKE_BUILD_TYPE=Debug"],
         "configuring examples/cpp (find_package(ferroftp))")
     run(["cmake", "--build", str(cmake_build)], "building examples/cpp")
-    run([str(cmake_build / "ferroftp_cpp_example"), server.url + "/"],
-        "examples/cpp (installed, CMake)", env=run_env)
+    built["cpp"] = cmake_build / "ferroftp_cpp_example"
+    for name, exe in built.items():
+        if soname_ not in needed(exe):
+            die(f"{exe.name} does not ask for {soname_} (NEEDED: {needed(exe)})")
+    run([str(built["cpp"]), server.url + "/"], "examples/cpp (installed, CMake)", env=run_env)
 
 
 def demo(lib_dir: Path) -> None:
-    need("gcc")
+    need("gcc", "readelf")
     with tempfile.TemporaryDirectory(prefix="ferroftp-c-demo-") as tmp:
+        lib_dir = lib_links(Path(tmp), lib_dir)
         exe = Path(tmp) / "example"
         run(["gcc", *CFLAGS, f"-I{ROOT / 'include'}", str(ROOT / "examples/c/example.c"),
              "-o", str(exe), f"-L{lib_dir}", "-lferroftp", f"-Wl,-rpath,{lib_dir}"],
@@ -243,12 +308,13 @@ def main() -> None:
     if args.demo:
         demo(lib_dir)
         return
-    need("gcc", "g++", "cmake", "pkg-config", *([] if args.no_valgrind else ["valgrind"]))
+    need("gcc", "g++", "cmake", "pkg-config", "readelf",
+         *([] if args.no_valgrind else ["valgrind"]))
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ferroftp-c-tests-") as tmp:
         build = Path(tmp)
         check_header(build)
-        exes = build_tests(build, lib_dir, args.only or TESTS)
+        exes = build_tests(build, lib_links(build, lib_dir), args.only or TESTS)
         servers = []
         try:
             results = []
@@ -269,7 +335,8 @@ def main() -> None:
                     results.append(f"{name} [{server.label}] ok in {time.monotonic() - t0:.1f} s")
             if not args.only:
                 install_test(build, servers[0])
-                results.append("install + pkg-config (examples/c) + CMake find_package (examples/cpp) ok")
+                results.append("install (libferroftp.so.X.Y.Z, links, SONAME) + pkg-config "
+                               "(examples/c) + CMake find_package (examples/cpp) ok")
         finally:
             for server in servers:
                 server.stop()
