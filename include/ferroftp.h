@@ -1336,6 +1336,65 @@ ferroftp_status ferroftp_session_exists_start(const struct ferroftp_session *ses
                                               struct ferroftp_future **future_out);
 
 /**
+ * Looks up one remote file or directory, blocking, and writes it to `*entries_out` as a list
+ * of exactly one entry (read it with the `ferroftp_entries_*` accessors at index 0: name,
+ * path, kind, size, modified, permissions, ...). The caller owns the list and must free it
+ * with `ferroftp_entries_free`.
+ *
+ * Uses MLST where the server offers it, else SIZE and MDTM (or CWD for a directory); which
+ * facts are known depends on the server (`has_size`, `has_modified`). A path that is neither a
+ * file nor a directory is `FERROFTP_STATUS_NOT_FOUND`.
+ */
+ferroftp_status ferroftp_session_stat(const struct ferroftp_session *session,
+                                      const char *path,
+                                      struct ferroftp_entries **entries_out);
+
+/**
+ * Starts `ferroftp_session_stat`; writes its future to `*future_out`, owned by the caller
+ * (free it with `ferroftp_future_free`; take the one-entry list with
+ * `ferroftp_future_take_entries`).
+ */
+ferroftp_status ferroftp_session_stat_start(const struct ferroftp_session *session,
+                                            const char *path,
+                                            struct ferroftp_future **future_out);
+
+/**
+ * Sets the permission bits of the remote file or directory `path` (`SITE CHMOD`, `mode` as in
+ * `0644`), blocking. A server without `SITE CHMOD` refuses with `FERROFTP_STATUS_PERMANENT`.
+ */
+ferroftp_status ferroftp_session_chmod(const struct ferroftp_session *session,
+                                       const char *path,
+                                       uint32_t mode);
+
+/**
+ * Starts `ferroftp_session_chmod`; writes its future (no value: its status is the result) to
+ * `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+ */
+ferroftp_status ferroftp_session_chmod_start(const struct ferroftp_session *session,
+                                             const char *path,
+                                             uint32_t mode,
+                                             struct ferroftp_future **future_out);
+
+/**
+ * Sets the modification time of the remote file `path` to `unix_seconds` (seconds since the
+ * Unix epoch, UTC), blocking: MFMT, or vsftpd's MDTM with a time. A time more than about
+ * 262,000 years away is `FERROFTP_STATUS_INVALID_INPUT`; a server that can set no times
+ * refuses with `FERROFTP_STATUS_PERMANENT`.
+ */
+ferroftp_status ferroftp_session_set_modified(const struct ferroftp_session *session,
+                                              const char *path,
+                                              int64_t unix_seconds);
+
+/**
+ * Starts `ferroftp_session_set_modified`; writes its future (no value: its status is the
+ * result) to `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+ */
+ferroftp_status ferroftp_session_set_modified_start(const struct ferroftp_session *session,
+                                                    const char *path,
+                                                    int64_t unix_seconds,
+                                                    struct ferroftp_future **future_out);
+
+/**
  * Creates the remote directory `path`, blocking; with `parents`, also its missing parents (an
  * existing directory is then not an error).
  */

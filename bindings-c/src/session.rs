@@ -91,6 +91,24 @@ async fn op_exists(s: Session, path: String) -> Result<bool, CError> {
     Ok(s.exists(&path).await?)
 }
 
+async fn op_stat(s: Session, path: String) -> Result<Vec<CEntry>, CError> {
+    entries::convert(vec![s.stat(&path).await?])
+}
+
+async fn op_chmod(s: Session, path: String, mode: u32) -> Result<(), CError> {
+    Ok(s.chmod(&path, mode).await?)
+}
+
+async fn op_set_modified(s: Session, path: String, unix_seconds: i64) -> Result<(), CError> {
+    let Some(time) = chrono::DateTime::from_timestamp(unix_seconds, 0) else {
+        return Err(CError::new(
+            ferroftp_status::FERROFTP_STATUS_INVALID_INPUT,
+            format!("unix_seconds {unix_seconds} is not a time that can be set"),
+        ));
+    };
+    Ok(s.set_modified(&path, time).await?)
+}
+
 async fn op_mkdir(s: Session, path: String, parents: bool) -> Result<(), CError> {
     Ok(s.mkdir(&path, parents).await?)
 }
@@ -539,6 +557,111 @@ pub extern "C" fn ferroftp_session_exists_start(
         let path = try_str!(path);
         let out = try_out!(future_out);
         spawn(op_exists(s.clone(), path.into()), out)
+    }
+}
+
+/// Looks up one remote file or directory, blocking, and writes it to `*entries_out` as a list
+/// of exactly one entry (read it with the `ferroftp_entries_*` accessors at index 0: name,
+/// path, kind, size, modified, permissions, ...). The caller owns the list and must free it
+/// with `ferroftp_entries_free`.
+///
+/// Uses MLST where the server offers it, else SIZE and MDTM (or CWD for a directory); which
+/// facts are known depends on the server (`has_size`, `has_modified`). A path that is neither a
+/// file nor a directory is `FERROFTP_STATUS_NOT_FOUND`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_stat(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    entries_out: *mut *mut ferroftp_entries,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(entries_out);
+        finish(block(op_stat(s.clone(), path.into())), out, to_boxed_mut_ptr::<ferroftp_entries>)
+    }
+}
+
+/// Starts `ferroftp_session_stat`; writes its future to `*future_out`, owned by the caller
+/// (free it with `ferroftp_future_free`; take the one-entry list with
+/// `ferroftp_future_take_entries`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_stat_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_stat(s.clone(), path.into()), out)
+    }
+}
+
+/// Sets the permission bits of the remote file or directory `path` (`SITE CHMOD`, `mode` as in
+/// `0644`), blocking. A server without `SITE CHMOD` refuses with `FERROFTP_STATUS_PERMANENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_chmod(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    mode: u32,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        status(block(op_chmod(s.clone(), path.into(), mode)))
+    }
+}
+
+/// Starts `ferroftp_session_chmod`; writes its future (no value: its status is the result) to
+/// `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_chmod_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    mode: u32,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_chmod(s.clone(), path.into(), mode), out)
+    }
+}
+
+/// Sets the modification time of the remote file `path` to `unix_seconds` (seconds since the
+/// Unix epoch, UTC), blocking: MFMT, or vsftpd's MDTM with a time. A time more than about
+/// 262,000 years away is `FERROFTP_STATUS_INVALID_INPUT`; a server that can set no times
+/// refuses with `FERROFTP_STATUS_PERMANENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_set_modified(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    unix_seconds: i64,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        status(block(op_set_modified(s.clone(), path.into(), unix_seconds)))
+    }
+}
+
+/// Starts `ferroftp_session_set_modified`; writes its future (no value: its status is the
+/// result) to `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_set_modified_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    unix_seconds: i64,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_set_modified(s.clone(), path.into(), unix_seconds), out)
     }
 }
 
