@@ -354,12 +354,15 @@ typedef struct ferroftp_pool ferroftp_pool;
 /**
  * An FTP session: one control connection, shared safely by any number of threads.
  *
- * Behind the pointer: a Rust `Box<ferroftp::Session>`. Made by `ferroftp_session_connect` or
- * `ferroftp_future_take_session`; to avoid a leak it must eventually be freed with
- * `ferroftp_session_free`. Every operation takes a `const ferroftp_session *` and may be called
- * from any number of threads at once: calls are serialized in arrival order (a fair lock), each
- * holding the connection from its first command to its last reply. Futures started on a session
- * keep working after it is freed (they hold their own reference to the connection).
+ * Behind the pointer: a Rust `Box` holding a `ferroftp::Session` of its own, or one lent by a
+ * pool (`ferroftp::PooledSession`, shared through an `Arc`). Made by `ferroftp_session_connect`,
+ * `ferroftp_pool_session` or `ferroftp_future_take_session`; to avoid a leak it must
+ * eventually be freed with `ferroftp_session_free` (which hands a lent session back to its
+ * pool). Every operation takes a `const ferroftp_session *` and may be called from any number
+ * of threads at once: calls are serialized in arrival order (a fair lock), each holding the
+ * connection from its first command to its last reply. Futures started on a session keep
+ * working after it is freed (they hold their own reference to the connection, and a lent
+ * session goes back to its pool only once the last of them is done).
  */
 typedef struct ferroftp_session ferroftp_session;
 
@@ -923,6 +926,33 @@ ferroftp_status ferroftp_pool_new(const char *url,
                                   struct ferroftp_pool **pool_out);
 
 /**
+ * Borrows one of the pool's sessions (an idle one, checked with NOOP when it has been idle for
+ * a while, or a new one while the pool is below its limit; otherwise waits, first come first
+ * served, until one is handed back), blocking, and writes it to `*session_out`.
+ *
+ * The result is an ordinary `ferroftp_session`: every session function works on it, from any
+ * number of threads at once, for as many operations as you like; nobody else gets it
+ * meanwhile. The caller owns it and must free it with `ferroftp_session_free`, which hands it
+ * back to the pool (once the futures started on it are done as well): do
+ * not keep a pool's sessions borrowed longer than needed, batches on the same pool wait for
+ * them. `ferroftp_session_close` on it closes its connection (the pool then drops it when it
+ * comes back). Failures: connection errors when no session can be opened
+ * (`FERROFTP_STATUS_CONNECT`, `FERROFTP_STATUS_AUTH`, ...), `FERROFTP_STATUS_CLOSED` after
+ * `ferroftp_pool_close`.
+ */
+ferroftp_status ferroftp_pool_session(const struct ferroftp_pool *pool,
+                                      struct ferroftp_session **session_out);
+
+/**
+ * Starts `ferroftp_pool_session`; writes its future to `*future_out`, owned by the caller (free
+ * it with `ferroftp_future_free`; take the session with `ferroftp_future_take_session`, and
+ * free that with `ferroftp_session_free` to hand it back). A session borrowed by a future that
+ * is freed before its session was taken goes straight back to the pool.
+ */
+ferroftp_status ferroftp_pool_session_start(const struct ferroftp_pool *pool,
+                                            struct ferroftp_future **future_out);
+
+/**
  * Closes the pool, blocking until done: its idle sessions say goodbye (QUIT), sessions lent
  * to running batches are closed when they come back, and later batches fail each file with
  * `FERROFTP_STATUS_CLOSED`. Call `ferroftp_pool_free` afterwards.
@@ -1171,7 +1201,9 @@ ferroftp_status ferroftp_session_close_start(const struct ferroftp_session *sess
 /**
  * Frees a session; NULL is a no-op. Does not block and sends nothing: call
  * `ferroftp_session_close` first for a polite QUIT. The connection is dropped when the last
- * future started on the session has finished too. `session` must not be used again; no other
+ * future started on the session has finished too. A session lent by a pool
+ * (`ferroftp_pool_session`) is handed back to it instead (at that same moment), and stays open
+ * for the next borrower (unless it was closed). `session` must not be used again; no other
  * thread may be using it at the same time.
  */
 void ferroftp_session_free(struct ferroftp_session *session);

@@ -24,10 +24,11 @@
 //! - [`entries`]: listings (and `ferroftp_future_take_entries`);
 //! - [`names`]: remote names as raw bytes;
 //! - [`options`]: `ferroftp_options`, translated to the core's settings;
-//! - [`session`]: every session operation, blocking and `_start` (and
-//!   `ferroftp_future_take_session`);
+//! - [`session`]: `ferroftp_session` (its own, or lent by a pool) and every session operation,
+//!   blocking and `_start` (and `ferroftp_future_take_session`);
 //! - [`transfer`]: download/upload options, checksums and progress (`_ex` calls);
-//! - [`pool`]: pools, batches and their results (and `ferroftp_future_take_batch`).
+//! - [`pool`]: pools, batches and their results (and `ferroftp_future_take_batch`), sessions
+//!   borrowed from a pool (`ferroftp_pool_session`).
 #![deny(unsafe_op_in_unsafe_fn)]
 // The exported functions take raw pointers from C and check them (NULL) through the `try_*!`
 // macros; as in rustls-ffi they are `extern "C" fn`, and the header documents what the pointers
