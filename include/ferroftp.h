@@ -356,13 +356,13 @@ typedef struct ferroftp_pool ferroftp_pool;
  *
  * Behind the pointer: a Rust `Box` holding a `ferroftp::Session` of its own, or one lent by a
  * pool (`ferroftp::PooledSession`, shared through an `Arc`). Made by `ferroftp_session_connect`,
- * `ferroftp_pool_session` or `ferroftp_future_take_session`; to avoid a leak it must
- * eventually be freed with `ferroftp_session_free` (which hands a lent session back to its
- * pool). Every operation takes a `const ferroftp_session *` and may be called from any number
- * of threads at once: calls are serialized in arrival order (a fair lock), each holding the
- * connection from its first command to its last reply. Futures started on a session keep
- * working after it is freed (they hold their own reference to the connection, and a lent
- * session goes back to its pool only once the last of them is done).
+ * `ferroftp_session_connect_server`, `ferroftp_pool_session` or `ferroftp_future_take_session`;
+ * to avoid a leak it must eventually be freed with `ferroftp_session_free` (which hands a lent
+ * session back to its pool). Every operation takes a `const ferroftp_session *` and may be
+ * called from any number of threads at once: calls are serialized in arrival order (a fair
+ * lock), each holding the connection from its first command to its last reply. Futures started
+ * on a session keep working after it is freed (they hold their own reference to the
+ * connection, and a lent session goes back to its pool only once the last of them is done).
  */
 typedef struct ferroftp_session ferroftp_session;
 
@@ -474,6 +474,51 @@ typedef struct ferroftp_options {
      */
     const char *client_key;
 } ferroftp_options;
+
+/**
+ * Where to connect and as whom, each part as it is (no percent-encoding: a password such as
+ * `p@ss/w:rd#1` is given exactly like that).
+ *
+ * A plain struct owned by the caller: fill it with `ferroftp_server_init` (every field NULL or
+ * 0), set the fields you need, and pass a pointer to `ferroftp_session_connect_server`,
+ * `ferroftp_session_connect_server_start` or `ferroftp_pool_new_server`, which copy what they
+ * need (the struct and its strings may be released as soon as the call returns). Strings are
+ * UTF-8 and NUL-terminated; a string that is not UTF-8 is `FERROFTP_STATUS_INVALID_UTF8`, and
+ * a user name, password or account holding CR or LF is `FERROFTP_STATUS_INVALID_INPUT`. TLS
+ * comes from `ferroftp_options.tls` (`FERROFTP_TLS_FROM_URL`, the default, means plain FTP
+ * here). Always initialise it with `ferroftp_server_init`: fields may be added in later
+ * versions (always at the end; see the README's versioning rule).
+ */
+typedef struct ferroftp_server {
+    /**
+     * Host name or IP address (an IPv6 address with or without brackets). Required: NULL is
+     * `FERROFTP_STATUS_NULL_ARGUMENT`, an empty string `FERROFTP_STATUS_INVALID_INPUT`.
+     */
+    const char *host;
+    /**
+     * TCP port of the control connection; 0 (default) means 21, or 990 when
+     * `ferroftp_options.tls` is `FERROFTP_TLS_IMPLICIT`.
+     */
+    uint16_t port;
+    /**
+     * User name, or NULL (default) for an anonymous login (`anonymous`).
+     */
+    const char *user;
+    /**
+     * Password, or NULL (default): then an empty password, or `anonymous@` when `user` is
+     * NULL too. Never logged and never part of an error message.
+     */
+    const char *password;
+    /**
+     * Account information, sent with `ACCT` when the server asks for one after the password
+     * (reply 332), or NULL (default). Never logged, like the password.
+     */
+    const char *account;
+    /**
+     * Directory to change to after login (and after every reconnect), or NULL (default).
+     */
+    const char *directory;
+} ferroftp_server;
 
 /**
  * The progress of a batch, as passed to a `ferroftp_batch_progress_callback`.
@@ -926,6 +971,18 @@ ferroftp_status ferroftp_pool_new(const char *url,
                                   struct ferroftp_pool **pool_out);
 
 /**
+ * `ferroftp_pool_new` for a server given as a `ferroftp_server` (host, port, user, password,
+ * account, directory, without percent-encoding) instead of a URL; every session of the pool
+ * logs in with it. `server` (with its strings) and `options` are only borrowed for the call.
+ * The caller owns the pool and must free it with `ferroftp_pool_free`. Failures as for
+ * `ferroftp_pool_new` and `ferroftp_session_connect_server`'s argument errors.
+ */
+ferroftp_status ferroftp_pool_new_server(const struct ferroftp_server *server,
+                                         const struct ferroftp_options *options,
+                                         size_t max_sessions,
+                                         struct ferroftp_pool **pool_out);
+
+/**
  * Borrows one of the pool's sessions (an idle one, checked with NOOP when it has been idle for
  * a while, or a new one while the pool is below its limit; otherwise waits, first come first
  * served, until one is handed back), blocking, and writes it to `*session_out`.
@@ -1153,9 +1210,18 @@ ferroftp_status ferroftp_batch_result_skipped(const struct ferroftp_batch_result
 void ferroftp_batch_result_free(struct ferroftp_batch_result *result);
 
 /**
+ * Fills `*server_out` with the defaults: every string NULL (no host yet, anonymous, no
+ * account, no directory) and port 0 (the default port).
+ *
+ * `server_out` points to caller-owned memory; nothing is allocated.
+ */
+ferroftp_status ferroftp_server_init(struct ferroftp_server *server_out);
+
+/**
  * Connects and logs in to the server of `url` (`ftp://user:password@host:port/dir`, UTF-8;
- * user and password percent-encoded) with `options` (NULL for the defaults), blocking until
- * done, and writes the new session to `*session_out`.
+ * user and password percent-encoded: `ferroftp_session_connect_server` takes them as they
+ * are, and an account too) with `options` (NULL for the defaults), blocking until done, and
+ * writes the new session to `*session_out`.
  *
  * The caller owns the session and must free it with `ferroftp_session_free`. `url` and
  * `options` are only borrowed for the call. Failures: `FERROFTP_STATUS_CONNECT`,
@@ -1174,6 +1240,32 @@ ferroftp_status ferroftp_session_connect(const char *url,
 ferroftp_status ferroftp_session_connect_start(const char *url,
                                                const struct ferroftp_options *options,
                                                struct ferroftp_future **future_out);
+
+/**
+ * Connects and logs in to `server` (host, port, user, password, account and directory given
+ * separately, without percent-encoding: see `ferroftp_server`) with `options` (NULL for the
+ * defaults; its `tls` chooses TLS), blocking until done, and writes the new session to
+ * `*session_out`.
+ *
+ * The caller owns the session and must free it with `ferroftp_session_free`. `server` (with
+ * its strings) and `options` are only borrowed for the call. Failures as for
+ * `ferroftp_session_connect`; a NULL `server` or `server->host` is
+ * `FERROFTP_STATUS_NULL_ARGUMENT`, a field that is not UTF-8 `FERROFTP_STATUS_INVALID_UTF8`
+ * (the message names the field, never its value).
+ */
+ferroftp_status ferroftp_session_connect_server(const struct ferroftp_server *server,
+                                                const struct ferroftp_options *options,
+                                                struct ferroftp_session **session_out);
+
+/**
+ * Starts `ferroftp_session_connect_server` and writes its future to `*future_out` (take the
+ * session with `ferroftp_future_take_session`). The caller owns the future and must free it
+ * with `ferroftp_future_free`. `server` and `options` are copied before this call returns; an
+ * argument error (NULL, not UTF-8, a bad option) is returned at once, without a future.
+ */
+ferroftp_status ferroftp_session_connect_server_start(const struct ferroftp_server *server,
+                                                      const struct ferroftp_options *options,
+                                                      struct ferroftp_future **future_out);
 
 /**
  * Writes the connected session (`ferroftp_session_connect_start`) to `*session_out`: a new

@@ -24,6 +24,7 @@
 //! - [`entries`]: listings (and `ferroftp_future_take_entries`);
 //! - [`names`]: remote names as raw bytes;
 //! - [`options`]: `ferroftp_options`, translated to the core's settings;
+//! - [`server`]: `ferroftp_server`, a login given piece by piece instead of as a URL;
 //! - [`session`]: `ferroftp_session` (its own, or lent by a pool) and every session operation,
 //!   blocking and `_start` (and `ferroftp_future_take_session`);
 //! - [`transfer`]: download/upload options, checksums and progress (`_ex` calls);
@@ -48,6 +49,7 @@ pub mod names;
 pub mod options;
 pub(crate) mod panic;
 pub mod pool;
+pub mod server;
 pub mod session;
 pub mod transfer;
 pub mod values;

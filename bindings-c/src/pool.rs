@@ -16,7 +16,8 @@ use crate::ffi::{Castable, free_box, str_from, to_boxed_mut_ptr, try_out, try_re
 use crate::future::{FutureResult, ferroftp_future, spawn, spawn_gated, take};
 use crate::options::{self, ferroftp_options};
 use crate::panic::ffi_panic_boundary;
-use crate::session::{CSession, ferroftp_session};
+use crate::server::ferroftp_server;
+use crate::session::{CSession, ferroftp_session, server_config};
 
 use ferroftp_status as S;
 
@@ -393,19 +394,47 @@ pub extern "C" fn ferroftp_pool_new(
         let url = try_str!(url);
         let out = try_out!(pool_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let config = match unsafe { options::config(url, options) } {
-            Ok(c) => c,
-            Err(e) => return e.raise(),
-        };
-        let mut pool_options = PoolOptions::default();
-        pool_options.max_sessions = max_sessions;
-        match Pool::with_options(config, pool_options) {
-            Ok(pool) => {
-                out.write(to_boxed_mut_ptr::<ferroftp_pool>(pool));
-                S::FERROFTP_STATUS_OK
-            }
-            Err(e) => crate::error::raise(e),
+        new_pool(unsafe { options::config(url, options) }, max_sessions, out)
+    }
+}
+
+/// `ferroftp_pool_new` for a server given as a `ferroftp_server` (host, port, user, password,
+/// account, directory, without percent-encoding) instead of a URL; every session of the pool
+/// logs in with it. `server` (with its strings) and `options` are only borrowed for the call.
+/// The caller owns the pool and must free it with `ferroftp_pool_free`. Failures as for
+/// `ferroftp_pool_new` and `ferroftp_session_connect_server`'s argument errors.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_pool_new_server(
+    server: *const ferroftp_server,
+    options: *const ferroftp_options,
+    max_sessions: usize,
+    pool_out: *mut *mut ferroftp_pool,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let out = try_out!(pool_out);
+        // SAFETY: the caller promises valid (or NULL) structs.
+        new_pool(unsafe { server_config(server, options) }, max_sessions, out)
+    }
+}
+
+/// A new pool handed out through `out`, or the error raised.
+fn new_pool(
+    config: Result<ferroftp::Config, CError>,
+    max_sessions: usize,
+    out: crate::ffi::Out<*mut ferroftp_pool>,
+) -> ferroftp_status {
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => return e.raise(),
+    };
+    let mut pool_options = PoolOptions::default();
+    pool_options.max_sessions = max_sessions;
+    match Pool::with_options(config, pool_options) {
+        Ok(pool) => {
+            out.write(to_boxed_mut_ptr::<ferroftp_pool>(pool));
+            S::FERROFTP_STATUS_OK
         }
+        Err(e) => crate::error::raise(e),
     }
 }
 

@@ -19,19 +19,20 @@ use crate::ffi::{Castable, Out, free_box, to_boxed_mut_ptr, try_out, try_ref, tr
 use crate::future::{FutureResult, ferroftp_future, spawn, take};
 use crate::options::{self, ferroftp_options};
 use crate::panic::ffi_panic_boundary;
+use crate::server::ferroftp_server;
 use crate::values::{self, Reply, UnixTime, c_string, ferroftp_bytes, ferroftp_strings};
 
 /// An FTP session: one control connection, shared safely by any number of threads.
 ///
 /// Behind the pointer: a Rust `Box` holding a `ferroftp::Session` of its own, or one lent by a
 /// pool (`ferroftp::PooledSession`, shared through an `Arc`). Made by `ferroftp_session_connect`,
-/// `ferroftp_pool_session` or `ferroftp_future_take_session`; to avoid a leak it must
-/// eventually be freed with `ferroftp_session_free` (which hands a lent session back to its
-/// pool). Every operation takes a `const ferroftp_session *` and may be called from any number
-/// of threads at once: calls are serialized in arrival order (a fair lock), each holding the
-/// connection from its first command to its last reply. Futures started on a session keep
-/// working after it is freed (they hold their own reference to the connection, and a lent
-/// session goes back to its pool only once the last of them is done).
+/// `ferroftp_session_connect_server`, `ferroftp_pool_session` or `ferroftp_future_take_session`;
+/// to avoid a leak it must eventually be freed with `ferroftp_session_free` (which hands a lent
+/// session back to its pool). Every operation takes a `const ferroftp_session *` and may be
+/// called from any number of threads at once: calls are serialized in arrival order (a fair
+/// lock), each holding the connection from its first command to its last reply. Futures started
+/// on a session keep working after it is freed (they hold their own reference to the
+/// connection, and a lent session goes back to its pool only once the last of them is done).
 pub struct ferroftp_session {
     _private: [u8; 0],
 }
@@ -193,8 +194,9 @@ async fn op_quote(s: CSession, line: String) -> Result<Reply, CError> {
 // connect / close / free
 
 /// Connects and logs in to the server of `url` (`ftp://user:password@host:port/dir`, UTF-8;
-/// user and password percent-encoded) with `options` (NULL for the defaults), blocking until
-/// done, and writes the new session to `*session_out`.
+/// user and password percent-encoded: `ferroftp_session_connect_server` takes them as they
+/// are, and an account too) with `options` (NULL for the defaults), blocking until done, and
+/// writes the new session to `*session_out`.
 ///
 /// The caller owns the session and must free it with `ferroftp_session_free`. `url` and
 /// `options` are only borrowed for the call. Failures: `FERROFTP_STATUS_CONNECT`,
@@ -230,6 +232,74 @@ pub extern "C" fn ferroftp_session_connect_start(
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
         let config = unsafe { options::config(url, options) };
         spawn(op_connect(config), out)
+    }
+}
+
+/// The core's config for a `ferroftp_server` (a NULL `server` is an error naming it).
+///
+/// # Safety
+/// `server` must be NULL or point to a valid `ferroftp_server`; `options` as for
+/// `ferroftp_session_connect`.
+pub(crate) unsafe fn server_config(
+    server: *const ferroftp_server,
+    options: *const ferroftp_options,
+) -> Result<ferroftp::Config, CError> {
+    // SAFETY: see the function's contract.
+    match unsafe { server.as_ref() } {
+        // SAFETY: see the function's contract.
+        Some(server) => unsafe { crate::server::config(server, options) },
+        None => Err(CError::new(
+            ferroftp_status::FERROFTP_STATUS_NULL_ARGUMENT,
+            "argument `server` is NULL",
+        )),
+    }
+}
+
+/// Connects and logs in to `server` (host, port, user, password, account and directory given
+/// separately, without percent-encoding: see `ferroftp_server`) with `options` (NULL for the
+/// defaults; its `tls` chooses TLS), blocking until done, and writes the new session to
+/// `*session_out`.
+///
+/// The caller owns the session and must free it with `ferroftp_session_free`. `server` (with
+/// its strings) and `options` are only borrowed for the call. Failures as for
+/// `ferroftp_session_connect`; a NULL `server` or `server->host` is
+/// `FERROFTP_STATUS_NULL_ARGUMENT`, a field that is not UTF-8 `FERROFTP_STATUS_INVALID_UTF8`
+/// (the message names the field, never its value).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_connect_server(
+    server: *const ferroftp_server,
+    options: *const ferroftp_options,
+    session_out: *mut *mut ferroftp_session,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let out = try_out!(session_out);
+        // SAFETY: the caller promises valid (or NULL) structs.
+        let config = match unsafe { server_config(server, options) } {
+            Ok(c) => c,
+            Err(e) => return e.raise(),
+        };
+        finish(block(op_connect(Ok(config))), out, to_boxed_mut_ptr::<ferroftp_session>)
+    }
+}
+
+/// Starts `ferroftp_session_connect_server` and writes its future to `*future_out` (take the
+/// session with `ferroftp_future_take_session`). The caller owns the future and must free it
+/// with `ferroftp_future_free`. `server` and `options` are copied before this call returns; an
+/// argument error (NULL, not UTF-8, a bad option) is returned at once, without a future.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_connect_server_start(
+    server: *const ferroftp_server,
+    options: *const ferroftp_options,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let out = try_out!(future_out);
+        // SAFETY: the caller promises valid (or NULL) structs.
+        let config = match unsafe { server_config(server, options) } {
+            Ok(c) => c,
+            Err(e) => return e.raise(),
+        };
+        spawn(op_connect(Ok(config)), out)
     }
 }
 

@@ -29,14 +29,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 TESTS = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names",
-         "test_checksum", "test_tls", "test_effect"]
+         "test_checksum", "test_tls", "test_effect", "test_login"]
 # (server kind, extra serve.py arguments, test programs, EXTRA argument(s)): every test program but
-# test_tls against the two plain servers (which offer no checksum: test_checksum checks that a
+# test_tls and test_login against the two plain servers (which offer no checksum: test_checksum checks that a
 # required one fails); test_pool again against a vsftpd that allows only 3 connections (with a
 # pool of 10); test_checksum against pyftpdlib with HASH and the X commands, honest and lying;
 # test_tls against explicit FTPS on both servers and implicit FTPS on vsftpd (pyftpdlib has no
@@ -44,11 +45,16 @@ TESTS = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool
 # the CA file): a pinned self-signed certificate, the same expired, a certificate issued for
 # another name (tls_server_name), and a server that requires a client certificate; test_effect
 # against a vsftpd of its own, given its listener's pid: it kills the server's session processes
-# in the middle of transfers (ferroftp_last_error_may_have_taken_effect).
+# in the middle of transfers (ferroftp_last_error_may_have_taken_effect); test_login against a
+# pyftpdlib whose password holds `@ / : # % ?` and a space and that asks for an account (ACCT),
+# given host, port, user, password and account separately (ferroftp_server).
 # The last element is one argument or a list of them; each of SERVER_VALUES is replaced by that
-# value (a path, or the pid) from the server's JSON line.
+# value (a path, the pid, a credential) from the server's JSON line.
 PLAIN = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names",
          "test_checksum"]
+LOGIN_PASSWORD = "p@ss/w:rd#1 %41?"
+LOGIN_ACCOUNT = "acc@/:#1"
+LOGIN = ["host", "port", "user", "password", "account"]
 RUNS = [
     ("pyftpdlib", [], PLAIN, None),
     ("vsftpd", [], PLAIN, None),
@@ -65,8 +71,10 @@ RUNS = [
     ("vsftpd", ["--tls", "explicit", "--client-ca"], ["test_tls"],
      ["cafile", "client-auth", "client_cert", "client_key"]),
     ("vsftpd", [], ["test_effect"], "pid"),
+    ("pyftpdlib", ["--password", LOGIN_PASSWORD, "--account", LOGIN_ACCOUNT], ["test_login"], LOGIN),
 ]
-SERVER_VALUES = ("cafile", "client_cert", "client_key", "pid")
+SERVER_VALUES = ("cafile", "client_cert", "client_key", "pid", "host", "port", "user", "password",
+                 "account")
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-O1"]
 VALGRIND = [
     "valgrind",
@@ -124,7 +132,8 @@ class Server:
         host = info["host"]
         host = f"[{host}]" if ":" in host else host
         scheme = {"explicit": "ftpes", "implicit": "ftps"}.get(info.get("tls", "none"), "ftp")
-        self.url = f"{scheme}://{info['user']}:{info['password']}@{host}:{info['port']}"
+        user, password = (urllib.parse.quote(info[k], safe="") for k in ("user", "password"))
+        self.url = f"{scheme}://{user}:{password}@{host}:{info['port']}"
         self.cafile = info.get("cafile")
         if info.get("tls", "none") != "none" and not self.cafile:
             die(f"the {self.label} server did not say where its CA file is")
