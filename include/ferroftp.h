@@ -176,6 +176,50 @@ typedef uint32_t ferroftp_entry_kind;
 #endif // __cplusplus
 
 /**
+ * How much the library logs (`ferroftp_set_log_callback`): each level includes the ones above
+ * it. The numbers are stable.
+ */
+enum ferroftp_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Nothing (turns the callback off).
+     */
+    FERROFTP_LOG_OFF = 0,
+    /**
+     * Errors the library could not recover from.
+     */
+    FERROFTP_LOG_ERROR = 1,
+    /**
+     * Something was not done as asked (a checksum that could not be checked, ...).
+     */
+    FERROFTP_LOG_WARN = 2,
+    /**
+     * Notable events (a pool lowering its limit after "421 too many connections", ...).
+     */
+    FERROFTP_LOG_INFO = 3,
+    /**
+     * What the library recovers from by itself: reconnects, retries, fallbacks (EPSV to PASV,
+     * REST refused).
+     */
+    FERROFTP_LOG_DEBUG = 4,
+    /**
+     * Everything, with every command line sent and every reply (passwords and accounts
+     * masked).
+     */
+    FERROFTP_LOG_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ferroftp_log_level ferroftp_log_level;
+#else
+typedef uint32_t ferroftp_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * How data connections are opened (the `data_mode` field of `ferroftp_options`).
  */
 enum ferroftp_data_mode
@@ -385,6 +429,31 @@ typedef struct ferroftp_strings ferroftp_strings;
  * result and free the future. It must not unwind (no C++ exception may leave it).
  */
 typedef void (*ferroftp_callback)(void *userdata, ferroftp_status status);
+
+/**
+ * A log callback: `userdata` first, then the record's level, its target (the Rust module that
+ * logged it, e.g. `ferroftp::op` or `suppaftp::async_ftp`) and its message, both UTF-8,
+ * NUL-terminated and borrowed for the call only (copy them to keep them).
+ *
+ * It is called on the thread that made the record: the library's runtime threads
+ * (`ferroftp-rt`) for most records, other library threads, or a thread of yours inside a
+ * ferroftp call; from several threads at once when several are logging (make it thread-safe).
+ * It must be quick, must not block or wait for other threads (a thread of yours may be inside
+ * a ferroftp call that waits for this record), and must not unwind (no C++ exception may leave
+ * it). Re-entrancy: inside it, every ferroftp function that waits (the blocking session and
+ * pool calls, `ferroftp_future_wait` with a timeout other than 0) returns
+ * `FERROFTP_STATUS_IN_CALLBACK`, and so does `ferroftp_set_log_callback`. The functions that
+ * neither wait nor free may be called: `_start` calls, `ferroftp_future_status`,
+ * `ferroftp_future_wait` with timeout 0, `ferroftp_future_take_*`, the accessors of results,
+ * `ferroftp_status_name`, `ferroftp_version`, `ferroftp_last_error_*` (a call that fails there
+ * changes that thread's last error); the records they make on that thread are dropped (no
+ * recursion). Call no `_free` function inside it: a record may be made while the library
+ * holds a lock that freeing a session takes. Copy the record and act on it elsewhere.
+ */
+typedef void (*ferroftp_log_callback)(void *userdata,
+                                      ferroftp_log_level level,
+                                      const char *target,
+                                      const char *message);
 
 /**
  * A library-owned byte buffer (the contents of a remote file read into memory).
@@ -914,6 +983,25 @@ ferroftp_status ferroftp_last_error_status(void);
  * for a number that is not a status. The string is static: do not free it.
  */
 const char *ferroftp_status_name(uint32_t status);
+
+/**
+ * Sets the function that receives the library's log records at `level` and above (a
+ * `ferroftp_log_level`), replacing the previous one; a NULL `callback` or
+ * `FERROFTP_LOG_OFF` turns logging off (the default: the library is silent).
+ *
+ * The records are the core's and suppaftp's, with the Rust module that made each one as its
+ * target; at `FERROFTP_LOG_TRACE` every command line sent and every reply read, with
+ * passwords and accounts never in any record. See `ferroftp_log_callback` for the threads it
+ * runs on and what it may do. `userdata` is passed to it untouched and must stay valid until
+ * the callback is replaced or turned off: once this function has returned, the previous
+ * callback is not running and will not be called again, so its `userdata` may be released.
+ * Process-wide (all sessions and pools); may be called from any thread at any time, except
+ * from inside the log callback itself (`FERROFTP_STATUS_IN_CALLBACK`). Another `level` is
+ * `FERROFTP_STATUS_INVALID_INPUT`.
+ */
+ferroftp_status ferroftp_set_log_callback(uint32_t level,
+                                          ferroftp_log_callback callback,
+                                          void *userdata);
 
 /**
  * Converts the raw bytes of a remote path or name (`len` bytes at `bytes`, any values but 0,

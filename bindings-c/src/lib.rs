@@ -19,6 +19,7 @@
 //! - `callback`: the in-callback flag and the gate of progress callbacks;
 //! - `blocking`: the blocking form of every operation (through `ferroftp::runtime::run`);
 //! - [`future`]: `ferroftp_future` and the `FutureResult` trait; it names no result type;
+//! - [`logging`]: `ferroftp_set_log_callback`, the library's `log` records handed to C;
 //! - [`values`]: numbers, flags, times, strings, string lists, byte buffers, replies, each with
 //!   its `ferroftp_future_take_*`;
 //! - [`entries`]: listings (and `ferroftp_future_take_entries`);
@@ -45,6 +46,7 @@ pub mod error;
 pub(crate) mod ffi;
 pub mod future;
 pub mod last_error;
+pub mod logging;
 pub mod names;
 pub mod options;
 pub(crate) mod panic;

@@ -35,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 TESTS = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names",
-         "test_checksum", "test_tls", "test_effect", "test_login"]
+         "test_checksum", "test_tls", "test_effect", "test_log", "test_login"]
 # (server kind, extra serve.py arguments, test programs, EXTRA argument(s)): every test program but
 # test_tls and test_login against the two plain servers (which offer no checksum: test_checksum checks that a
 # required one fails); test_pool again against a vsftpd that allows only 3 connections (with a
@@ -45,13 +45,13 @@ TESTS = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool
 # the CA file): a pinned self-signed certificate, the same expired, a certificate issued for
 # another name (tls_server_name), and a server that requires a client certificate; test_effect
 # against a vsftpd of its own, given its listener's pid: it kills the server's session processes
-# in the middle of transfers (ferroftp_last_error_may_have_taken_effect); test_login against a
-# pyftpdlib whose password holds `@ / : # % ?` and a space and that asks for an account (ACCT),
-# given host, port, user, password and account separately (ferroftp_server).
+# in the middle of transfers (ferroftp_last_error_may_have_taken_effect); test_login and test_log
+# against a pyftpdlib whose password holds `@ / : # % ?` and a space and that asks for an
+# account (ACCT), given host, port, user, password and account separately (ferroftp_server).
 # The last element is one argument or a list of them; each of SERVER_VALUES is replaced by that
 # value (a path, the pid, a credential) from the server's JSON line.
 PLAIN = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names",
-         "test_checksum"]
+         "test_checksum", "test_log"]
 LOGIN_PASSWORD = "p@ss/w:rd#1 %41?"
 LOGIN_ACCOUNT = "acc@/:#1"
 LOGIN = ["host", "port", "user", "password", "account"]
@@ -71,7 +71,8 @@ RUNS = [
     ("vsftpd", ["--tls", "explicit", "--client-ca"], ["test_tls"],
      ["cafile", "client-auth", "client_cert", "client_key"]),
     ("vsftpd", [], ["test_effect"], "pid"),
-    ("pyftpdlib", ["--password", LOGIN_PASSWORD, "--account", LOGIN_ACCOUNT], ["test_login"], LOGIN),
+    ("pyftpdlib", ["--password", LOGIN_PASSWORD, "--account", LOGIN_ACCOUNT],
+     ["test_login", "test_log"], LOGIN),
 ]
 SERVER_VALUES = ("cafile", "client_cert", "client_key", "pid", "host", "port", "user", "password",
                  "account")
