@@ -396,6 +396,20 @@ typedef struct ferroftp_future ferroftp_future;
 typedef struct ferroftp_pool ferroftp_pool;
 
 /**
+ * A remote file open for reading (RETR), holding its session's lock until it is finished or
+ * freed: every other operation on that session waits meanwhile — so a thread that holds a
+ * reader must not start another blocking operation on the same session before it has
+ * finished or freed the reader (it would wait for itself).
+ *
+ * Behind the pointer: a Rust `Box` holding the core's `ferroftp::RemoteReader` (behind a
+ * mutex) and a reference to its session (a session lent by a pool stays lent until the reader
+ * is freed). Made by `ferroftp_session_open_read`; to avoid a leak (and to release the
+ * session) it must eventually be freed with `ferroftp_reader_free`. Meant for one thread at a
+ * time; calls from several threads are serialized.
+ */
+typedef struct ferroftp_reader ferroftp_reader;
+
+/**
  * An FTP session: one control connection, shared safely by any number of threads.
  *
  * Behind the pointer: a Rust `Box` holding a `ferroftp::Session` of its own, or one lent by a
@@ -404,9 +418,10 @@ typedef struct ferroftp_pool ferroftp_pool;
  * to avoid a leak it must eventually be freed with `ferroftp_session_free` (which hands a lent
  * session back to its pool). Every operation takes a `const ferroftp_session *` and may be
  * called from any number of threads at once: calls are serialized in arrival order (a fair
- * lock), each holding the connection from its first command to its last reply. Futures started
- * on a session keep working after it is freed (they hold their own reference to the
- * connection, and a lent session goes back to its pool only once the last of them is done).
+ * lock), each holding the connection from its first command to its last reply. Futures,
+ * readers and writers started on a session keep working after it is freed (they hold their own
+ * reference to the connection, and a lent session goes back to its pool only once the last of
+ * them is done).
  */
 typedef struct ferroftp_session ferroftp_session;
 
@@ -419,6 +434,18 @@ typedef struct ferroftp_session ferroftp_session;
  * stay valid until it is freed. Immutable: may be read from any number of threads at once.
  */
 typedef struct ferroftp_strings ferroftp_strings;
+
+/**
+ * A remote file open for writing (STOR), holding its session's lock until it is finished or
+ * freed (see `ferroftp_reader` for what that means for other calls on the session).
+ *
+ * Behind the pointer: a Rust `Box` holding the core's `ferroftp::RemoteWriter` (behind a
+ * mutex) and a reference to its session. Made by `ferroftp_session_open_write`; to avoid a
+ * leak it must eventually be freed with `ferroftp_writer_free`. The upload is complete only
+ * when `ferroftp_writer_finish` returned `FERROFTP_STATUS_OK`. Meant for one thread at a time;
+ * calls from several threads are serialized.
+ */
+typedef struct ferroftp_writer ferroftp_writer;
 
 /**
  * A completion callback: `userdata` first, then the operation's status.
@@ -441,9 +468,9 @@ typedef void (*ferroftp_callback)(void *userdata, ferroftp_status status);
  * It must be quick, must not block or wait for other threads (a thread of yours may be inside
  * a ferroftp call that waits for this record), and must not unwind (no C++ exception may leave
  * it). Re-entrancy: inside it, every ferroftp function that waits (the blocking session and
- * pool calls, `ferroftp_future_wait` with a timeout other than 0) returns
- * `FERROFTP_STATUS_IN_CALLBACK`, and so does `ferroftp_set_log_callback`. The functions that
- * neither wait nor free may be called: `_start` calls, `ferroftp_future_status`,
+ * pool calls, `ferroftp_future_wait` with a timeout other than 0, reader and writer calls)
+ * returns `FERROFTP_STATUS_IN_CALLBACK`, and so does `ferroftp_set_log_callback`. The
+ * functions that neither wait nor free may be called: `_start` calls, `ferroftp_future_status`,
  * `ferroftp_future_wait` with timeout 0, `ferroftp_future_take_*`, the accessors of results,
  * `ferroftp_status_name`, `ferroftp_version`, `ferroftp_last_error_*` (a call that fails there
  * changes that thread's last error); the records they make on that thread are dropped (no
@@ -664,6 +691,36 @@ typedef struct ferroftp_batch_options {
      */
     uint32_t checksum;
 } ferroftp_batch_options;
+
+/**
+ * A write callback (`ferroftp_session_download_cb`): `userdata` first, then a chunk of the
+ * file, `len` bytes at `data` (1 to 262144 bytes, in the file's order), borrowed for the call
+ * only. Return true to go on, false to stop the transfer: the download then ends with
+ * `FERROFTP_STATUS_CANCELLED` and no further call is made.
+ *
+ * The blocking call runs it on the calling thread; a `_start` call on a library thread, one
+ * call at a time, never after `ferroftp_future_free` has returned. Inside it, blocking ferroftp
+ * calls return `FERROFTP_STATUS_IN_CALLBACK` (the transfer holds the session's lock; waiting
+ * there could deadlock). In the `_start` form it must be quick (it runs on one of the
+ * library's two runtime threads); in the blocking form it may take its time (the server waits,
+ * up to its own data timeout). It must not unwind (no C++ exception may leave it).
+ */
+typedef bool (*ferroftp_write_callback)(void *userdata, const uint8_t *data, size_t len);
+
+/**
+ * A read callback (`ferroftp_session_upload_cb`): `userdata` first, then a buffer of
+ * `capacity` bytes (262144) to fill with the next bytes to send and where to write how many it
+ * filled: `*filled_out` = 0 means the end of the data (the upload then completes). Return true
+ * to go on, false to stop the upload: it then ends with `FERROFTP_STATUS_CANCELLED` (the
+ * server may keep the part it received: `ferroftp_last_error_may_have_taken_effect`). A
+ * `*filled_out` above `capacity` is `FERROFTP_STATUS_INVALID_INPUT`.
+ *
+ * The threads it runs on and what it may do are as for `ferroftp_write_callback`.
+ */
+typedef bool (*ferroftp_read_callback)(void *userdata,
+                                       uint8_t *buffer,
+                                       size_t capacity,
+                                       size_t *filled_out);
 
 /**
  * A transfer progress callback: `userdata` first, then the bytes done so far and the total
@@ -1078,7 +1135,7 @@ ferroftp_status ferroftp_pool_new_server(const struct ferroftp_server *server,
  * The result is an ordinary `ferroftp_session`: every session function works on it, from any
  * number of threads at once, for as many operations as you like; nobody else gets it
  * meanwhile. The caller owns it and must free it with `ferroftp_session_free`, which hands it
- * back to the pool (once the futures started on it are done as well): do
+ * back to the pool (once the futures, readers and writers started on it are done as well): do
  * not keep a pool's sessions borrowed longer than needed, batches on the same pool wait for
  * them. `ferroftp_session_close` on it closes its connection (the pool then drops it when it
  * comes back). Failures: connection errors when no session can be opened
@@ -1298,6 +1355,95 @@ ferroftp_status ferroftp_batch_result_skipped(const struct ferroftp_batch_result
 void ferroftp_batch_result_free(struct ferroftp_batch_result *result);
 
 /**
+ * Opens the remote file `remote` for reading (RETR), blocking until the server has started
+ * sending it, and writes the reader to `*reader_out`; the caller owns it and must free it with
+ * `ferroftp_reader_free`.
+ *
+ * From now until the reader is finished or freed, the reader holds the session's lock (other
+ * operations on the session wait: do not start one on this thread meanwhile). Failures as for
+ * `ferroftp_session_read` (`FERROFTP_STATUS_NOT_FOUND`, ...).
+ */
+ferroftp_status ferroftp_session_open_read(const struct ferroftp_session *session,
+                                           const char *remote,
+                                           struct ferroftp_reader **reader_out);
+
+/**
+ * Reads the next bytes of the file into the caller's `buffer` (up to `capacity` bytes),
+ * blocking until some arrive, and writes how many to `*read_out`: 0 (with `capacity` > 0)
+ * means the end of the file; then call `ferroftp_reader_finish`.
+ *
+ * `buffer` is only used during the call (NULL only with `capacity` 0). A server that sends
+ * nothing for the session's timeout fails the read with `FERROFTP_STATUS_TIMEOUT`; other
+ * failures are `FERROFTP_STATUS_IO`; after `ferroftp_reader_finish`,
+ * `FERROFTP_STATUS_CLOSED`. Inside a callback: `FERROFTP_STATUS_IN_CALLBACK`.
+ */
+ferroftp_status ferroftp_reader_read(struct ferroftp_reader *reader,
+                                     uint8_t *buffer,
+                                     size_t capacity,
+                                     size_t *read_out);
+
+/**
+ * Finishes a reader, blocking: closes the data connection, reads the server's final reply and
+ * releases the session's lock. A reader read to its end is checked against the size the
+ * server announced (else SIZE, where the server offers it), so a transfer cut short is an
+ * error even when the server reported success; finishing before the end makes most servers
+ * report the transfer as aborted (an error here; the session stays usable either way).
+ * The reader must still be freed with `ferroftp_reader_free`; a second finish is
+ * `FERROFTP_STATUS_CLOSED`.
+ */
+ferroftp_status ferroftp_reader_finish(struct ferroftp_reader *reader);
+
+/**
+ * Frees a reader; NULL is a no-op. Does not block. An unfinished reader is abandoned: the
+ * session's lock is released and the session reopens its connection before its next
+ * operation. `reader` must not be used again.
+ */
+void ferroftp_reader_free(struct ferroftp_reader *reader);
+
+/**
+ * Opens the remote file `remote` for writing (STOR), blocking until the server is ready to
+ * receive, and writes the writer to `*writer_out`; the caller owns it and must free it with
+ * `ferroftp_writer_free`.
+ *
+ * From now until the writer is finished or freed, the writer holds the session's lock (other
+ * operations on the session wait: do not start one on this thread meanwhile). Failures as for
+ * `ferroftp_session_write`.
+ */
+ferroftp_status ferroftp_session_open_write(const struct ferroftp_session *session,
+                                            const char *remote,
+                                            struct ferroftp_writer **writer_out);
+
+/**
+ * Sends all `len` bytes of `data`, blocking until they are handed to the network. `data` is
+ * only used during the call (NULL only with `len` 0).
+ *
+ * A server that takes nothing for the session's timeout fails the write with
+ * `FERROFTP_STATUS_TIMEOUT`; other failures are `FERROFTP_STATUS_IO` (the server may keep what
+ * it received: `ferroftp_last_error_may_have_taken_effect` is true); after
+ * `ferroftp_writer_finish`, `FERROFTP_STATUS_CLOSED`. Inside a callback:
+ * `FERROFTP_STATUS_IN_CALLBACK`.
+ */
+ferroftp_status ferroftp_writer_write(struct ferroftp_writer *writer,
+                                      const uint8_t *data,
+                                      size_t len);
+
+/**
+ * Finishes a writer, blocking: sends what is buffered, closes the data connection and waits
+ * for the server's confirmation, then checks the server's size of the file (SIZE, where the
+ * server offers it) against the bytes written; releases the session's lock. The upload is
+ * complete only when this returns `FERROFTP_STATUS_OK`. The writer must still be freed with
+ * `ferroftp_writer_free`; a second finish is `FERROFTP_STATUS_CLOSED`.
+ */
+ferroftp_status ferroftp_writer_finish(struct ferroftp_writer *writer);
+
+/**
+ * Frees a writer; NULL is a no-op. Does not block. An unfinished writer abandons the upload
+ * (the server may keep the part it received) and releases the session's lock; the session
+ * reopens its connection before its next operation. `writer` must not be used again.
+ */
+void ferroftp_writer_free(struct ferroftp_writer *writer);
+
+/**
  * Fills `*server_out` with the defaults: every string NULL (no host yet, anonymous, no
  * account, no directory) and port 0 (the default port).
  *
@@ -1381,7 +1527,7 @@ ferroftp_status ferroftp_session_close_start(const struct ferroftp_session *sess
 /**
  * Frees a session; NULL is a no-op. Does not block and sends nothing: call
  * `ferroftp_session_close` first for a polite QUIT. The connection is dropped when the last
- * future started on the session has finished too. A session lent by a pool
+ * future, reader or writer started on the session has finished too. A session lent by a pool
  * (`ferroftp_pool_session`) is handed back to it instead (at that same moment), and stays open
  * for the next borrower (unless it was closed). `session` must not be used again; no other
  * thread may be using it at the same time.
@@ -1726,6 +1872,78 @@ ferroftp_status ferroftp_session_quote(const struct ferroftp_session *session,
 ferroftp_status ferroftp_session_quote_start(const struct ferroftp_session *session,
                                              const char *line,
                                              struct ferroftp_future **future_out);
+
+/**
+ * Downloads the remote file `remote` from byte `offset` (0: the whole file) into the write
+ * callback `write`, blocking: each chunk goes to `write(userdata, data, len)` on the calling
+ * thread as it arrives, in order, and memory stays flat whatever the file's size. On success
+ * writes the number of bytes delivered to `*bytes_out` (unless `bytes_out` is NULL).
+ *
+ * The session's lock is held for the whole transfer, from RETR to the final reply (other calls
+ * on the session wait; the last chunks, up to 256 KiB, may reach the callback just after), and
+ * the size is checked as by `ferroftp_session_download`. With `offset` > 0 the library reads the file in ranges of 8 MiB
+ * (REST + RETR each, the session's lock held for each range, not in between), then checks the
+ * end against SIZE where the server offers it; an `offset` at or past the end delivers
+ * nothing. Nothing is written to local files. Failures as for `ferroftp_session_download`; a
+ * callback that returned false stops the transfer with `FERROFTP_STATUS_CANCELLED` (the
+ * session stays usable; no more calls follow), and the bytes it accepted are all there is.
+ * See `ferroftp_write_callback` for what the callback may do. A NULL `write` is
+ * `FERROFTP_STATUS_NULL_ARGUMENT`.
+ */
+ferroftp_status ferroftp_session_download_cb(const struct ferroftp_session *session,
+                                             const char *remote,
+                                             uint64_t offset,
+                                             ferroftp_write_callback write,
+                                             void *userdata,
+                                             uint64_t *bytes_out);
+
+/**
+ * Starts `ferroftp_session_download_cb`; writes its future to `*future_out`, owned by the
+ * caller (free it with `ferroftp_future_free`; take the byte count with
+ * `ferroftp_future_take_u64`). The callback then runs on a library thread (see
+ * `ferroftp_write_callback`); `userdata` must stay valid until the future has finished or been
+ * freed (no call is made once `ferroftp_future_free` has returned). Cancelling the future
+ * stops the transfer as a callback returning false does.
+ */
+ferroftp_status ferroftp_session_download_cb_start(const struct ferroftp_session *session,
+                                                   const char *remote,
+                                                   uint64_t offset,
+                                                   ferroftp_write_callback write,
+                                                   void *userdata,
+                                                   struct ferroftp_future **future_out);
+
+/**
+ * Uploads to the remote file `remote` (STOR) the data the read callback `read` gives,
+ * blocking: `read(userdata, buffer, capacity, &filled)` is called on the calling thread until
+ * it reports 0 bytes (the end), and memory stays flat whatever the size. Done means the server
+ * confirmed the transfer (and SIZE, where the server offers it, agrees); writes the bytes sent
+ * to `*bytes_out` (unless `bytes_out` is NULL).
+ *
+ * The session's lock is held for the whole transfer. Failures as for
+ * `ferroftp_session_upload` (`ferroftp_last_error_may_have_taken_effect` says whether the
+ * server may have kept something); a callback that returned false stops the upload with
+ * `FERROFTP_STATUS_CANCELLED` (the session stays usable; the server may keep the part it
+ * received, FTP has no transactions). See `ferroftp_read_callback`. A NULL `read` is
+ * `FERROFTP_STATUS_NULL_ARGUMENT`.
+ */
+ferroftp_status ferroftp_session_upload_cb(const struct ferroftp_session *session,
+                                           ferroftp_read_callback read,
+                                           void *userdata,
+                                           const char *remote,
+                                           uint64_t *bytes_out);
+
+/**
+ * Starts `ferroftp_session_upload_cb`; writes its future to `*future_out`, owned by the caller
+ * (free it with `ferroftp_future_free`; take the byte count with `ferroftp_future_take_u64`).
+ * The callback then runs on a library thread (see `ferroftp_read_callback`); `userdata` must
+ * stay valid until the future has finished or been freed. Cancelling the future stops the
+ * upload (the server may keep the part it received).
+ */
+ferroftp_status ferroftp_session_upload_cb_start(const struct ferroftp_session *session,
+                                                 ferroftp_read_callback read,
+                                                 void *userdata,
+                                                 const char *remote,
+                                                 struct ferroftp_future **future_out);
 
 /**
  * Fills `*options_out` with the defaults (see each field of `ferroftp_transfer_options`):

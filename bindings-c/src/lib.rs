@@ -29,6 +29,8 @@
 //! - [`session`]: `ferroftp_session` (its own, or lent by a pool) and every session operation,
 //!   blocking and `_start` (and `ferroftp_future_take_session`);
 //! - [`transfer`]: download/upload options, checksums and progress (`_ex` calls);
+//! - [`stream`]: transfers through write and read callbacks (`_download_cb`, `_upload_cb`);
+//! - [`remote`]: `ferroftp_reader` and `ferroftp_writer`, remote files to pull from or push to;
 //! - [`pool`]: pools, batches and their results (and `ferroftp_future_take_batch`), sessions
 //!   borrowed from a pool (`ferroftp_pool_session`).
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -51,8 +53,10 @@ pub mod names;
 pub mod options;
 pub(crate) mod panic;
 pub mod pool;
+pub mod remote;
 pub mod server;
 pub mod session;
+pub mod stream;
 pub mod transfer;
 pub mod values;
 

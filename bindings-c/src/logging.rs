@@ -93,9 +93,9 @@ impl ferroftp_log_level {
 /// It must be quick, must not block or wait for other threads (a thread of yours may be inside
 /// a ferroftp call that waits for this record), and must not unwind (no C++ exception may leave
 /// it). Re-entrancy: inside it, every ferroftp function that waits (the blocking session and
-/// pool calls, `ferroftp_future_wait` with a timeout other than 0) returns
-/// `FERROFTP_STATUS_IN_CALLBACK`, and so does `ferroftp_set_log_callback`. The functions that
-/// neither wait nor free may be called: `_start` calls, `ferroftp_future_status`,
+/// pool calls, `ferroftp_future_wait` with a timeout other than 0, reader and writer calls)
+/// returns `FERROFTP_STATUS_IN_CALLBACK`, and so does `ferroftp_set_log_callback`. The
+/// functions that neither wait nor free may be called: `_start` calls, `ferroftp_future_status`,
 /// `ferroftp_future_wait` with timeout 0, `ferroftp_future_take_*`, the accessors of results,
 /// `ferroftp_status_name`, `ferroftp_version`, `ferroftp_last_error_*` (a call that fails there
 /// changes that thread's last error); the records they make on that thread are dropped (no

@@ -445,7 +445,7 @@ fn new_pool(
 /// The result is an ordinary `ferroftp_session`: every session function works on it, from any
 /// number of threads at once, for as many operations as you like; nobody else gets it
 /// meanwhile. The caller owns it and must free it with `ferroftp_session_free`, which hands it
-/// back to the pool (once the futures started on it are done as well): do
+/// back to the pool (once the futures, readers and writers started on it are done as well): do
 /// not keep a pool's sessions borrowed longer than needed, batches on the same pool wait for
 /// them. `ferroftp_session_close` on it closes its connection (the pool then drops it when it
 /// comes back). Failures: connection errors when no session can be opened

@@ -30,9 +30,10 @@ use crate::values::{self, Reply, UnixTime, c_string, ferroftp_bytes, ferroftp_st
 /// to avoid a leak it must eventually be freed with `ferroftp_session_free` (which hands a lent
 /// session back to its pool). Every operation takes a `const ferroftp_session *` and may be
 /// called from any number of threads at once: calls are serialized in arrival order (a fair
-/// lock), each holding the connection from its first command to its last reply. Futures started
-/// on a session keep working after it is freed (they hold their own reference to the
-/// connection, and a lent session goes back to its pool only once the last of them is done).
+/// lock), each holding the connection from its first command to its last reply. Futures,
+/// readers and writers started on a session keep working after it is freed (they hold their own
+/// reference to the connection, and a lent session goes back to its pool only once the last of
+/// them is done).
 pub struct ferroftp_session {
     _private: [u8; 0],
 }
@@ -346,7 +347,7 @@ pub extern "C" fn ferroftp_session_close_start(
 
 /// Frees a session; NULL is a no-op. Does not block and sends nothing: call
 /// `ferroftp_session_close` first for a polite QUIT. The connection is dropped when the last
-/// future started on the session has finished too. A session lent by a pool
+/// future, reader or writer started on the session has finished too. A session lent by a pool
 /// (`ferroftp_pool_session`) is handed back to it instead (at that same moment), and stays open
 /// for the next borrower (unless it was closed). `session` must not be used again; no other
 /// thread may be using it at the same time.

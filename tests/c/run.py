@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Driver of the C tests (run by `make test-c` with the project's venv Python).
 
-    run.py --lib-dir DIR            build tests/c/*.c against include/ferroftp.h and DIR/libferroftp.so,
-                                    start pyftpdlib and vsftpd (tests/servers/serve.py; also vsftpd with 3
-                                    connections at most, pyftpdlib with honest and lying checksum
-                                    commands, and explicit/implicit FTPS servers, also with
-                                    a self-signed, an expired and a misnamed certificate and
-                                    one that requires a client certificate, and a vsftpd whose
-                                    sessions test_effect kills), run the
-                                    test binaries against them under valgrind (see RUNS), then install into a
-                                    temporary prefix and build examples/c (pkg-config) and
-                                    examples/cpp (CMake find_package) against it and run both
+    run.py --lib-dir DIR            build tests/c/*.c against include/ferroftp.h and DIR/libferroftp.so
+                                    (through a link named as its SONAME), start pyftpdlib and vsftpd
+                                    (tests/servers/serve.py; also vsftpd with 3 connections at most,
+                                    pyftpdlib with honest and lying checksum commands, explicit and
+                                    implicit FTPS servers, also with a self-signed, an expired and a
+                                    misnamed certificate and one that requires a client certificate,
+                                    a vsftpd whose sessions test_effect kills, and a pyftpdlib with a
+                                    password full of URL characters that asks for an account), run
+                                    the test binaries against them under valgrind (see RUNS; one run
+                                    is native: test_stream's 1 GiB download), then install into a
+                                    temporary prefix, check the versioned library, its links and its
+                                    SONAME, build examples/c (pkg-config) and examples/cpp (CMake
+                                    find_package) against it and run them
     run.py --lib-dir DIR --demo     build examples/c against the build tree and run it against a
                                     loopback pyftpdlib server (the C part of `make demo`)
 
@@ -35,23 +38,27 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 TESTS = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names",
-         "test_checksum", "test_tls", "test_effect", "test_log", "test_login"]
-# (server kind, extra serve.py arguments, test programs, EXTRA argument(s)): every test program but
-# test_tls and test_login against the two plain servers (which offer no checksum: test_checksum checks that a
-# required one fails); test_pool again against a vsftpd that allows only 3 connections (with a
-# pool of 10); test_checksum against pyftpdlib with HASH and the X commands, honest and lying;
-# test_tls against explicit FTPS on both servers and implicit FTPS on vsftpd (pyftpdlib has no
-# implicit mode), given the server's CA file; then test_tls's certificate runs (the mode after
-# the CA file): a pinned self-signed certificate, the same expired, a certificate issued for
-# another name (tls_server_name), and a server that requires a client certificate; test_effect
-# against a vsftpd of its own, given its listener's pid: it kills the server's session processes
-# in the middle of transfers (ferroftp_last_error_may_have_taken_effect); test_login and test_log
-# against a pyftpdlib whose password holds `@ / : # % ?` and a space and that asks for an
-# account (ACCT), given host, port, user, password and account separately (ferroftp_server).
-# The last element is one argument or a list of them; each of SERVER_VALUES is replaced by that
-# value (a path, the pid, a credential) from the server's JSON line.
+         "test_checksum", "test_tls", "test_effect", "test_stream", "test_log", "test_login"]
+# (server kind, extra serve.py arguments, test programs, EXTRA argument(s)[, "native"]): every
+# test program but test_tls and test_login against the two plain servers (which offer no
+# checksum: test_checksum checks that a required one fails); test_pool again against a vsftpd
+# that allows only 3 connections (with a pool of 10); test_checksum against pyftpdlib with HASH
+# and the X commands, honest and lying; test_tls against explicit FTPS on both servers and
+# implicit FTPS on vsftpd (pyftpdlib has no implicit mode), given the server's CA file; then
+# test_tls's certificate runs (the mode after the CA file): a pinned self-signed certificate,
+# the same expired, a certificate issued for another name (tls_server_name), and a server that
+# requires a client certificate; test_effect against a vsftpd of its own, given its listener's
+# pid: it kills the server's session processes in the middle of transfers
+# (ferroftp_last_error_may_have_taken_effect); test_login and test_log against a pyftpdlib whose
+# password holds `@ / : # % ?` and a space and that asks for an account (ACCT), given host, port,
+# user, password and account separately (ferroftp_server); test_stream's 1 GiB download hashed
+# on the fly, natively (its other runs, under valgrind, download 10 MiB: valgrind would take
+# many minutes over 1 GiB; flat memory is checked in both, meaningfully in this one).
+# The EXTRA element is one argument or a list of them; each of SERVER_VALUES is replaced by that
+# value (a path, the pid, a credential) from the server's JSON line. A run marked "native" runs
+# without valgrind.
 PLAIN = ["test_api", "test_threads", "test_futures", "test_transfer", "test_pool", "test_names",
-         "test_checksum", "test_log"]
+         "test_checksum", "test_stream", "test_log"]
 LOGIN_PASSWORD = "p@ss/w:rd#1 %41?"
 LOGIN_ACCOUNT = "acc@/:#1"
 LOGIN = ["host", "port", "user", "password", "account"]
@@ -73,6 +80,7 @@ RUNS = [
     ("vsftpd", [], ["test_effect"], "pid"),
     ("pyftpdlib", ["--password", LOGIN_PASSWORD, "--account", LOGIN_ACCOUNT],
      ["test_login", "test_log"], LOGIN),
+    ("vsftpd", [], ["test_stream"], ["1024", "big-only"], "native"),
 ]
 SERVER_VALUES = ("cafile", "client_cert", "client_key", "pid", "host", "port", "user", "password",
                  "account")
@@ -230,9 +238,10 @@ def needed(exe: Path) -> list[str]:
 
 def install_test(build: Path, server: Server) -> None:
     """make install into a temporary prefix: the versioned library and its links, its SONAME
-    (readelf -d) the header's major version; examples/c through pkg-config only, examples/cpp
-    through CMake's find_package(ferroftp); each asks the loader for the SONAME and runs against
-    the loopback server."""
+    (readelf -d) the header's major version; examples/c (example.c, and stream.c streaming a
+    download to stdout) through pkg-config only, examples/cpp through CMake's
+    find_package(ferroftp); each asks the loader for the SONAME and runs against the loopback
+    server."""
     prefix = build / "prefix"
     make = os.environ.get("MAKE", "make")
     run([make, "-C", str(ROOT), "--no-print-directory", "install", f"PREFIX={prefix}",
@@ -270,13 +279,30 @@ def install_test(build: Path, server: Server) -> None:
     print(f"pkg-config: ferroftp {version}: {flags.stdout.strip()}", flush=True)
     run_env = dict(os.environ, LD_LIBRARY_PATH=str(prefix / "lib"))
     built = {}
-    for name in ["example"]:
+    for name in ["example", "stream"]:
         exe = build / f"{name}_pkgconfig"
         run(["gcc", *CFLAGS, str(ROOT / f"examples/c/{name}.c"), "-o", str(exe),
              *flags.stdout.split()], f"building examples/c/{name}.c with pkg-config")
         built[name] = exe
     run([str(built["example"]), server.url + "/"], "examples/c (installed, pkg-config)",
         env=run_env)
+    # stream.c: a file the runner puts on the server's disk, to stdout, whole and from an offset.
+    data = os.urandom(3 * 1024 * 1024 + 77)
+    remote = f"stream-example-{os.getpid()}.bin"
+    (Path(server.root) / remote).write_bytes(data)
+    try:
+        for offset in [0, 1234567]:
+            print(f"+ {built['stream']} {server.url}/ /{remote} {offset} > (compared)", flush=True)
+            got = subprocess.run([str(built["stream"]), server.url + "/", "/" + remote,
+                                  str(offset)], env=run_env, capture_output=True,
+                                 timeout=HANG_GUARD, check=False)
+            if got.returncode != 0 or got.stdout != data[offset:]:
+                die(f"examples/c/stream.c from byte {offset}: exit status {got.returncode}, "
+                    f"{len(got.stdout)} bytes (want {len(data) - offset}): "
+                    f"{got.stderr.decode(errors='replace').strip()}")
+    finally:
+        (Path(server.root) / remote).unlink()
+
     cmake_build = build / "cmake"
     run(["cmake", "-S", str(ROOT / "examples/cpp"), "-B", str(cmake_build),
          f"-DCMAKE_PREFIX_PATH={prefix}", "-DCMAKE_BUILD_TYPE=Debug"],
@@ -328,7 +354,7 @@ def main() -> None:
         servers = []
         try:
             results = []
-            for kind, extra, tests, extra_arg in RUNS:
+            for kind, extra, tests, extra_arg, *native in RUNS:
                 if args.only and not set(args.only) & set(tests):
                     continue
                 server = Server(kind, extra)
@@ -337,22 +363,25 @@ def main() -> None:
                     if args.only and name not in args.only:
                         continue
                     t0 = time.monotonic()
-                    prefix = [] if args.no_valgrind else VALGRIND
+                    valgrind = not (args.no_valgrind or native)
                     argv = [str(exes[name]), server.url, server.root, server.kind,
                             *server.args(extra_arg)]
-                    run([*prefix, *argv],
-                        f"{name} against {server.label}" + ("" if args.no_valgrind else " under valgrind"))
-                    results.append(f"{name} [{server.label}] ok in {time.monotonic() - t0:.1f} s")
+                    how = " under valgrind" if valgrind else " natively"
+                    run([*(VALGRIND if valgrind else []), *argv], f"{name} against {server.label}{how}")
+                    results.append(f"{name} [{server.label}]{how if native else ''} ok in "
+                                   f"{time.monotonic() - t0:.1f} s")
             if not args.only:
                 install_test(build, servers[0])
                 results.append("install (libferroftp.so.X.Y.Z, links, SONAME) + pkg-config "
-                               "(examples/c) + CMake find_package (examples/cpp) ok")
+                               "(examples/c: example.c, stream.c) + CMake find_package "
+                               "(examples/cpp) ok")
         finally:
             for server in servers:
                 server.stop()
     print("\n".join(["", "C tests:", *("  " + r for r in results)]))
     print(f"C tests: all passed in {time.monotonic() - start:.0f} s"
-          + ("" if args.no_valgrind else " (under valgrind, zero errors and leaks)"), flush=True)
+          + ("" if args.no_valgrind else " (under valgrind, zero errors and leaks, but for the "
+             "runs marked natively)"), flush=True)
 
 
 if __name__ == "__main__":

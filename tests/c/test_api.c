@@ -1,7 +1,8 @@
 /* Every function of the C API once, with its success and its documented failures:
  * blocking calls, futures (wait, status, fd, callbacks, cancel, typed takes), lists, strings,
  * buffers, errors, options, stat / chmod / set_modified (checked on the server's disk), NULL
- * pointers and invalid UTF-8 everywhere. */
+ * pointers and invalid UTF-8 everywhere. (Streams, logging, pooled sessions and
+ * ferroftp_server have programs of their own: test_stream, test_log, test_pool, test_login.) */
 #define _GNU_SOURCE
 #include "common.h"
 
