@@ -66,7 +66,8 @@ enum ferroftp_status
      */
     FERROFTP_STATUS_TIMEOUT = 16,
     /**
-     * The operation was cancelled (`ferroftp_future_cancel`).
+     * The operation was cancelled (`ferroftp_future_cancel`), or stopped by its write or read
+     * callback returning false (`ferroftp_session_download_cb`, `ferroftp_session_upload_cb`).
      */
     FERROFTP_STATUS_CANCELLED = 17,
     /**
@@ -114,7 +115,9 @@ enum ferroftp_status
      */
     FERROFTP_STATUS_ALREADY_TAKEN = 103,
     /**
-     * A blocking call was made from inside a completion callback (it would deadlock).
+     * A blocking call was made from inside a library callback: completion, progress, write,
+     * read or log (it could deadlock); or `ferroftp_set_log_callback` from inside the log
+     * callback.
      */
     FERROFTP_STATUS_IN_CALLBACK = 104,
     /**
