@@ -1232,7 +1232,14 @@ def build_c(scratch: Path) -> tuple[Path | None, str]:
     ]
     if not libs:
         return None, "not available yet (no libferroftp.so was built)"
-    lib = libs[0].parent
+    # The library's SONAME is libferroftp.so.MAJOR (bindings-c/build.rs), which is what the
+    # client will ask the loader for; cargo makes no link of that name: one in the scratch dir.
+    lib = scratch / "lib"
+    lib.mkdir(exist_ok=True)
+    major = ROOT.joinpath("Cargo.toml").read_text().split('version = "', 1)[1].split(".", 1)[0]
+    for name in ["libferroftp.so", f"libferroftp.so.{major}"]:
+        (lib / name).unlink(missing_ok=True)
+        (lib / name).symlink_to(libs[0])
     exe = scratch / "bench_client_c"
     cc = os.environ.get("CC", "cc")
     argv = [cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", str(header.parent)]

@@ -2,7 +2,8 @@
 #   make test-c                 build libferroftp (debug), run tests/c under valgrind against
 #                               pyftpdlib and vsftpd, then the install + pkg-config + CMake test
 #   make install PREFIX=/usr/local [C_PROFILE=release|debug]
-#                               header, libferroftp.so, libferroftp.a, ferroftp.pc, CMake config
+#                               header, libferroftp.so.X.Y.Z + links (SONAME libferroftp.so.X),
+#                               libferroftp.a, ferroftp.pc, CMake config
 #   make header                 regenerate include/ferroftp.h (pinned cbindgen 0.29.4)
 #   make lint                   (also) regenerate the header and fail if it differs from git;
 #                               fail on an import cycle between the modules of bindings-c/src

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Installs libferroftp into PREFIX: the header, the shared and static libraries, a pkg-config
-# file and a CMake package config. Run through `make install PREFIX=... [C_PROFILE=release|debug]`,
-# which builds the libraries first. Usage: bindings-c/install.sh PREFIX LIBRARY_DIR
-# (LIBRARY_DIR: the cargo profile directory holding libferroftp.so and libferroftp.a).
+# Installs libferroftp into PREFIX: the header, the shared library as its versioned file with
+# the usual links (libferroftp.so.X.Y.Z, libferroftp.so.X -> it, libferroftp.so -> that; X.Y.Z
+# from Cargo.toml, and the library's SONAME must be libferroftp.so.X), the static library, a
+# pkg-config file and a CMake package config. Run through `make install PREFIX=...
+# [C_PROFILE=release|debug]`, which builds the libraries first. Usage: bindings-c/install.sh
+# PREFIX LIBRARY_DIR (LIBRARY_DIR: the cargo profile directory holding libferroftp.so and
+# libferroftp.a). The versioning rule: bindings-c/README.md, "Versions and the SONAME".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -11,6 +14,8 @@ libdir_src=${2:?usage: install.sh PREFIX LIBRARY_DIR}
 mkdir -p "$prefix"
 prefix=$(cd "$prefix" && pwd)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)
+major=${version%%.*}
+soname=libferroftp.so.$major
 # What a Rust staticlib needs from the system on Linux (rustc --print native-static-libs).
 static_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
 
@@ -19,7 +24,18 @@ for f in libferroftp.so libferroftp.a; do
 done
 install -d "$prefix/include" "$prefix/lib/pkgconfig" "$prefix/lib/cmake/ferroftp"
 install -m 0644 "$root/include/ferroftp.h" "$prefix/include/ferroftp.h"
-install -m 0755 "$libdir_src/libferroftp.so" "$prefix/lib/libferroftp.so"
+# The SONAME the build gave the library (bindings-c/build.rs) must be the one the links name.
+if command -v readelf >/dev/null; then
+  built=$(readelf -d "$libdir_src/libferroftp.so" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+  if [ "$built" != "$soname" ]; then
+    echo "install: $libdir_src/libferroftp.so has SONAME '${built:-none}', expected $soname" >&2
+    exit 1
+  fi
+fi
+rm -f "$prefix/lib/libferroftp.so" "$prefix/lib/$soname"
+install -m 0755 "$libdir_src/libferroftp.so" "$prefix/lib/libferroftp.so.$version"
+ln -s "libferroftp.so.$version" "$prefix/lib/$soname"
+ln -s "$soname" "$prefix/lib/libferroftp.so"
 install -m 0644 "$libdir_src/libferroftp.a" "$prefix/lib/libferroftp.a"
 
 cat >"$prefix/lib/pkgconfig/ferroftp.pc" <<PC
@@ -35,26 +51,26 @@ Libs.private: $static_libs
 Cflags: -I\${includedir}
 PC
 
-cat >"$prefix/lib/cmake/ferroftp/ferroftpConfig.cmake" <<'CMAKE'
+cat >"$prefix/lib/cmake/ferroftp/ferroftpConfig.cmake" <<CMAKE
 # CMake package config of libferroftp: find_package(ferroftp) gives the imported targets
 #   ferroftp::ferroftp         the shared library
 #   ferroftp::ferroftp_static  the static library (with the system libraries it needs)
-get_filename_component(_ferroftp_prefix "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
+get_filename_component(_ferroftp_prefix "\${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
 if(NOT TARGET ferroftp::ferroftp)
   add_library(ferroftp::ferroftp SHARED IMPORTED)
   set_target_properties(ferroftp::ferroftp PROPERTIES
-    IMPORTED_LOCATION "${_ferroftp_prefix}/lib/libferroftp.so"
-    IMPORTED_NO_SONAME TRUE
-    INTERFACE_INCLUDE_DIRECTORIES "${_ferroftp_prefix}/include")
+    IMPORTED_LOCATION "\${_ferroftp_prefix}/lib/libferroftp.so.$version"
+    IMPORTED_SONAME "$soname"
+    INTERFACE_INCLUDE_DIRECTORIES "\${_ferroftp_prefix}/include")
 endif()
 if(NOT TARGET ferroftp::ferroftp_static)
   add_library(ferroftp::ferroftp_static STATIC IMPORTED)
   set_target_properties(ferroftp::ferroftp_static PROPERTIES
-    IMPORTED_LOCATION "${_ferroftp_prefix}/lib/libferroftp.a"
-    INTERFACE_INCLUDE_DIRECTORIES "${_ferroftp_prefix}/include"
+    IMPORTED_LOCATION "\${_ferroftp_prefix}/lib/libferroftp.a"
+    INTERFACE_INCLUDE_DIRECTORIES "\${_ferroftp_prefix}/include"
     INTERFACE_LINK_LIBRARIES "gcc_s;util;rt;pthread;m;dl")
 endif()
-set(ferroftp_INCLUDE_DIRS "${_ferroftp_prefix}/include")
+set(ferroftp_INCLUDE_DIRS "\${_ferroftp_prefix}/include")
 set(ferroftp_LIBRARIES ferroftp::ferroftp)
 unset(_ferroftp_prefix)
 CMAKE

@@ -66,7 +66,8 @@ enum ferroftp_status
      */
     FERROFTP_STATUS_TIMEOUT = 16,
     /**
-     * The operation was cancelled (`ferroftp_future_cancel`).
+     * The operation was cancelled (`ferroftp_future_cancel`), or stopped by its write or read
+     * callback returning false (`ferroftp_session_download_cb`, `ferroftp_session_upload_cb`).
      */
     FERROFTP_STATUS_CANCELLED = 17,
     /**
@@ -114,7 +115,9 @@ enum ferroftp_status
      */
     FERROFTP_STATUS_ALREADY_TAKEN = 103,
     /**
-     * A blocking call was made from inside a completion callback (it would deadlock).
+     * A blocking call was made from inside a library callback: completion, progress, write,
+     * read or log (it could deadlock); or `ferroftp_set_log_callback` from inside the log
+     * callback.
      */
     FERROFTP_STATUS_IN_CALLBACK = 104,
     /**
@@ -172,6 +175,50 @@ enum ferroftp_entry_kind
 typedef enum ferroftp_entry_kind ferroftp_entry_kind;
 #else
 typedef uint32_t ferroftp_entry_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * How much the library logs (`ferroftp_set_log_callback`): each level includes the ones above
+ * it. The numbers are stable.
+ */
+enum ferroftp_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Nothing (turns the callback off).
+     */
+    FERROFTP_LOG_OFF = 0,
+    /**
+     * Errors the library could not recover from.
+     */
+    FERROFTP_LOG_ERROR = 1,
+    /**
+     * Something was not done as asked (a checksum that could not be checked, ...).
+     */
+    FERROFTP_LOG_WARN = 2,
+    /**
+     * Notable events (a pool lowering its limit after "421 too many connections", ...).
+     */
+    FERROFTP_LOG_INFO = 3,
+    /**
+     * What the library recovers from by itself: reconnects, retries, fallbacks (EPSV to PASV,
+     * REST refused).
+     */
+    FERROFTP_LOG_DEBUG = 4,
+    /**
+     * Everything, with every command line sent and every reply (passwords and accounts
+     * masked).
+     */
+    FERROFTP_LOG_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ferroftp_log_level ferroftp_log_level;
+#else
+typedef uint32_t ferroftp_log_level;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -352,14 +399,32 @@ typedef struct ferroftp_future ferroftp_future;
 typedef struct ferroftp_pool ferroftp_pool;
 
 /**
+ * A remote file open for reading (RETR), holding its session's lock until it is finished or
+ * freed: every other operation on that session waits meanwhile — so a thread that holds a
+ * reader must not start another blocking operation on the same session before it has
+ * finished or freed the reader (it would wait for itself).
+ *
+ * Behind the pointer: a Rust `Box` holding the core's `ferroftp::RemoteReader` (behind a
+ * mutex) and a reference to its session (a session lent by a pool stays lent until the reader
+ * is freed). Made by `ferroftp_session_open_read`; to avoid a leak (and to release the
+ * session) it must eventually be freed with `ferroftp_reader_free`. Meant for one thread at a
+ * time; calls from several threads are serialized.
+ */
+typedef struct ferroftp_reader ferroftp_reader;
+
+/**
  * An FTP session: one control connection, shared safely by any number of threads.
  *
- * Behind the pointer: a Rust `Box<ferroftp::Session>`. Made by `ferroftp_session_connect` or
- * `ferroftp_future_take_session`; to avoid a leak it must eventually be freed with
- * `ferroftp_session_free`. Every operation takes a `const ferroftp_session *` and may be called
- * from any number of threads at once: calls are serialized in arrival order (a fair lock), each
- * holding the connection from its first command to its last reply. Futures started on a session
- * keep working after it is freed (they hold their own reference to the connection).
+ * Behind the pointer: a Rust `Box` holding a `ferroftp::Session` of its own, or one lent by a
+ * pool (`ferroftp::PooledSession`, shared through an `Arc`). Made by `ferroftp_session_connect`,
+ * `ferroftp_session_connect_server`, `ferroftp_pool_session` or `ferroftp_future_take_session`;
+ * to avoid a leak it must eventually be freed with `ferroftp_session_free` (which hands a lent
+ * session back to its pool). Every operation takes a `const ferroftp_session *` and may be
+ * called from any number of threads at once: calls are serialized in arrival order (a fair
+ * lock), each holding the connection from its first command to its last reply. Futures,
+ * readers and writers started on a session keep working after it is freed (they hold their own
+ * reference to the connection, and a lent session goes back to its pool only once the last of
+ * them is done).
  */
 typedef struct ferroftp_session ferroftp_session;
 
@@ -374,6 +439,18 @@ typedef struct ferroftp_session ferroftp_session;
 typedef struct ferroftp_strings ferroftp_strings;
 
 /**
+ * A remote file open for writing (STOR), holding its session's lock until it is finished or
+ * freed (see `ferroftp_reader` for what that means for other calls on the session).
+ *
+ * Behind the pointer: a Rust `Box` holding the core's `ferroftp::RemoteWriter` (behind a
+ * mutex) and a reference to its session. Made by `ferroftp_session_open_write`; to avoid a
+ * leak it must eventually be freed with `ferroftp_writer_free`. The upload is complete only
+ * when `ferroftp_writer_finish` returned `FERROFTP_STATUS_OK`. Meant for one thread at a time;
+ * calls from several threads are serialized.
+ */
+typedef struct ferroftp_writer ferroftp_writer;
+
+/**
  * A completion callback: `userdata` first, then the operation's status.
  *
  * It runs on a library thread, once, when the future finishes (including by cancellation). It
@@ -382,6 +459,31 @@ typedef struct ferroftp_strings ferroftp_strings;
  * result and free the future. It must not unwind (no C++ exception may leave it).
  */
 typedef void (*ferroftp_callback)(void *userdata, ferroftp_status status);
+
+/**
+ * A log callback: `userdata` first, then the record's level, its target (the Rust module that
+ * logged it, e.g. `ferroftp::op` or `suppaftp::async_ftp`) and its message, both UTF-8,
+ * NUL-terminated and borrowed for the call only (copy them to keep them).
+ *
+ * It is called on the thread that made the record: the library's runtime threads
+ * (`ferroftp-rt`) for most records, other library threads, or a thread of yours inside a
+ * ferroftp call; from several threads at once when several are logging (make it thread-safe).
+ * It must be quick, must not block or wait for other threads (a thread of yours may be inside
+ * a ferroftp call that waits for this record), and must not unwind (no C++ exception may leave
+ * it). Re-entrancy: inside it, every ferroftp function that waits (the blocking session and
+ * pool calls, `ferroftp_future_wait` with a timeout other than 0, reader and writer calls)
+ * returns `FERROFTP_STATUS_IN_CALLBACK`, and so does `ferroftp_set_log_callback`. The
+ * functions that neither wait nor free may be called: `_start` calls, `ferroftp_future_status`,
+ * `ferroftp_future_wait` with timeout 0, `ferroftp_future_take_*`, the accessors of results,
+ * `ferroftp_status_name`, `ferroftp_version`, `ferroftp_last_error_*` (a call that fails there
+ * changes that thread's last error); the records they make on that thread are dropped (no
+ * recursion). Call no `_free` function inside it: a record may be made while the library
+ * holds a lock that freeing a session takes. Copy the record and act on it elsewhere.
+ */
+typedef void (*ferroftp_log_callback)(void *userdata,
+                                      ferroftp_log_level level,
+                                      const char *target,
+                                      const char *message);
 
 /**
  * A library-owned byte buffer (the contents of a remote file read into memory).
@@ -473,6 +575,51 @@ typedef struct ferroftp_options {
 } ferroftp_options;
 
 /**
+ * Where to connect and as whom, each part as it is (no percent-encoding: a password such as
+ * `p@ss/w:rd#1` is given exactly like that).
+ *
+ * A plain struct owned by the caller: fill it with `ferroftp_server_init` (every field NULL or
+ * 0), set the fields you need, and pass a pointer to `ferroftp_session_connect_server`,
+ * `ferroftp_session_connect_server_start` or `ferroftp_pool_new_server`, which copy what they
+ * need (the struct and its strings may be released as soon as the call returns). Strings are
+ * UTF-8 and NUL-terminated; a string that is not UTF-8 is `FERROFTP_STATUS_INVALID_UTF8`, and
+ * a user name, password or account holding CR or LF is `FERROFTP_STATUS_INVALID_INPUT`. TLS
+ * comes from `ferroftp_options.tls` (`FERROFTP_TLS_FROM_URL`, the default, means plain FTP
+ * here). Always initialise it with `ferroftp_server_init`: fields may be added in later
+ * versions (always at the end; see the README's versioning rule).
+ */
+typedef struct ferroftp_server {
+    /**
+     * Host name or IP address (an IPv6 address with or without brackets). Required: NULL is
+     * `FERROFTP_STATUS_NULL_ARGUMENT`, an empty string `FERROFTP_STATUS_INVALID_INPUT`.
+     */
+    const char *host;
+    /**
+     * TCP port of the control connection; 0 (default) means 21, or 990 when
+     * `ferroftp_options.tls` is `FERROFTP_TLS_IMPLICIT`.
+     */
+    uint16_t port;
+    /**
+     * User name, or NULL (default) for an anonymous login (`anonymous`).
+     */
+    const char *user;
+    /**
+     * Password, or NULL (default): then an empty password, or `anonymous@` when `user` is
+     * NULL too. Never logged and never part of an error message.
+     */
+    const char *password;
+    /**
+     * Account information, sent with `ACCT` when the server asks for one after the password
+     * (reply 332), or NULL (default). Never logged, like the password.
+     */
+    const char *account;
+    /**
+     * Directory to change to after login (and after every reconnect), or NULL (default).
+     */
+    const char *directory;
+} ferroftp_server;
+
+/**
  * The progress of a batch, as passed to a `ferroftp_batch_progress_callback`.
  */
 typedef struct ferroftp_batch_progress {
@@ -547,6 +694,36 @@ typedef struct ferroftp_batch_options {
      */
     uint32_t checksum;
 } ferroftp_batch_options;
+
+/**
+ * A write callback (`ferroftp_session_download_cb`): `userdata` first, then a chunk of the
+ * file, `len` bytes at `data` (1 to 262144 bytes, in the file's order), borrowed for the call
+ * only. Return true to go on, false to stop the transfer: the download then ends with
+ * `FERROFTP_STATUS_CANCELLED` and no further call is made.
+ *
+ * The blocking call runs it on the calling thread; a `_start` call on a library thread, one
+ * call at a time, never after `ferroftp_future_free` has returned. Inside it, blocking ferroftp
+ * calls return `FERROFTP_STATUS_IN_CALLBACK` (the transfer holds the session's lock; waiting
+ * there could deadlock). In the `_start` form it must be quick (it runs on one of the
+ * library's two runtime threads); in the blocking form it may take its time (the server waits,
+ * up to its own data timeout). It must not unwind (no C++ exception may leave it).
+ */
+typedef bool (*ferroftp_write_callback)(void *userdata, const uint8_t *data, size_t len);
+
+/**
+ * A read callback (`ferroftp_session_upload_cb`): `userdata` first, then a buffer of
+ * `capacity` bytes (262144) to fill with the next bytes to send and where to write how many it
+ * filled: `*filled_out` = 0 means the end of the data (the upload then completes). Return true
+ * to go on, false to stop the upload: it then ends with `FERROFTP_STATUS_CANCELLED` (the
+ * server may keep the part it received: `ferroftp_last_error_may_have_taken_effect`). A
+ * `*filled_out` above `capacity` is `FERROFTP_STATUS_INVALID_INPUT`.
+ *
+ * The threads it runs on and what it may do are as for `ferroftp_write_callback`.
+ */
+typedef bool (*ferroftp_read_callback)(void *userdata,
+                                       uint8_t *buffer,
+                                       size_t capacity,
+                                       size_t *filled_out);
 
 /**
  * A transfer progress callback: `userdata` first, then the bytes done so far and the total
@@ -868,6 +1045,25 @@ ferroftp_status ferroftp_last_error_status(void);
 const char *ferroftp_status_name(uint32_t status);
 
 /**
+ * Sets the function that receives the library's log records at `level` and above (a
+ * `ferroftp_log_level`), replacing the previous one; a NULL `callback` or
+ * `FERROFTP_LOG_OFF` turns logging off (the default: the library is silent).
+ *
+ * The records are the core's and suppaftp's, with the Rust module that made each one as its
+ * target; at `FERROFTP_LOG_TRACE` every command line sent and every reply read, with
+ * passwords and accounts never in any record. See `ferroftp_log_callback` for the threads it
+ * runs on and what it may do. `userdata` is passed to it untouched and must stay valid until
+ * the callback is replaced or turned off: once this function has returned, the previous
+ * callback is not running and will not be called again, so its `userdata` may be released.
+ * Process-wide (all sessions and pools); may be called from any thread at any time, except
+ * from inside the log callback itself (`FERROFTP_STATUS_IN_CALLBACK`). Another `level` is
+ * `FERROFTP_STATUS_INVALID_INPUT`.
+ */
+ferroftp_status ferroftp_set_log_callback(uint32_t level,
+                                          ferroftp_log_callback callback,
+                                          void *userdata);
+
+/**
  * Converts the raw bytes of a remote path or name (`len` bytes at `bytes`, any values but 0,
  * e.g. from `ferroftp_entries_name_bytes` or from a Latin-1 or Shift-JIS file name) into the
  * library's string form, and writes that new UTF-8 string to `*path_out`. Pass it to any
@@ -921,6 +1117,45 @@ ferroftp_status ferroftp_pool_new(const char *url,
                                   const struct ferroftp_options *options,
                                   size_t max_sessions,
                                   struct ferroftp_pool **pool_out);
+
+/**
+ * `ferroftp_pool_new` for a server given as a `ferroftp_server` (host, port, user, password,
+ * account, directory, without percent-encoding) instead of a URL; every session of the pool
+ * logs in with it. `server` (with its strings) and `options` are only borrowed for the call.
+ * The caller owns the pool and must free it with `ferroftp_pool_free`. Failures as for
+ * `ferroftp_pool_new` and `ferroftp_session_connect_server`'s argument errors.
+ */
+ferroftp_status ferroftp_pool_new_server(const struct ferroftp_server *server,
+                                         const struct ferroftp_options *options,
+                                         size_t max_sessions,
+                                         struct ferroftp_pool **pool_out);
+
+/**
+ * Borrows one of the pool's sessions (an idle one, checked with NOOP when it has been idle for
+ * a while, or a new one while the pool is below its limit; otherwise waits, first come first
+ * served, until one is handed back), blocking, and writes it to `*session_out`.
+ *
+ * The result is an ordinary `ferroftp_session`: every session function works on it, from any
+ * number of threads at once, for as many operations as you like; nobody else gets it
+ * meanwhile. The caller owns it and must free it with `ferroftp_session_free`, which hands it
+ * back to the pool (once the futures, readers and writers started on it are done as well): do
+ * not keep a pool's sessions borrowed longer than needed, batches on the same pool wait for
+ * them. `ferroftp_session_close` on it closes its connection (the pool then drops it when it
+ * comes back). Failures: connection errors when no session can be opened
+ * (`FERROFTP_STATUS_CONNECT`, `FERROFTP_STATUS_AUTH`, ...), `FERROFTP_STATUS_CLOSED` after
+ * `ferroftp_pool_close`.
+ */
+ferroftp_status ferroftp_pool_session(const struct ferroftp_pool *pool,
+                                      struct ferroftp_session **session_out);
+
+/**
+ * Starts `ferroftp_pool_session`; writes its future to `*future_out`, owned by the caller (free
+ * it with `ferroftp_future_free`; take the session with `ferroftp_future_take_session`, and
+ * free that with `ferroftp_session_free` to hand it back). A session borrowed by a future that
+ * is freed before its session was taken goes straight back to the pool.
+ */
+ferroftp_status ferroftp_pool_session_start(const struct ferroftp_pool *pool,
+                                            struct ferroftp_future **future_out);
 
 /**
  * Closes the pool, blocking until done: its idle sessions say goodbye (QUIT), sessions lent
@@ -1123,9 +1358,107 @@ ferroftp_status ferroftp_batch_result_skipped(const struct ferroftp_batch_result
 void ferroftp_batch_result_free(struct ferroftp_batch_result *result);
 
 /**
+ * Opens the remote file `remote` for reading (RETR), blocking until the server has started
+ * sending it, and writes the reader to `*reader_out`; the caller owns it and must free it with
+ * `ferroftp_reader_free`.
+ *
+ * From now until the reader is finished or freed, the reader holds the session's lock (other
+ * operations on the session wait: do not start one on this thread meanwhile). Failures as for
+ * `ferroftp_session_read` (`FERROFTP_STATUS_NOT_FOUND`, ...).
+ */
+ferroftp_status ferroftp_session_open_read(const struct ferroftp_session *session,
+                                           const char *remote,
+                                           struct ferroftp_reader **reader_out);
+
+/**
+ * Reads the next bytes of the file into the caller's `buffer` (up to `capacity` bytes),
+ * blocking until some arrive, and writes how many to `*read_out`: 0 (with `capacity` > 0)
+ * means the end of the file; then call `ferroftp_reader_finish`.
+ *
+ * `buffer` is only used during the call (NULL only with `capacity` 0). A server that sends
+ * nothing for the session's timeout fails the read with `FERROFTP_STATUS_TIMEOUT`; other
+ * failures are `FERROFTP_STATUS_IO`; after `ferroftp_reader_finish`,
+ * `FERROFTP_STATUS_CLOSED`. Inside a callback: `FERROFTP_STATUS_IN_CALLBACK`.
+ */
+ferroftp_status ferroftp_reader_read(struct ferroftp_reader *reader,
+                                     uint8_t *buffer,
+                                     size_t capacity,
+                                     size_t *read_out);
+
+/**
+ * Finishes a reader, blocking: closes the data connection, reads the server's final reply and
+ * releases the session's lock. A reader read to its end is checked against the size the
+ * server announced (else SIZE, where the server offers it), so a transfer cut short is an
+ * error even when the server reported success; finishing before the end makes most servers
+ * report the transfer as aborted (an error here; the session stays usable either way).
+ * The reader must still be freed with `ferroftp_reader_free`; a second finish is
+ * `FERROFTP_STATUS_CLOSED`.
+ */
+ferroftp_status ferroftp_reader_finish(struct ferroftp_reader *reader);
+
+/**
+ * Frees a reader; NULL is a no-op. Does not block. An unfinished reader is abandoned: the
+ * session's lock is released and the session reopens its connection before its next
+ * operation. `reader` must not be used again.
+ */
+void ferroftp_reader_free(struct ferroftp_reader *reader);
+
+/**
+ * Opens the remote file `remote` for writing (STOR), blocking until the server is ready to
+ * receive, and writes the writer to `*writer_out`; the caller owns it and must free it with
+ * `ferroftp_writer_free`.
+ *
+ * From now until the writer is finished or freed, the writer holds the session's lock (other
+ * operations on the session wait: do not start one on this thread meanwhile). Failures as for
+ * `ferroftp_session_write`.
+ */
+ferroftp_status ferroftp_session_open_write(const struct ferroftp_session *session,
+                                            const char *remote,
+                                            struct ferroftp_writer **writer_out);
+
+/**
+ * Sends all `len` bytes of `data`, blocking until they are handed to the network. `data` is
+ * only used during the call (NULL only with `len` 0).
+ *
+ * A server that takes nothing for the session's timeout fails the write with
+ * `FERROFTP_STATUS_TIMEOUT`; other failures are `FERROFTP_STATUS_IO` (the server may keep what
+ * it received: `ferroftp_last_error_may_have_taken_effect` is true); after
+ * `ferroftp_writer_finish`, `FERROFTP_STATUS_CLOSED`. Inside a callback:
+ * `FERROFTP_STATUS_IN_CALLBACK`.
+ */
+ferroftp_status ferroftp_writer_write(struct ferroftp_writer *writer,
+                                      const uint8_t *data,
+                                      size_t len);
+
+/**
+ * Finishes a writer, blocking: sends what is buffered, closes the data connection and waits
+ * for the server's confirmation, then checks the server's size of the file (SIZE, where the
+ * server offers it) against the bytes written; releases the session's lock. The upload is
+ * complete only when this returns `FERROFTP_STATUS_OK`. The writer must still be freed with
+ * `ferroftp_writer_free`; a second finish is `FERROFTP_STATUS_CLOSED`.
+ */
+ferroftp_status ferroftp_writer_finish(struct ferroftp_writer *writer);
+
+/**
+ * Frees a writer; NULL is a no-op. Does not block. An unfinished writer abandons the upload
+ * (the server may keep the part it received) and releases the session's lock; the session
+ * reopens its connection before its next operation. `writer` must not be used again.
+ */
+void ferroftp_writer_free(struct ferroftp_writer *writer);
+
+/**
+ * Fills `*server_out` with the defaults: every string NULL (no host yet, anonymous, no
+ * account, no directory) and port 0 (the default port).
+ *
+ * `server_out` points to caller-owned memory; nothing is allocated.
+ */
+ferroftp_status ferroftp_server_init(struct ferroftp_server *server_out);
+
+/**
  * Connects and logs in to the server of `url` (`ftp://user:password@host:port/dir`, UTF-8;
- * user and password percent-encoded) with `options` (NULL for the defaults), blocking until
- * done, and writes the new session to `*session_out`.
+ * user and password percent-encoded: `ferroftp_session_connect_server` takes them as they
+ * are, and an account too) with `options` (NULL for the defaults), blocking until done, and
+ * writes the new session to `*session_out`.
  *
  * The caller owns the session and must free it with `ferroftp_session_free`. `url` and
  * `options` are only borrowed for the call. Failures: `FERROFTP_STATUS_CONNECT`,
@@ -1144,6 +1477,32 @@ ferroftp_status ferroftp_session_connect(const char *url,
 ferroftp_status ferroftp_session_connect_start(const char *url,
                                                const struct ferroftp_options *options,
                                                struct ferroftp_future **future_out);
+
+/**
+ * Connects and logs in to `server` (host, port, user, password, account and directory given
+ * separately, without percent-encoding: see `ferroftp_server`) with `options` (NULL for the
+ * defaults; its `tls` chooses TLS), blocking until done, and writes the new session to
+ * `*session_out`.
+ *
+ * The caller owns the session and must free it with `ferroftp_session_free`. `server` (with
+ * its strings) and `options` are only borrowed for the call. Failures as for
+ * `ferroftp_session_connect`; a NULL `server` or `server->host` is
+ * `FERROFTP_STATUS_NULL_ARGUMENT`, a field that is not UTF-8 `FERROFTP_STATUS_INVALID_UTF8`
+ * (the message names the field, never its value).
+ */
+ferroftp_status ferroftp_session_connect_server(const struct ferroftp_server *server,
+                                                const struct ferroftp_options *options,
+                                                struct ferroftp_session **session_out);
+
+/**
+ * Starts `ferroftp_session_connect_server` and writes its future to `*future_out` (take the
+ * session with `ferroftp_future_take_session`). The caller owns the future and must free it
+ * with `ferroftp_future_free`. `server` and `options` are copied before this call returns; an
+ * argument error (NULL, not UTF-8, a bad option) is returned at once, without a future.
+ */
+ferroftp_status ferroftp_session_connect_server_start(const struct ferroftp_server *server,
+                                                      const struct ferroftp_options *options,
+                                                      struct ferroftp_future **future_out);
 
 /**
  * Writes the connected session (`ferroftp_session_connect_start`) to `*session_out`: a new
@@ -1171,7 +1530,9 @@ ferroftp_status ferroftp_session_close_start(const struct ferroftp_session *sess
 /**
  * Frees a session; NULL is a no-op. Does not block and sends nothing: call
  * `ferroftp_session_close` first for a polite QUIT. The connection is dropped when the last
- * future started on the session has finished too. `session` must not be used again; no other
+ * future, reader or writer started on the session has finished too. A session lent by a pool
+ * (`ferroftp_pool_session`) is handed back to it instead (at that same moment), and stays open
+ * for the next borrower (unless it was closed). `session` must not be used again; no other
  * thread may be using it at the same time.
  */
 void ferroftp_session_free(struct ferroftp_session *session);
@@ -1336,6 +1697,65 @@ ferroftp_status ferroftp_session_exists_start(const struct ferroftp_session *ses
                                               struct ferroftp_future **future_out);
 
 /**
+ * Looks up one remote file or directory, blocking, and writes it to `*entries_out` as a list
+ * of exactly one entry (read it with the `ferroftp_entries_*` accessors at index 0: name,
+ * path, kind, size, modified, permissions, ...). The caller owns the list and must free it
+ * with `ferroftp_entries_free`.
+ *
+ * Uses MLST where the server offers it, else SIZE and MDTM (or CWD for a directory); which
+ * facts are known depends on the server (`has_size`, `has_modified`). A path that is neither a
+ * file nor a directory is `FERROFTP_STATUS_NOT_FOUND`.
+ */
+ferroftp_status ferroftp_session_stat(const struct ferroftp_session *session,
+                                      const char *path,
+                                      struct ferroftp_entries **entries_out);
+
+/**
+ * Starts `ferroftp_session_stat`; writes its future to `*future_out`, owned by the caller
+ * (free it with `ferroftp_future_free`; take the one-entry list with
+ * `ferroftp_future_take_entries`).
+ */
+ferroftp_status ferroftp_session_stat_start(const struct ferroftp_session *session,
+                                            const char *path,
+                                            struct ferroftp_future **future_out);
+
+/**
+ * Sets the permission bits of the remote file or directory `path` (`SITE CHMOD`, `mode` as in
+ * `0644`), blocking. A server without `SITE CHMOD` refuses with `FERROFTP_STATUS_PERMANENT`.
+ */
+ferroftp_status ferroftp_session_chmod(const struct ferroftp_session *session,
+                                       const char *path,
+                                       uint32_t mode);
+
+/**
+ * Starts `ferroftp_session_chmod`; writes its future (no value: its status is the result) to
+ * `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+ */
+ferroftp_status ferroftp_session_chmod_start(const struct ferroftp_session *session,
+                                             const char *path,
+                                             uint32_t mode,
+                                             struct ferroftp_future **future_out);
+
+/**
+ * Sets the modification time of the remote file `path` to `unix_seconds` (seconds since the
+ * Unix epoch, UTC), blocking: MFMT, or vsftpd's MDTM with a time. A time more than about
+ * 262,000 years away is `FERROFTP_STATUS_INVALID_INPUT`; a server that can set no times
+ * refuses with `FERROFTP_STATUS_PERMANENT`.
+ */
+ferroftp_status ferroftp_session_set_modified(const struct ferroftp_session *session,
+                                              const char *path,
+                                              int64_t unix_seconds);
+
+/**
+ * Starts `ferroftp_session_set_modified`; writes its future (no value: its status is the
+ * result) to `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+ */
+ferroftp_status ferroftp_session_set_modified_start(const struct ferroftp_session *session,
+                                                    const char *path,
+                                                    int64_t unix_seconds,
+                                                    struct ferroftp_future **future_out);
+
+/**
  * Creates the remote directory `path`, blocking; with `parents`, also its missing parents (an
  * existing directory is then not an error).
  */
@@ -1455,6 +1875,78 @@ ferroftp_status ferroftp_session_quote(const struct ferroftp_session *session,
 ferroftp_status ferroftp_session_quote_start(const struct ferroftp_session *session,
                                              const char *line,
                                              struct ferroftp_future **future_out);
+
+/**
+ * Downloads the remote file `remote` from byte `offset` (0: the whole file) into the write
+ * callback `write`, blocking: each chunk goes to `write(userdata, data, len)` on the calling
+ * thread as it arrives, in order, and memory stays flat whatever the file's size. On success
+ * writes the number of bytes delivered to `*bytes_out` (unless `bytes_out` is NULL).
+ *
+ * The session's lock is held for the whole transfer, from RETR to the final reply (other calls
+ * on the session wait; the last chunks, up to 256 KiB, may reach the callback just after), and
+ * the size is checked as by `ferroftp_session_download`. With `offset` > 0 the library reads the file in ranges of 8 MiB
+ * (REST + RETR each, the session's lock held for each range, not in between), then checks the
+ * end against SIZE where the server offers it; an `offset` at or past the end delivers
+ * nothing. Nothing is written to local files. Failures as for `ferroftp_session_download`; a
+ * callback that returned false stops the transfer with `FERROFTP_STATUS_CANCELLED` (the
+ * session stays usable; no more calls follow), and the bytes it accepted are all there is.
+ * See `ferroftp_write_callback` for what the callback may do. A NULL `write` is
+ * `FERROFTP_STATUS_NULL_ARGUMENT`.
+ */
+ferroftp_status ferroftp_session_download_cb(const struct ferroftp_session *session,
+                                             const char *remote,
+                                             uint64_t offset,
+                                             ferroftp_write_callback write,
+                                             void *userdata,
+                                             uint64_t *bytes_out);
+
+/**
+ * Starts `ferroftp_session_download_cb`; writes its future to `*future_out`, owned by the
+ * caller (free it with `ferroftp_future_free`; take the byte count with
+ * `ferroftp_future_take_u64`). The callback then runs on a library thread (see
+ * `ferroftp_write_callback`); `userdata` must stay valid until the future has finished or been
+ * freed (no call is made once `ferroftp_future_free` has returned). Cancelling the future
+ * stops the transfer as a callback returning false does.
+ */
+ferroftp_status ferroftp_session_download_cb_start(const struct ferroftp_session *session,
+                                                   const char *remote,
+                                                   uint64_t offset,
+                                                   ferroftp_write_callback write,
+                                                   void *userdata,
+                                                   struct ferroftp_future **future_out);
+
+/**
+ * Uploads to the remote file `remote` (STOR) the data the read callback `read` gives,
+ * blocking: `read(userdata, buffer, capacity, &filled)` is called on the calling thread until
+ * it reports 0 bytes (the end), and memory stays flat whatever the size. Done means the server
+ * confirmed the transfer (and SIZE, where the server offers it, agrees); writes the bytes sent
+ * to `*bytes_out` (unless `bytes_out` is NULL).
+ *
+ * The session's lock is held for the whole transfer. Failures as for
+ * `ferroftp_session_upload` (`ferroftp_last_error_may_have_taken_effect` says whether the
+ * server may have kept something); a callback that returned false stops the upload with
+ * `FERROFTP_STATUS_CANCELLED` (the session stays usable; the server may keep the part it
+ * received, FTP has no transactions). See `ferroftp_read_callback`. A NULL `read` is
+ * `FERROFTP_STATUS_NULL_ARGUMENT`.
+ */
+ferroftp_status ferroftp_session_upload_cb(const struct ferroftp_session *session,
+                                           ferroftp_read_callback read,
+                                           void *userdata,
+                                           const char *remote,
+                                           uint64_t *bytes_out);
+
+/**
+ * Starts `ferroftp_session_upload_cb`; writes its future to `*future_out`, owned by the caller
+ * (free it with `ferroftp_future_free`; take the byte count with `ferroftp_future_take_u64`).
+ * The callback then runs on a library thread (see `ferroftp_read_callback`); `userdata` must
+ * stay valid until the future has finished or been freed. Cancelling the future stops the
+ * upload (the server may keep the part it received).
+ */
+ferroftp_status ferroftp_session_upload_cb_start(const struct ferroftp_session *session,
+                                                 ferroftp_read_callback read,
+                                                 void *userdata,
+                                                 const char *remote,
+                                                 struct ferroftp_future **future_out);
 
 /**
  * Fills `*options_out` with the defaults (see each field of `ferroftp_transfer_options`):

@@ -2,8 +2,9 @@
 //! a blocking ferroftp call made there refuse (`FERROFTP_STATUS_IN_CALLBACK`: waiting inside a
 //! callback could deadlock), and the [`Gate`] that stops a freed future's progress callbacks.
 //!
-//! Completion callbacks ([`crate::future`]) and progress callbacks ([`crate::transfer`],
-//! [`crate::pool`]) all run through [`flagged`]. This check is the C face's own; the misuse the
+//! Completion callbacks ([`crate::future`]), progress callbacks ([`crate::transfer`],
+//! [`crate::pool`]), write and read callbacks ([`crate::stream`]) and the log callback
+//! ([`crate::logging`]) all run through [`flagged`]. This check is the C face's own; the misuse the
 //! core's runner refuses (a blocking call from inside an async runtime) is another one.
 
 use std::cell::Cell;
@@ -13,11 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::error::{CError, ferroftp_status};
 
 thread_local! {
-    /// Set while a completion or progress callback runs on this thread.
+    /// Set while a completion, progress, write, read or log callback runs on this thread.
     static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Whether the calling thread is running a completion or progress callback.
+/// Whether the calling thread is running a completion, progress, write, read or log callback.
 pub(crate) fn in_callback() -> bool {
     IN_CALLBACK.with(Cell::get)
 }
@@ -35,8 +36,9 @@ pub(crate) fn flagged<R>(f: impl FnOnce() -> R) -> R {
 pub(crate) fn in_callback_error() -> CError {
     CError::new(
         ferroftp_status::FERROFTP_STATUS_IN_CALLBACK,
-        "a blocking ferroftp call was made from inside a completion or progress callback, where it could \
-         deadlock; start a future (`_start`) instead, or call from another thread",
+        "a blocking ferroftp call was made from inside a ferroftp callback (completion, progress, \
+         write, read or log), where it could deadlock; start a future (`_start`) instead, or call \
+         from another thread",
     )
 }
 

@@ -43,7 +43,8 @@ pub enum ferroftp_status {
     FERROFTP_STATUS_TRANSIENT = 15,
     /// A connect, reply or data timeout fired.
     FERROFTP_STATUS_TIMEOUT = 16,
-    /// The operation was cancelled (`ferroftp_future_cancel`).
+    /// The operation was cancelled (`ferroftp_future_cancel`), or stopped by its write or read
+    /// callback returning false (`ferroftp_session_download_cb`, `ferroftp_session_upload_cb`).
     FERROFTP_STATUS_CANCELLED = 17,
     /// The server said something that is not valid FTP, or not what the command expects.
     FERROFTP_STATUS_PROTOCOL = 18,
@@ -69,7 +70,9 @@ pub enum ferroftp_status {
     FERROFTP_STATUS_WRONG_RESULT_TYPE = 102,
     /// The future's result was already taken.
     FERROFTP_STATUS_ALREADY_TAKEN = 103,
-    /// A blocking call was made from inside a completion callback (it would deadlock).
+    /// A blocking call was made from inside a library callback: completion, progress, write,
+    /// read or log (it could deadlock); or `ferroftp_set_log_callback` from inside the log
+    /// callback.
     FERROFTP_STATUS_IN_CALLBACK = 104,
     /// An index was not below the count of an entries or string list.
     FERROFTP_STATUS_OUT_OF_RANGE = 105,

@@ -19,15 +19,20 @@
 //! - `callback`: the in-callback flag and the gate of progress callbacks;
 //! - `blocking`: the blocking form of every operation (through `ferroftp::runtime::run`);
 //! - [`future`]: `ferroftp_future` and the `FutureResult` trait; it names no result type;
+//! - [`logging`]: `ferroftp_set_log_callback`, the library's `log` records handed to C;
 //! - [`values`]: numbers, flags, times, strings, string lists, byte buffers, replies, each with
 //!   its `ferroftp_future_take_*`;
 //! - [`entries`]: listings (and `ferroftp_future_take_entries`);
 //! - [`names`]: remote names as raw bytes;
 //! - [`options`]: `ferroftp_options`, translated to the core's settings;
-//! - [`session`]: every session operation, blocking and `_start` (and
-//!   `ferroftp_future_take_session`);
+//! - [`server`]: `ferroftp_server`, a login given piece by piece instead of as a URL;
+//! - [`session`]: `ferroftp_session` (its own, or lent by a pool) and every session operation,
+//!   blocking and `_start` (and `ferroftp_future_take_session`);
 //! - [`transfer`]: download/upload options, checksums and progress (`_ex` calls);
-//! - [`pool`]: pools, batches and their results (and `ferroftp_future_take_batch`).
+//! - [`stream`]: transfers through write and read callbacks (`_download_cb`, `_upload_cb`);
+//! - [`remote`]: `ferroftp_reader` and `ferroftp_writer`, remote files to pull from or push to;
+//! - [`pool`]: pools, batches and their results (and `ferroftp_future_take_batch`), sessions
+//!   borrowed from a pool (`ferroftp_pool_session`).
 #![deny(unsafe_op_in_unsafe_fn)]
 // The exported functions take raw pointers from C and check them (NULL) through the `try_*!`
 // macros; as in rustls-ffi they are `extern "C" fn`, and the header documents what the pointers
@@ -43,11 +48,15 @@ pub mod error;
 pub(crate) mod ffi;
 pub mod future;
 pub mod last_error;
+pub mod logging;
 pub mod names;
 pub mod options;
 pub(crate) mod panic;
 pub mod pool;
+pub mod remote;
+pub mod server;
 pub mod session;
+pub mod stream;
 pub mod transfer;
 pub mod values;
 

@@ -241,14 +241,28 @@ unsafe fn settings(o: &ferroftp_options) -> Result<Vec<Field>, CError> {
 /// Builds the core's config from a URL and optional options (copied; nothing borrowed remains).
 ///
 /// # Safety
-/// `options` must be NULL or point to a valid `ferroftp_options` whose string fields
-/// (`ca_file`, `tls_server_name`, `client_cert`, `client_key`) are each NULL or a
-/// NUL-terminated string.
+/// As [`apply`].
 pub(crate) unsafe fn config(url: &str, options: *const ferroftp_options) -> Result<Config, CError> {
     let mut config = Config::from_url(url)?;
     // SAFETY: see the function's contract.
+    unsafe { apply(&mut config, options) }?;
+    Ok(config)
+}
+
+/// Applies optional options to a config, each field through the core's settings table (NULL:
+/// the config stays as it is).
+///
+/// # Safety
+/// `options` must be NULL or point to a valid `ferroftp_options` whose string fields
+/// (`ca_file`, `tls_server_name`, `client_cert`, `client_key`) are each NULL or a
+/// NUL-terminated string.
+pub(crate) unsafe fn apply(
+    config: &mut Config,
+    options: *const ferroftp_options,
+) -> Result<(), CError> {
+    // SAFETY: see the function's contract.
     let Some(o) = (unsafe { options.as_ref() }) else {
-        return Ok(config);
+        return Ok(());
     };
     // SAFETY: see the function's contract.
     for (field, name, value) in unsafe { settings(o) }? {
@@ -258,7 +272,7 @@ pub(crate) unsafe fn config(url: &str, options: *const ferroftp_options) -> Resu
             e
         })?;
     }
-    Ok(config)
+    Ok(())
 }
 
 /// An optional string field of `ferroftp_options` (`field` names it in the error).

@@ -13,9 +13,11 @@ use crate::blocking::{block, finish, status};
 use crate::callback::{Gate, flagged};
 use crate::error::{CError, ferroftp_status, set_error};
 use crate::ffi::{Castable, free_box, str_from, to_boxed_mut_ptr, try_out, try_ref, try_str};
-use crate::future::{FutureResult, ferroftp_future, spawn_gated, take};
+use crate::future::{FutureResult, ferroftp_future, spawn, spawn_gated, take};
 use crate::options::{self, ferroftp_options};
 use crate::panic::ffi_panic_boundary;
+use crate::server::ferroftp_server;
+use crate::session::{CSession, ferroftp_session, server_config};
 
 use ferroftp_status as S;
 
@@ -355,6 +357,10 @@ async fn op_upload_tree(
     CBatch::new(pool.upload_tree(local, &remote, o).await?)
 }
 
+async fn op_session(pool: Pool) -> Result<CSession, CError> {
+    Ok(CSession::pooled(pool.session().await?))
+}
+
 async fn op_close(pool: Pool) -> Result<(), CError> {
     pool.close().await;
     Ok(())
@@ -388,19 +394,88 @@ pub extern "C" fn ferroftp_pool_new(
         let url = try_str!(url);
         let out = try_out!(pool_out);
         // SAFETY: the caller promises `options` is NULL or a valid, initialised struct.
-        let config = match unsafe { options::config(url, options) } {
-            Ok(c) => c,
-            Err(e) => return e.raise(),
-        };
-        let mut pool_options = PoolOptions::default();
-        pool_options.max_sessions = max_sessions;
-        match Pool::with_options(config, pool_options) {
-            Ok(pool) => {
-                out.write(to_boxed_mut_ptr::<ferroftp_pool>(pool));
-                S::FERROFTP_STATUS_OK
-            }
-            Err(e) => crate::error::raise(e),
+        new_pool(unsafe { options::config(url, options) }, max_sessions, out)
+    }
+}
+
+/// `ferroftp_pool_new` for a server given as a `ferroftp_server` (host, port, user, password,
+/// account, directory, without percent-encoding) instead of a URL; every session of the pool
+/// logs in with it. `server` (with its strings) and `options` are only borrowed for the call.
+/// The caller owns the pool and must free it with `ferroftp_pool_free`. Failures as for
+/// `ferroftp_pool_new` and `ferroftp_session_connect_server`'s argument errors.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_pool_new_server(
+    server: *const ferroftp_server,
+    options: *const ferroftp_options,
+    max_sessions: usize,
+    pool_out: *mut *mut ferroftp_pool,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let out = try_out!(pool_out);
+        // SAFETY: the caller promises valid (or NULL) structs.
+        new_pool(unsafe { server_config(server, options) }, max_sessions, out)
+    }
+}
+
+/// A new pool handed out through `out`, or the error raised.
+fn new_pool(
+    config: Result<ferroftp::Config, CError>,
+    max_sessions: usize,
+    out: crate::ffi::Out<*mut ferroftp_pool>,
+) -> ferroftp_status {
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => return e.raise(),
+    };
+    let mut pool_options = PoolOptions::default();
+    pool_options.max_sessions = max_sessions;
+    match Pool::with_options(config, pool_options) {
+        Ok(pool) => {
+            out.write(to_boxed_mut_ptr::<ferroftp_pool>(pool));
+            S::FERROFTP_STATUS_OK
         }
+        Err(e) => crate::error::raise(e),
+    }
+}
+
+/// Borrows one of the pool's sessions (an idle one, checked with NOOP when it has been idle for
+/// a while, or a new one while the pool is below its limit; otherwise waits, first come first
+/// served, until one is handed back), blocking, and writes it to `*session_out`.
+///
+/// The result is an ordinary `ferroftp_session`: every session function works on it, from any
+/// number of threads at once, for as many operations as you like; nobody else gets it
+/// meanwhile. The caller owns it and must free it with `ferroftp_session_free`, which hands it
+/// back to the pool (once the futures, readers and writers started on it are done as well): do
+/// not keep a pool's sessions borrowed longer than needed, batches on the same pool wait for
+/// them. `ferroftp_session_close` on it closes its connection (the pool then drops it when it
+/// comes back). Failures: connection errors when no session can be opened
+/// (`FERROFTP_STATUS_CONNECT`, `FERROFTP_STATUS_AUTH`, ...), `FERROFTP_STATUS_CLOSED` after
+/// `ferroftp_pool_close`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_pool_session(
+    pool: *const ferroftp_pool,
+    session_out: *mut *mut ferroftp_session,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let p = try_ref!(pool);
+        let out = try_out!(session_out);
+        finish(block(op_session(p.clone())), Some(out), to_boxed_mut_ptr::<ferroftp_session>)
+    }
+}
+
+/// Starts `ferroftp_pool_session`; writes its future to `*future_out`, owned by the caller (free
+/// it with `ferroftp_future_free`; take the session with `ferroftp_future_take_session`, and
+/// free that with `ferroftp_session_free` to hand it back). A session borrowed by a future that
+/// is freed before its session was taken goes straight back to the pool.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_pool_session_start(
+    pool: *const ferroftp_pool,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let p = try_ref!(pool);
+        let out = try_out!(future_out);
+        spawn(op_session(p.clone()), out)
     }
 }
 

@@ -7,8 +7,10 @@
 //! session).
 
 use std::ffi::{CString, c_char};
+use std::ops::Deref;
+use std::sync::Arc;
 
-use ferroftp::{DownloadOptions, Session, UploadOptions};
+use ferroftp::{DownloadOptions, PooledSession, Session, UploadOptions};
 
 use crate::blocking::{block, finish, status};
 use crate::entries::{self, CEntry, ferroftp_entries};
@@ -17,25 +19,67 @@ use crate::ffi::{Castable, Out, free_box, to_boxed_mut_ptr, try_out, try_ref, tr
 use crate::future::{FutureResult, ferroftp_future, spawn, take};
 use crate::options::{self, ferroftp_options};
 use crate::panic::ffi_panic_boundary;
+use crate::server::ferroftp_server;
 use crate::values::{self, Reply, UnixTime, c_string, ferroftp_bytes, ferroftp_strings};
 
 /// An FTP session: one control connection, shared safely by any number of threads.
 ///
-/// Behind the pointer: a Rust `Box<ferroftp::Session>`. Made by `ferroftp_session_connect` or
-/// `ferroftp_future_take_session`; to avoid a leak it must eventually be freed with
-/// `ferroftp_session_free`. Every operation takes a `const ferroftp_session *` and may be called
-/// from any number of threads at once: calls are serialized in arrival order (a fair lock), each
-/// holding the connection from its first command to its last reply. Futures started on a session
-/// keep working after it is freed (they hold their own reference to the connection).
+/// Behind the pointer: a Rust `Box` holding a `ferroftp::Session` of its own, or one lent by a
+/// pool (`ferroftp::PooledSession`, shared through an `Arc`). Made by `ferroftp_session_connect`,
+/// `ferroftp_session_connect_server`, `ferroftp_pool_session` or `ferroftp_future_take_session`;
+/// to avoid a leak it must eventually be freed with `ferroftp_session_free` (which hands a lent
+/// session back to its pool). Every operation takes a `const ferroftp_session *` and may be
+/// called from any number of threads at once: calls are serialized in arrival order (a fair
+/// lock), each holding the connection from its first command to its last reply. Futures,
+/// readers and writers started on a session keep working after it is freed (they hold their own
+/// reference to the connection, and a lent session goes back to its pool only once the last of
+/// them is done).
 pub struct ferroftp_session {
     _private: [u8; 0],
 }
 
 impl Castable for ferroftp_session {
-    type RustType = Session;
+    type RustType = CSession;
 }
 
-impl FutureResult for Session {
+/// What a `ferroftp_session *` points to: a session of its own or one lent by a pool. Cheap to
+/// clone (every operation takes a clone, so a lent session stays lent until the last operation
+/// started on it has ended); dereferences to the core's `Session`.
+#[derive(Clone)]
+pub(crate) struct CSession(Lease);
+
+#[derive(Clone)]
+enum Lease {
+    Own(Session),
+    /// Handed back to the pool when the last clone is dropped.
+    Pooled(Arc<PooledSession>),
+}
+
+impl CSession {
+    /// A session lent by a pool, returned to it when the last clone is dropped.
+    pub(crate) fn pooled(lent: PooledSession) -> Self {
+        Self(Lease::Pooled(Arc::new(lent)))
+    }
+}
+
+impl From<Session> for CSession {
+    fn from(s: Session) -> Self {
+        Self(Lease::Own(s))
+    }
+}
+
+impl Deref for CSession {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        match &self.0 {
+            Lease::Own(s) => s,
+            Lease::Pooled(lent) => lent,
+        }
+    }
+}
+
+impl FutureResult for CSession {
     fn what(&self) -> &'static str {
         "a session (ferroftp_future_take_session)"
     }
@@ -46,80 +90,100 @@ impl FutureResult for Session {
 // with the type of its value: the blocking form writes it to the out-parameter, the `_start`
 // form's future holds it for the `ferroftp_future_take_*` of that type.
 
-async fn op_connect(config: Result<ferroftp::Config, CError>) -> Result<Session, CError> {
-    Ok(Session::connect_with(config?).await?)
+pub(crate) async fn op_connect(
+    config: Result<ferroftp::Config, CError>,
+) -> Result<CSession, CError> {
+    Ok(Session::connect_with(config?).await?.into())
 }
 
-async fn op_close(s: Session) -> Result<(), CError> {
+async fn op_close(s: CSession) -> Result<(), CError> {
     Ok(s.close().await?)
 }
 
-async fn op_list(s: Session, path: String) -> Result<Vec<CEntry>, CError> {
+async fn op_list(s: CSession, path: String) -> Result<Vec<CEntry>, CError> {
     entries::convert(s.list(&path).await?)
 }
 
-async fn op_names(s: Session, path: String) -> Result<Vec<CString>, CError> {
+async fn op_names(s: CSession, path: String) -> Result<Vec<CString>, CError> {
     values::convert_strings(s.names(&path).await?)
 }
 
-async fn op_download(s: Session, remote: String, local: String) -> Result<u64, CError> {
+async fn op_download(s: CSession, remote: String, local: String) -> Result<u64, CError> {
     Ok(s.download(&remote, local, DownloadOptions::default())
         .await?)
 }
 
-async fn op_upload(s: Session, local: String, remote: String) -> Result<u64, CError> {
+async fn op_upload(s: CSession, local: String, remote: String) -> Result<u64, CError> {
     Ok(s.upload(local, &remote, UploadOptions::default()).await?)
 }
 
-async fn op_read(s: Session, remote: String) -> Result<Vec<u8>, CError> {
+async fn op_read(s: CSession, remote: String) -> Result<Vec<u8>, CError> {
     Ok(s.read_bytes(&remote).await?)
 }
 
-async fn op_write(s: Session, remote: String, data: Vec<u8>) -> Result<u64, CError> {
+async fn op_write(s: CSession, remote: String, data: Vec<u8>) -> Result<u64, CError> {
     Ok(s.write_bytes(&remote, &data).await?)
 }
 
-async fn op_size(s: Session, path: String) -> Result<u64, CError> {
+async fn op_size(s: CSession, path: String) -> Result<u64, CError> {
     Ok(s.size(&path).await?)
 }
 
-async fn op_modified(s: Session, path: String) -> Result<UnixTime, CError> {
+async fn op_modified(s: CSession, path: String) -> Result<UnixTime, CError> {
     Ok(UnixTime(s.modified(&path).await?.timestamp()))
 }
 
-async fn op_exists(s: Session, path: String) -> Result<bool, CError> {
+async fn op_exists(s: CSession, path: String) -> Result<bool, CError> {
     Ok(s.exists(&path).await?)
 }
 
-async fn op_mkdir(s: Session, path: String, parents: bool) -> Result<(), CError> {
+async fn op_stat(s: CSession, path: String) -> Result<Vec<CEntry>, CError> {
+    entries::convert(vec![s.stat(&path).await?])
+}
+
+async fn op_chmod(s: CSession, path: String, mode: u32) -> Result<(), CError> {
+    Ok(s.chmod(&path, mode).await?)
+}
+
+async fn op_set_modified(s: CSession, path: String, unix_seconds: i64) -> Result<(), CError> {
+    let Some(time) = chrono::DateTime::from_timestamp(unix_seconds, 0) else {
+        return Err(CError::new(
+            ferroftp_status::FERROFTP_STATUS_INVALID_INPUT,
+            format!("unix_seconds {unix_seconds} is not a time that can be set"),
+        ));
+    };
+    Ok(s.set_modified(&path, time).await?)
+}
+
+async fn op_mkdir(s: CSession, path: String, parents: bool) -> Result<(), CError> {
     Ok(s.mkdir(&path, parents).await?)
 }
 
-async fn op_rmdir(s: Session, path: String, recursive: bool) -> Result<(), CError> {
+async fn op_rmdir(s: CSession, path: String, recursive: bool) -> Result<(), CError> {
     Ok(s.rmdir(&path, recursive).await?)
 }
 
-async fn op_remove(s: Session, path: String) -> Result<(), CError> {
+async fn op_remove(s: CSession, path: String) -> Result<(), CError> {
     Ok(s.remove(&path).await?)
 }
 
-async fn op_rename(s: Session, from: String, to: String) -> Result<(), CError> {
+async fn op_rename(s: CSession, from: String, to: String) -> Result<(), CError> {
     Ok(s.rename(&from, &to).await?)
 }
 
-async fn op_cwd(s: Session, path: String) -> Result<(), CError> {
+async fn op_cwd(s: CSession, path: String) -> Result<(), CError> {
     Ok(s.cwd(&path).await?)
 }
 
-async fn op_pwd(s: Session) -> Result<CString, CError> {
+async fn op_pwd(s: CSession) -> Result<CString, CError> {
     c_string(s.pwd().await?, "directory")
 }
 
-async fn op_noop(s: Session) -> Result<(), CError> {
+async fn op_noop(s: CSession) -> Result<(), CError> {
     Ok(s.noop().await?)
 }
 
-async fn op_quote(s: Session, line: String) -> Result<Reply, CError> {
+async fn op_quote(s: CSession, line: String) -> Result<Reply, CError> {
     let (code, text) = s.quote(&line).await?;
     Ok(Reply {
         code,
@@ -131,8 +195,9 @@ async fn op_quote(s: Session, line: String) -> Result<Reply, CError> {
 // connect / close / free
 
 /// Connects and logs in to the server of `url` (`ftp://user:password@host:port/dir`, UTF-8;
-/// user and password percent-encoded) with `options` (NULL for the defaults), blocking until
-/// done, and writes the new session to `*session_out`.
+/// user and password percent-encoded: `ferroftp_session_connect_server` takes them as they
+/// are, and an account too) with `options` (NULL for the defaults), blocking until done, and
+/// writes the new session to `*session_out`.
 ///
 /// The caller owns the session and must free it with `ferroftp_session_free`. `url` and
 /// `options` are only borrowed for the call. Failures: `FERROFTP_STATUS_CONNECT`,
@@ -171,6 +236,74 @@ pub extern "C" fn ferroftp_session_connect_start(
     }
 }
 
+/// The core's config for a `ferroftp_server` (a NULL `server` is an error naming it).
+///
+/// # Safety
+/// `server` must be NULL or point to a valid `ferroftp_server`; `options` as for
+/// `ferroftp_session_connect`.
+pub(crate) unsafe fn server_config(
+    server: *const ferroftp_server,
+    options: *const ferroftp_options,
+) -> Result<ferroftp::Config, CError> {
+    // SAFETY: see the function's contract.
+    match unsafe { server.as_ref() } {
+        // SAFETY: see the function's contract.
+        Some(server) => unsafe { crate::server::config(server, options) },
+        None => Err(CError::new(
+            ferroftp_status::FERROFTP_STATUS_NULL_ARGUMENT,
+            "argument `server` is NULL",
+        )),
+    }
+}
+
+/// Connects and logs in to `server` (host, port, user, password, account and directory given
+/// separately, without percent-encoding: see `ferroftp_server`) with `options` (NULL for the
+/// defaults; its `tls` chooses TLS), blocking until done, and writes the new session to
+/// `*session_out`.
+///
+/// The caller owns the session and must free it with `ferroftp_session_free`. `server` (with
+/// its strings) and `options` are only borrowed for the call. Failures as for
+/// `ferroftp_session_connect`; a NULL `server` or `server->host` is
+/// `FERROFTP_STATUS_NULL_ARGUMENT`, a field that is not UTF-8 `FERROFTP_STATUS_INVALID_UTF8`
+/// (the message names the field, never its value).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_connect_server(
+    server: *const ferroftp_server,
+    options: *const ferroftp_options,
+    session_out: *mut *mut ferroftp_session,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let out = try_out!(session_out);
+        // SAFETY: the caller promises valid (or NULL) structs.
+        let config = match unsafe { server_config(server, options) } {
+            Ok(c) => c,
+            Err(e) => return e.raise(),
+        };
+        finish(block(op_connect(Ok(config))), out, to_boxed_mut_ptr::<ferroftp_session>)
+    }
+}
+
+/// Starts `ferroftp_session_connect_server` and writes its future to `*future_out` (take the
+/// session with `ferroftp_future_take_session`). The caller owns the future and must free it
+/// with `ferroftp_future_free`. `server` and `options` are copied before this call returns; an
+/// argument error (NULL, not UTF-8, a bad option) is returned at once, without a future.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_connect_server_start(
+    server: *const ferroftp_server,
+    options: *const ferroftp_options,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let out = try_out!(future_out);
+        // SAFETY: the caller promises valid (or NULL) structs.
+        let config = match unsafe { server_config(server, options) } {
+            Ok(c) => c,
+            Err(e) => return e.raise(),
+        };
+        spawn(op_connect(Ok(config)), out)
+    }
+}
+
 /// Writes the connected session (`ferroftp_session_connect_start`) to `*session_out`: a new
 /// session the caller owns and must free with `ferroftp_session_free`. See
 /// `ferroftp_future_take_u64` for the statuses.
@@ -182,7 +315,7 @@ pub extern "C" fn ferroftp_future_take_session(
     ffi_panic_boundary! {
         let f = try_ref!(future);
         let out = try_out!(session_out);
-        take(f, out, |s: Session| to_boxed_mut_ptr::<ferroftp_session>(s))
+        take(f, out, |s: CSession| to_boxed_mut_ptr::<ferroftp_session>(s))
     }
 }
 
@@ -214,7 +347,9 @@ pub extern "C" fn ferroftp_session_close_start(
 
 /// Frees a session; NULL is a no-op. Does not block and sends nothing: call
 /// `ferroftp_session_close` first for a polite QUIT. The connection is dropped when the last
-/// future started on the session has finished too. `session` must not be used again; no other
+/// future, reader or writer started on the session has finished too. A session lent by a pool
+/// (`ferroftp_pool_session`) is handed back to it instead (at that same moment), and stays open
+/// for the next borrower (unless it was closed). `session` must not be used again; no other
 /// thread may be using it at the same time.
 #[unsafe(no_mangle)]
 pub extern "C" fn ferroftp_session_free(session: *mut ferroftp_session) {
@@ -539,6 +674,111 @@ pub extern "C" fn ferroftp_session_exists_start(
         let path = try_str!(path);
         let out = try_out!(future_out);
         spawn(op_exists(s.clone(), path.into()), out)
+    }
+}
+
+/// Looks up one remote file or directory, blocking, and writes it to `*entries_out` as a list
+/// of exactly one entry (read it with the `ferroftp_entries_*` accessors at index 0: name,
+/// path, kind, size, modified, permissions, ...). The caller owns the list and must free it
+/// with `ferroftp_entries_free`.
+///
+/// Uses MLST where the server offers it, else SIZE and MDTM (or CWD for a directory); which
+/// facts are known depends on the server (`has_size`, `has_modified`). A path that is neither a
+/// file nor a directory is `FERROFTP_STATUS_NOT_FOUND`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_stat(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    entries_out: *mut *mut ferroftp_entries,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(entries_out);
+        finish(block(op_stat(s.clone(), path.into())), out, to_boxed_mut_ptr::<ferroftp_entries>)
+    }
+}
+
+/// Starts `ferroftp_session_stat`; writes its future to `*future_out`, owned by the caller
+/// (free it with `ferroftp_future_free`; take the one-entry list with
+/// `ferroftp_future_take_entries`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_stat_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_stat(s.clone(), path.into()), out)
+    }
+}
+
+/// Sets the permission bits of the remote file or directory `path` (`SITE CHMOD`, `mode` as in
+/// `0644`), blocking. A server without `SITE CHMOD` refuses with `FERROFTP_STATUS_PERMANENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_chmod(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    mode: u32,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        status(block(op_chmod(s.clone(), path.into(), mode)))
+    }
+}
+
+/// Starts `ferroftp_session_chmod`; writes its future (no value: its status is the result) to
+/// `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_chmod_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    mode: u32,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_chmod(s.clone(), path.into(), mode), out)
+    }
+}
+
+/// Sets the modification time of the remote file `path` to `unix_seconds` (seconds since the
+/// Unix epoch, UTC), blocking: MFMT, or vsftpd's MDTM with a time. A time more than about
+/// 262,000 years away is `FERROFTP_STATUS_INVALID_INPUT`; a server that can set no times
+/// refuses with `FERROFTP_STATUS_PERMANENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_set_modified(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    unix_seconds: i64,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        status(block(op_set_modified(s.clone(), path.into(), unix_seconds)))
+    }
+}
+
+/// Starts `ferroftp_session_set_modified`; writes its future (no value: its status is the
+/// result) to `*future_out`, owned by the caller (free it with `ferroftp_future_free`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ferroftp_session_set_modified_start(
+    session: *const ferroftp_session,
+    path: *const c_char,
+    unix_seconds: i64,
+    future_out: *mut *mut ferroftp_future,
+) -> ferroftp_status {
+    ffi_panic_boundary! {
+        let s = try_ref!(session);
+        let path = try_str!(path);
+        let out = try_out!(future_out);
+        spawn(op_set_modified(s.clone(), path.into(), unix_seconds), out)
     }
 }
 

@@ -6,7 +6,7 @@
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
-use ferroftp::{Checksum, DownloadOptions, HashAlgorithm, Session, UploadOptions};
+use ferroftp::{Checksum, DownloadOptions, HashAlgorithm, UploadOptions};
 
 use crate::blocking::{block, finish};
 use crate::callback::{Gate, flagged};
@@ -14,7 +14,7 @@ use crate::error::{CError, ferroftp_status};
 use crate::ffi::{Out, try_out, try_ref, try_str};
 use crate::future::{ferroftp_future, spawn_gated};
 use crate::panic::ffi_panic_boundary;
-use crate::session::ferroftp_session;
+use crate::session::{CSession, ferroftp_session};
 
 use ferroftp_status as S;
 
@@ -216,7 +216,7 @@ fn upload_options(o: &ferroftp_transfer_options, gate: Arc<Gate>) -> Result<Uplo
 }
 
 async fn op_download_ex(
-    s: Session,
+    s: CSession,
     remote: String,
     local: String,
     options: Result<DownloadOptions, CError>,
@@ -225,7 +225,7 @@ async fn op_download_ex(
 }
 
 async fn op_upload_ex(
-    s: Session,
+    s: CSession,
     local: String,
     remote: String,
     options: Result<UploadOptions, CError>,

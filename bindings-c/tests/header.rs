@@ -61,3 +61,27 @@ fn header_has_banner_and_every_exported_function() {
     }
     assert!(count > 60, "only {count} exported functions found");
 }
+
+/// The shared library's SONAME is `libferroftp.so.MAJOR`, MAJOR being the header's
+/// `FERROFTP_VERSION_MAJOR` (build.rs sets it from the same Cargo.toml version; the rule is in
+/// bindings-c/README.md, "Versions and the SONAME"). tests/c/run.py checks the installed
+/// library with `readelf -d` too.
+#[cfg(target_os = "linux")]
+#[test]
+fn soname_moves_with_the_major_version() {
+    let major = define(&header(), "FERROFTP_VERSION_MAJOR");
+    // The test binary is target/<profile>/deps/header-*; the library is built beside deps/.
+    let exe = std::env::current_exe().expect("the test's path");
+    let lib = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>")
+        .join("libferroftp.so");
+    let bytes = std::fs::read(&lib).unwrap_or_else(|e| panic!("{}: {e}", lib.display()));
+    let soname = format!("libferroftp.so.{major}\0");
+    assert!(
+        bytes.windows(soname.len()).any(|w| w == soname.as_bytes()),
+        "{} has no SONAME {soname:?}",
+        lib.display()
+    );
+}

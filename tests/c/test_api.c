@@ -1,6 +1,8 @@
 /* Every function of the C API once, with its success and its documented failures:
  * blocking calls, futures (wait, status, fd, callbacks, cancel, typed takes), lists, strings,
- * buffers, errors, options, NULL pointers and invalid UTF-8 everywhere. */
+ * buffers, errors, options, stat / chmod / set_modified (checked on the server's disk), NULL
+ * pointers and invalid UTF-8 everywhere. (Streams, logging, pooled sessions and
+ * ferroftp_server have programs of their own: test_stream, test_log, test_pool, test_login.) */
 #define _GNU_SOURCE
 #include "common.h"
 
@@ -933,6 +935,112 @@ static void test_bad_input(ferroftp_session *s) {
     CHECK_OK(ferroftp_session_noop(s));
 }
 
+/* stat (one-entry lists), chmod and set_modified, both forms, checked on the server's disk. */
+static void test_attributes(ferroftp_session *s) {
+    char *dir = t_dir(s, "c-attr");
+    char *file = path_in(dir, "f.txt");
+    char *missing = path_in(dir, "missing");
+    uint8_t *data = t_data(1234, 8);
+    CHECK_OK(ferroftp_session_write(s, file, data, 1234, NULL));
+    char disk[1024];
+    snprintf(disk, sizeof disk, "%s%s", T_ROOT, file);
+
+    /* stat: a file, a directory (blocking and _start); a missing path. */
+    ferroftp_entries *e = NULL;
+    CHECK_OK(ferroftp_session_stat(s, file, &e));
+    size_t count = 0;
+    CHECK_OK(ferroftp_entries_count(e, &count));
+    CHECK(count == 1);
+    const char *name = NULL, *path = NULL;
+    CHECK_OK(ferroftp_entries_name(e, 0, &name));
+    CHECK_OK(ferroftp_entries_path(e, 0, &path));
+    CHECK(strcmp(name, "f.txt") == 0 && strcmp(path, file) == 0);
+    ferroftp_entry_kind kind;
+    CHECK_OK(ferroftp_entries_kind(e, 0, &kind));
+    CHECK(kind == FERROFTP_ENTRY_KIND_FILE);
+    bool has = false;
+    uint64_t size = 0;
+    CHECK_OK(ferroftp_entries_size(e, 0, &has, &size));
+    CHECK(has && size == 1234);
+    int64_t mtime = 0;
+    CHECK_OK(ferroftp_entries_modified(e, 0, &has, &mtime));
+    struct stat st;
+    CHECK(stat(disk, &st) == 0);
+    CHECK(has && mtime == (int64_t)st.st_mtime);
+    ferroftp_entries_free(e);
+    ferroftp_future *f = NULL;
+    CHECK_OK(ferroftp_session_stat_start(s, dir, &f));
+    CHECK_OK(ferroftp_future_wait(f, -1));
+    CHECK_OK(ferroftp_future_take_entries(f, &e));
+    ferroftp_future_free(f);
+    CHECK_OK(ferroftp_entries_count(e, &count));
+    CHECK_OK(ferroftp_entries_kind(e, 0, &kind));
+    CHECK(count == 1 && kind == FERROFTP_ENTRY_KIND_DIR);
+    ferroftp_entries_free(e);
+    ferroftp_entries *keep = (ferroftp_entries *)0x1;
+    e = keep;
+    CHECK_ST(FERROFTP_STATUS_NOT_FOUND, ferroftp_session_stat(s, missing, &e));
+    CHECK(e == keep);
+
+    /* chmod: the mode on disk. */
+    CHECK_OK(ferroftp_session_chmod(s, file, 0640));
+    CHECK(stat(disk, &st) == 0 && (st.st_mode & 0777) == 0640);
+    CHECK_OK(ferroftp_session_chmod_start(s, file, 0604, &f));
+    CHECK_OK(ferroftp_future_wait(f, -1));
+    ferroftp_future_free(f);
+    CHECK(stat(disk, &st) == 0 && (st.st_mode & 0777) == 0604);
+    CHECK(ferroftp_session_chmod(s, missing, 0600) != FERROFTP_STATUS_OK);
+    CHECK(ferroftp_last_error_code() == 550);
+
+    /* set_modified: the time on disk, and as MDTM reads it back. */
+    CHECK_OK(ferroftp_session_set_modified(s, file, 1500000000));
+    CHECK(stat(disk, &st) == 0 && st.st_mtime == 1500000000);
+    CHECK_OK(ferroftp_session_modified(s, file, &mtime));
+    CHECK(mtime == 1500000000);
+    CHECK_OK(ferroftp_session_set_modified_start(s, file, 1600000007, &f));
+    CHECK_OK(ferroftp_future_wait(f, -1));
+    ferroftp_future_free(f);
+    CHECK(stat(disk, &st) == 0 && st.st_mtime == 1600000007);
+    CHECK(ferroftp_session_set_modified(s, missing, 1500000000) != FERROFTP_STATUS_OK);
+    CHECK_ST(FERROFTP_STATUS_INVALID_INPUT, ferroftp_session_set_modified(s, file, INT64_MAX));
+    CHECK_OK(ferroftp_session_set_modified_start(s, file, INT64_MIN, &f));
+    CHECK_ST(FERROFTP_STATUS_INVALID_INPUT, ferroftp_future_wait(f, -1));
+    ferroftp_future_free(f);
+    CHECK(stat(disk, &st) == 0 && st.st_mtime == 1600000007);
+    CHECK(t_file_is(disk, data, 1234));
+
+    /* Bad arguments. */
+    const ferroftp_status NUL_ = FERROFTP_STATUS_NULL_ARGUMENT, UTF = FERROFTP_STATUS_INVALID_UTF8;
+    ferroftp_future *fkeep = (ferroftp_future *)0x1;
+    f = fkeep;
+    CHECK_ST(NUL_, ferroftp_session_stat(NULL, file, &e));
+    CHECK_ST(NUL_, ferroftp_session_stat(s, NULL, &e));
+    CHECK_ST(UTF, ferroftp_session_stat(s, BAD, &e));
+    CHECK_ST(NUL_, ferroftp_session_stat(s, file, NULL));
+    CHECK_ST(NUL_, ferroftp_session_stat_start(NULL, file, &f));
+    CHECK_ST(UTF, ferroftp_session_stat_start(s, BAD, &f));
+    CHECK_ST(NUL_, ferroftp_session_stat_start(s, file, NULL));
+    CHECK_ST(NUL_, ferroftp_session_chmod(NULL, file, 0600));
+    CHECK_ST(NUL_, ferroftp_session_chmod(s, NULL, 0600));
+    CHECK_ST(UTF, ferroftp_session_chmod(s, BAD, 0600));
+    CHECK_ST(NUL_, ferroftp_session_chmod_start(NULL, file, 0600, &f));
+    CHECK_ST(UTF, ferroftp_session_chmod_start(s, BAD, 0600, &f));
+    CHECK_ST(NUL_, ferroftp_session_chmod_start(s, file, 0600, NULL));
+    CHECK_ST(NUL_, ferroftp_session_set_modified(NULL, file, 0));
+    CHECK_ST(NUL_, ferroftp_session_set_modified(s, NULL, 0));
+    CHECK_ST(UTF, ferroftp_session_set_modified(s, BAD, 0));
+    CHECK_ST(NUL_, ferroftp_session_set_modified_start(NULL, file, 0, &f));
+    CHECK_ST(UTF, ferroftp_session_set_modified_start(s, BAD, 0, &f));
+    CHECK_ST(NUL_, ferroftp_session_set_modified_start(s, file, 0, NULL));
+    CHECK(e == keep && f == fkeep);
+
+    CHECK_OK(ferroftp_session_rmdir(s, dir, true));
+    free(data);
+    free(missing);
+    free(file);
+    free(dir);
+}
+
 static void test_close(ferroftp_session *s) {
     CHECK_OK(ferroftp_session_close(s));
     CHECK_ST(FERROFTP_STATUS_CLOSED, ferroftp_session_noop(s));
@@ -951,6 +1059,7 @@ int main(int argc, char **argv) {
     ferroftp_session *s = t_connect();
     test_blocking(s);
     test_futures(s);
+    test_attributes(s);
     test_bad_input(s);
     test_close(s);
     ferroftp_session_free(s);

@@ -1,7 +1,10 @@
 /* The pool: 200 files up and down with 8 sessions (every byte checked on the server's disk and
  * the local one), a missing file among good ones, progress (monotonic, exact final totals),
  * trees both ways, the _start forms with ferroftp_future_take_batch, the batch result accessors,
- * and the failures (NULL pointers, bad arrays, invalid UTF-8).
+ * and the failures (NULL pointers, bad arrays, invalid UTF-8). A session borrowed from the pool
+ * (ferroftp_pool_session) used by 8 threads at once, every byte checked; handed back on
+ * ferroftp_session_free only once the operations started on it are done (a pool of 1 shows
+ * it); the _start form; after ferroftp_pool_close.
  *
  * With EXTRA = "limited" the server allows only 3 connections: a pool of 10 must still move
  * every file without a single failure (the pool lowers its limit on "421 too many"). */
@@ -515,6 +518,108 @@ static void test_bad_input(ferroftp_pool *pool) {
     ferroftp_pool_free(NULL);
 }
 
+/* ---- a session borrowed from the pool, shared by threads ---- */
+
+#define LENDERS 8
+static ferroftp_session *LENT;
+static const char *LENT_DIR;
+
+static void *lent_worker(void *arg) {
+    long id = (long)arg;
+    for (int r = 0; r < 4; r++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/lent-%02ld-%d.bin", LENT_DIR, id, r);
+        size_t len = 1 + (size_t)((id * 7919 + r * 104729) % 60000);
+        uint8_t *data = t_data(len, (uint64_t)(id * 100 + r + 1));
+        uint64_t n = 0;
+        CHECK_OK(ferroftp_session_write(LENT, path, data, len, &n));
+        CHECK(n == len);
+        ferroftp_bytes *b = NULL;
+        CHECK_OK(ferroftp_session_read(LENT, path, &b));
+        CHECK(b->len == len && memcmp(b->data, data, len) == 0);
+        ferroftp_bytes_free(b);
+        uint64_t size = 0;
+        CHECK_OK(ferroftp_session_size(LENT, path, &size));
+        CHECK(size == len);
+        CHECK(on_server_is(path, data, len));
+        CHECK_OK(ferroftp_session_remove(LENT, path));
+        free(data);
+    }
+    return NULL;
+}
+
+static void test_pooled_session(ferroftp_pool *pool, const char *rdir, bool limited) {
+    CHECK_OK(ferroftp_pool_session(pool, &LENT));
+    LENT_DIR = rdir;
+    pthread_t threads[LENDERS];
+    for (long i = 0; i < LENDERS; i++)
+        CHECK(pthread_create(&threads[i], NULL, lent_worker, (void *)i) == 0);
+    for (int i = 0; i < LENDERS; i++) CHECK(pthread_join(threads[i], NULL) == 0);
+    ferroftp_session_free(LENT);
+
+    /* _start; the session is an ordinary one. */
+    ferroftp_future *f = NULL;
+    CHECK_OK(ferroftp_pool_session_start(pool, &f));
+    CHECK_OK(ferroftp_future_wait(f, -1));
+    ferroftp_session *s = NULL;
+    CHECK_OK(ferroftp_future_take_session(f, &s));
+    ferroftp_future_free(f);
+    char *pwd = NULL;
+    CHECK_OK(ferroftp_session_pwd(s, &pwd));
+    CHECK(strcmp(pwd, "/") == 0);
+    ferroftp_string_free(pwd);
+    ferroftp_session_free(s);
+    if (limited) return; /* the rest needs a connection of its own */
+
+    /* A pool of 1: the second borrower waits until the first session is freed, and a session
+     * goes back only once the operations started on it are done. */
+    ferroftp_options opts;
+    CHECK_OK(ferroftp_options_init(&opts));
+    opts.timeout_ms = 60000;
+    ferroftp_pool *one = NULL;
+    CHECK_OK(ferroftp_pool_new(T_URL, &opts, 1, &one));
+    ferroftp_session *a = NULL;
+    CHECK_OK(ferroftp_pool_session(one, &a));
+    ferroftp_future *second = NULL;
+    CHECK_OK(ferroftp_pool_session_start(one, &second));
+    CHECK_ST(FERROFTP_STATUS_PENDING, ferroftp_future_wait(second, 300));
+    ferroftp_future *op = NULL;
+    CHECK_OK(ferroftp_session_list_start(a, rdir, &op));
+    ferroftp_session_free(a); /* the list still runs on it */
+    CHECK_OK(ferroftp_future_wait(second, -1));
+    CHECK(ferroftp_future_status(op) != FERROFTP_STATUS_PENDING); /* done before the hand-back */
+    CHECK_OK(ferroftp_future_status(op));
+    ferroftp_future_free(op);
+    ferroftp_session *b = NULL;
+    CHECK_OK(ferroftp_future_take_session(second, &b));
+    ferroftp_future_free(second);
+    CHECK_OK(ferroftp_session_noop(b));
+    /* A borrow whose future is freed before its session was taken: straight back. */
+    CHECK_OK(ferroftp_pool_session_start(one, &second));
+    ferroftp_session_free(b);
+    CHECK_OK(ferroftp_future_wait(second, -1));
+    ferroftp_future_free(second);
+    CHECK_OK(ferroftp_pool_session(one, &b)); /* would wait forever if it had not come back */
+    /* Closed with QUIT: dropped by the pool when it comes back; the next borrow opens anew. */
+    CHECK_OK(ferroftp_session_close(b));
+    ferroftp_session_free(b);
+    CHECK_OK(ferroftp_pool_session(one, &b));
+    CHECK_OK(ferroftp_session_noop(b));
+    ferroftp_session_free(b);
+    CHECK_OK(ferroftp_pool_close(one));
+    ferroftp_session *keep = (ferroftp_session *)0x1;
+    b = keep;
+    CHECK_ST(FERROFTP_STATUS_CLOSED, ferroftp_pool_session(one, &b));
+    CHECK(b == keep);
+    ferroftp_pool_free(one);
+
+    CHECK_ST(FERROFTP_STATUS_NULL_ARGUMENT, ferroftp_pool_session(NULL, &b));
+    CHECK_ST(FERROFTP_STATUS_NULL_ARGUMENT, ferroftp_pool_session(pool, NULL));
+    CHECK_ST(FERROFTP_STATUS_NULL_ARGUMENT, ferroftp_pool_session_start(NULL, &f));
+    CHECK_ST(FERROFTP_STATUS_NULL_ARGUMENT, ferroftp_pool_session_start(pool, NULL));
+    CHECK(b == keep);
+}
+
 int main(int argc, char **argv) {
     t_init(argc, argv);
     bool limited = T_EXTRA && strcmp(T_EXTRA, "limited") == 0;
@@ -531,6 +636,7 @@ int main(int argc, char **argv) {
     CHECK(mkdtemp(ldir) != NULL);
 
     test_many(pool, s, rdir, ldir);
+    test_pooled_session(pool, rdir, limited);
     if (!limited) {
         test_missing(pool, s, rdir, ldir);
         test_trees(pool, rdir, ldir);

@@ -8,7 +8,7 @@ Usage::
         [--passive-ports LO-HI] [--anonymous] [--stop-after SECONDS]
         [--hash | --hash-x-only] [--hash-lie] [--rtt-ms MS [--proxy-host 127.0.0.2]]
         [--cert {ca|self-signed|expired}] [--cert-name NAME]... [--client-ca]
-        [--refuse-data-tls N]
+        [--refuse-data-tls N] [--account ACCOUNT] [--password PASSWORD]
 
 The launcher picks a free loopback port, starts the server, waits until the
 server really greets with ``220`` and then prints exactly one line of JSON on
@@ -858,9 +858,8 @@ class PyftpdlibServer(Server):
             config_logging(level=logging.INFO if LOG_ENABLED else logging.WARNING)
 
         authorizer = DummyAuthorizer()
-        authorizer.add_user(
-            PY_USER, args.password, str(self.root), perm=PYFTPDLIB_PERMS
-        )
+        password = args.password or PASSWORD
+        authorizer.add_user(PY_USER, password, str(self.root), perm=PYFTPDLIB_PERMS)
         if args.anonymous:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "write permissions assigned to anon"
@@ -939,7 +938,8 @@ class PyftpdlibServer(Server):
             "host": args.host,
             "port": port,
             "user": PY_USER,
-            "password": args.password,
+            "password": password,
+            **({"account": args.account} if args.account else {}),
             "root": str(self.root),
             "uid": os.getuid(),
             "gid": os.getgid(),
@@ -1634,12 +1634,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="with --hash or --hash-x-only: every digest is wrong",
     )  # fmt: skip
     p.add_argument(
-        "--password", default=PASSWORD,
-        help="pyftpdlib: the test user's password (any characters)",
-    )  # fmt: skip
-    p.add_argument(
         "--account", metavar="ACCOUNT",
         help="pyftpdlib: ask for this account (332, ACCT) after the password",
+    )  # fmt: skip
+    p.add_argument(
+        "--password", metavar="PASSWORD",
+        help=f"pyftpdlib: the user's password instead of {PASSWORD!r} (any characters: "
+        "clients must percent-encode it in a URL)",
     )  # fmt: skip
     p.add_argument(
         "--rtt-ms", type=int, metavar="MS",
@@ -1666,10 +1667,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.cert != "ca" or args.cert_name or args.client_ca or args.refuse_data_tls
     ):
         p.error("--cert, --cert-name, --client-ca and --refuse-data-tls need --tls")
-    if args.password != PASSWORD and args.kind != "pyftpdlib":
-        p.error("--password is for pyftpdlib")
     if args.account and args.kind != "pyftpdlib":
         p.error("--account is for pyftpdlib")
+    if args.password is not None and (args.kind != "pyftpdlib" or not args.password):
+        p.error("--password is for pyftpdlib, and must not be empty")
     if args.client_ca and args.kind != "vsftpd":
         p.error("--client-ca is for vsftpd")
     if args.refuse_data_tls and args.kind != "pyftpdlib":
