@@ -1884,10 +1884,9 @@ ferroftp_status ferroftp_session_quote_start(const struct ferroftp_session *sess
  *
  * The session's lock is held for the whole transfer, from RETR to the final reply (other calls
  * on the session wait; the last chunks, up to 256 KiB, may reach the callback just after), and
- * the size is checked as by `ferroftp_session_download`. With `offset` > 0 the library reads the file in ranges of 8 MiB
- * (REST + RETR each, the session's lock held for each range, not in between), then checks the
- * end against SIZE where the server offers it; an `offset` at or past the end delivers
- * nothing. Nothing is written to local files. Failures as for `ferroftp_session_download`; a
+ * the size is checked as by `ferroftp_session_download`. With `offset` > 0 the transfer starts
+ * there (REST + RETR, one transfer under the lock as well), and the end is checked against SIZE
+ * where the server offers it; an `offset` at or past the end delivers nothing. Nothing is written to local files. Failures as for `ferroftp_session_download`; a
  * callback that returned false stops the transfer with `FERROFTP_STATUS_CANCELLED` (the
  * session stays usable; no more calls follow), and the bytes it accepted are all there is.
  * See `ferroftp_write_callback` for what the callback may do. A NULL `write` is

@@ -33,9 +33,6 @@ use ferroftp_status as S;
 /// The size of the pipe between the core and the callbacks, and of each callback's chunk.
 const CHUNK: usize = 256 * 1024;
 
-/// The length of each ranged read of a download at an offset.
-const RANGE: u64 = 8 * 1024 * 1024;
-
 /// How long a blocking call stopped by its callback waits for the cancelled operation to be
 /// dropped (its lock released) before it returns.
 const STOP_WAIT: Duration = Duration::from_secs(5);
@@ -156,30 +153,7 @@ async fn fetch(
     if offset == 0 {
         return Ok(s.download_to(&remote, &mut pipe).await?);
     }
-    // The core reads ranges at an offset into memory only (Session::read_range): ranges of
-    // RANGE bytes one after the other, then the size check of a whole download.
-    let mut done = 0u64;
-    loop {
-        let chunk = s.read_range(&remote, offset + done, RANGE).await?;
-        pipe.write_all(&chunk)
-            .await
-            .map_err(|e| CError::new(S::FERROFTP_STATUS_IO, format!("RETR {remote}: {e}")))?;
-        done += chunk.len() as u64;
-        if (chunk.len() as u64) < RANGE {
-            break;
-        }
-    }
-    // SIZE where the server offers it: a data connection cut short looks like the file's end.
-    if let Ok(size) = s.size(&remote).await {
-        let end = offset + done;
-        if end != size && !(done == 0 && offset >= size) {
-            return Err(CError::new(
-                S::FERROFTP_STATUS_IO,
-                format!("RETR {remote}: received bytes {offset} to {end}, the file has {size}"),
-            ));
-        }
-    }
-    Ok(done)
+    Ok(s.download_to_at(&remote, offset, &mut pipe).await?)
 }
 
 /// The pipe end an upload reads from: its end of file is an error when the read callback
@@ -407,10 +381,9 @@ fn null_callback(name: &str) -> ferroftp_status {
 ///
 /// The session's lock is held for the whole transfer, from RETR to the final reply (other calls
 /// on the session wait; the last chunks, up to 256 KiB, may reach the callback just after), and
-/// the size is checked as by `ferroftp_session_download`. With `offset` > 0 the library reads the file in ranges of 8 MiB
-/// (REST + RETR each, the session's lock held for each range, not in between), then checks the
-/// end against SIZE where the server offers it; an `offset` at or past the end delivers
-/// nothing. Nothing is written to local files. Failures as for `ferroftp_session_download`; a
+/// the size is checked as by `ferroftp_session_download`. With `offset` > 0 the transfer starts
+/// there (REST + RETR, one transfer under the lock as well), and the end is checked against SIZE
+/// where the server offers it; an `offset` at or past the end delivers nothing. Nothing is written to local files. Failures as for `ferroftp_session_download`; a
 /// callback that returned false stops the transfer with `FERROFTP_STATUS_CANCELLED` (the
 /// session stays usable; no more calls follow), and the bytes it accepted are all there is.
 /// See `ferroftp_write_callback` for what the callback may do. A NULL `write` is

@@ -181,6 +181,37 @@ impl Session {
         run!(self, Repeat::Read, |c| retrieve_checked(c, remote, sink))
     }
 
+    /// Downloads `remote` from byte `offset` to its end into any writer, in one transfer
+    /// under the session's lock (REST + RETR; a server without REST sends the file from its
+    /// start and the bytes before `offset` are skipped). Then, where the server offers SIZE,
+    /// checks that the end was reached (a data connection cut short looks like the end). Not
+    /// retried (the writer may hold partial data). An `offset` at or past the end writes
+    /// nothing.
+    pub async fn download_to_at<W>(&self, remote: &str, offset: u64, sink: &mut W) -> Result<u64>
+    where
+        W: tokio::io::AsyncWrite + Unpin + Send,
+    {
+        run!(self, Repeat::Read, |c| async {
+            let n = c.retrieve_range(remote, offset, u64::MAX, sink).await?;
+            if c.control.has_size() {
+                match c.control.size(remote).await {
+                    Ok(size) if offset + n != size && !(n == 0 && offset >= size) => {
+                        return Err(Error::new(
+                            crate::ErrorKind::Io,
+                            format!(
+                                "RETR {remote}: received bytes {offset} to {}, the file has {size}",
+                                offset + n
+                            ),
+                        ));
+                    }
+                    Err(e) if e.code().is_none() => return Err(e),
+                    _ => {}
+                }
+            }
+            Ok(n)
+        })
+    }
+
     /// Uploads from any reader to `remote`; done means the server confirmed it (and SIZE,
     /// where the server offers it, agrees).
     pub async fn upload_from<R>(&self, source: &mut R, remote: &str) -> Result<u64>
