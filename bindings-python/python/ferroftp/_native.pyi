@@ -48,6 +48,7 @@ __all__ = [
     "_error",
     "_panic_in_operation",
     "_panic_in_operation_async",
+    "_refusal",
     "connect",
     "connect_async",
     "path_from_bytes",
@@ -535,6 +536,10 @@ def _panic_in_operation_async() -> Awaitable[None]:
 def _error(kind: str, message: str, /) -> Error:
     """Test hook: the exception a core error of ``kind`` (one of :data:`ERROR_KINDS`) with
     ``message`` becomes."""
+
+def _refusal(code: int, reply: str, command: str, /) -> Error:
+    """Test hook: the exception the core's error for the server's refusal ``reply`` (with reply
+    code ``code``) of the command line ``command`` becomes."""
 
 _BatchProgressCallback: TypeAlias = Callable[[BatchProgress], object]
 """``progress(p)``: called with a :class:`BatchProgress` as files and bytes move."""
