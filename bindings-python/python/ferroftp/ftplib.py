@@ -125,8 +125,11 @@ QUIT_REPLY = "221 Goodbye."
 #: What :meth:`FTP_TLS.auth` returns before the login (the core negotiates TLS at login).
 AUTH_REPLY = "234 AUTH TLS successful."
 
-#: Data blocks read from the server per call while streaming a download.
+#: The buffer of a download read by line.
 _READ = 256 * 1024
+#: The bytes of one ranged read (REST + RETR, stopped once they are in) of a download from an
+#: offset: each is a data connection of its own.
+_RANGE = 4 * 1024 * 1024
 
 
 def _unsupported(what: str, why: str) -> NotImplementedError:
@@ -758,10 +761,10 @@ class FTP:
             else:
                 offset = int(rest)
                 while True:
-                    chunk = session.read_range(path, offset, _READ)
+                    chunk = session.read_range(path, offset, _RANGE)
                     writer.write(chunk)
                     offset += len(chunk)
-                    if len(chunk) < _READ:
+                    if len(chunk) < _RANGE:
                         break
             writer.finish()
 
