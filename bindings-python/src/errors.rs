@@ -27,7 +27,13 @@ use pyo3::{PyErrArguments, intern};
 struct FtpErrorArgs {
     kind: &'static str,
     code: Option<u16>,
+    /// `str(e)`: the server's reply for a refusal (as ftplib has it), else the core's message.
     message: String,
+    /// The core's whole message (`"SIZE /a: the server replied 550 ..."`).
+    detail: String,
+    /// The command line the server refused, and the remote path in it.
+    command: Option<String>,
+    path: Option<String>,
     may_have_taken_effect: bool,
 }
 
@@ -57,6 +63,14 @@ impl FtpErrorArgs {
         let exc = class.call1((self.message.as_str(),))?;
         exc.setattr(intern!(py, "code"), self.code)?;
         exc.setattr(intern!(py, "kind"), self.kind)?;
+        exc.setattr(intern!(py, "detail"), self.detail.as_str())?;
+        exc.setattr(intern!(py, "command"), self.command.as_deref())?;
+        exc.setattr(intern!(py, "path"), self.path.as_deref())?;
+        if let Some(command) = &self.command {
+            // Shown under the traceback (Python 3.11+), as `add_note` would.
+            let note = format!("ferroftp: in reply to {command}");
+            exc.setattr(intern!(py, "__notes__"), vec![note])?;
+        }
         exc.setattr(
             intern!(py, "may_have_taken_effect"),
             self.may_have_taken_effect,
@@ -66,13 +80,67 @@ impl FtpErrorArgs {
 }
 
 /// The Python exception for a core error (no GIL needed; built when raised).
+///
+/// A refusal's `str(e)` is the server's reply, as ftplib's `error_perm` has it (`"550 No such
+/// file"`, so `str(e)[:3]` is the code), with the lines of a multi-line reply joined by `\n`
+/// and anything the core added after the reply kept at its end; the refused command and its
+/// path become `e.command` and `e.path`, and `e.detail` keeps the core's whole message.
 pub(crate) fn ftp_err(e: ferroftp::Error) -> PyErr {
+    let detail = e.message().to_string();
+    let refusal = e.code().and_then(|_| split_refusal(&detail));
+    let (message, command, path) = match refusal {
+        Some((command, reply)) => (
+            reply.replace("\r\n", "\n"),
+            Some(command.to_string()),
+            command_path(command).map(str::to_string),
+        ),
+        None => (detail.clone(), None, None),
+    };
     PyErr::new::<PyException, _>(FtpErrorArgs {
         kind: e.kind().as_str(),
         code: e.code(),
-        message: e.message().to_string(),
+        message,
+        detail,
+        command,
+        path,
         may_have_taken_effect: e.may_have_taken_effect(),
     })
+}
+
+/// What the core's message of a refusal says between its parts: `"<command>: the server
+/// replied <reply>"` (`ferroftp::Error::from_reply`).
+const REPLIED: &str = ": the server replied ";
+
+/// The command and the reply (with what the core appended) of a refusal's message; `None` for a
+/// message of another form.
+fn split_refusal(message: &str) -> Option<(&str, &str)> {
+    message.match_indices(REPLIED).find_map(|(at, _)| {
+        let reply = &message[at + REPLIED.len()..];
+        let coded = reply.len() >= 3 && reply.as_bytes()[..3].iter().all(u8::is_ascii_digit);
+        coded.then(|| (&message[..at], reply))
+    })
+}
+
+/// The remote path a command line names: the argument of the commands that take one path, the
+/// last argument of `MFMT <time> <path>` and `SITE CHMOD <mode> <path>`.
+fn command_path(command: &str) -> Option<&str> {
+    let (verb, rest) = command.split_once(' ')?;
+    let verb = verb.to_ascii_uppercase();
+    let path = match verb.as_str() {
+        "RETR" | "STOR" | "STOU" | "APPE" | "SIZE" | "MDTM" | "DELE" | "RMD" | "XRMD" | "MKD"
+        | "XMKD" | "CWD" | "XCWD" | "RNFR" | "RNTO" | "LIST" | "NLST" | "MLSD" | "MLST"
+        | "HASH" | "XCRC" | "XMD5" | "XSHA1" | "XSHA256" | "XSHA512" => rest,
+        "MFMT" => rest.split_once(' ')?.1,
+        "SITE" => {
+            let (site, args) = rest.split_once(' ')?;
+            if !site.eq_ignore_ascii_case("CHMOD") {
+                return None;
+            }
+            args.split_once(' ')?.1
+        }
+        _ => return None,
+    };
+    (!path.is_empty()).then_some(path)
 }
 
 /// `ferroftp._native.ERROR_KINDS`: the names of the core's error kinds, each of which has a
@@ -88,6 +156,15 @@ pub(crate) fn error_kinds(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
 pub(crate) fn _error(py: Python<'_>, kind: &str, message: &str) -> PyResult<Py<PyAny>> {
     let kind = kind.parse::<ErrorKind>().map_err(ftp_err)?;
     Ok(err(kind, message).into_value(py).into_any())
+}
+
+/// Test hook `_refusal(code, reply, command)`: the exception the core's error for the server's
+/// refusal `reply` (code `code`) of `command` becomes, as every operation raises it.
+#[pyfunction]
+#[pyo3(signature = (code, reply, command, /))]
+pub(crate) fn _refusal(py: Python<'_>, code: u16, reply: &str, command: &str) -> Py<PyAny> {
+    let e = ferroftp::Error::from_reply(code, reply, command, true);
+    ftp_err(e).into_value(py).into_any()
 }
 
 /// The Python exception for an error of `kind` with `message`.

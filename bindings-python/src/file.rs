@@ -4,16 +4,21 @@
 //! file is closed. An operation that is interrupted (Ctrl-C, a cancelled await) abandons the
 //! transfer: the file can no longer be used, the lock is released and the session reconnects
 //! for its next operation.
+//!
+//! A reader reads ahead into a buffer of its own (for `readline` and iteration by line). A
+//! reader that seeks ends its streaming transfer (the session is free again) and reads from
+//! then on with the core's ranged reads (REST + RETR), each one operation under the session's
+//! lock.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use ferroftp::{ErrorKind, RemoteReader, RemoteWriter};
 use pyo3::PyErrArguments;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyStopAsyncIteration, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PySlice, PyType};
+use pyo3::types::{PyBytes, PyList, PySlice, PyType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::errors::{err, ftp_err, io_err};
@@ -25,10 +30,74 @@ enum State {
         reader: RemoteReader,
         eof: bool,
     },
+    /// A reader that sought: each read is a ranged read of the session (from the position
+    /// after the buffered bytes).
+    Ranged {
+        eof: bool,
+    },
     Writing(RemoteWriter),
     Closed,
     /// An operation was interrupted or failed; the transfer is abandoned.
     Broken,
+}
+
+/// The state and the read-ahead buffer, behind the file's lock.
+struct Inner {
+    state: State,
+    /// Bytes read from the server and not yet handed out: `buf[head..]`.
+    buf: Vec<u8>,
+    head: usize,
+}
+
+impl Inner {
+    fn buffered(&self) -> &[u8] {
+        &self.buf[self.head..]
+    }
+
+    /// Hands out the first `n` buffered bytes.
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let out = self.buf[self.head..self.head + n].to_vec();
+        self.head += n;
+        if self.head == self.buf.len() {
+            self.buf.clear();
+            self.head = 0;
+        } else if self.head > CHUNK && self.head * 2 > self.buf.len() {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+        out
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.head = 0;
+    }
+
+    fn at_end(&self) -> bool {
+        matches!(
+            self.state,
+            State::Reading { eof: true, .. } | State::Ranged { eof: true }
+        )
+    }
+}
+
+/// Where `seek` counts from (`io.SEEK_SET`, `SEEK_CUR`, `SEEK_END`).
+#[derive(Clone, Copy)]
+enum Whence {
+    Start,
+    Current,
+    End,
+}
+
+fn whence_arg(whence: i32) -> PyResult<Whence> {
+    match whence {
+        0 => Ok(Whence::Start),
+        1 => Ok(Whence::Current),
+        2 => Ok(Whence::End),
+        _ => Err(PyValueError::new_err(format!(
+            "invalid whence ({whence}, should be 0, 1 or 2)"
+        ))),
+    }
 }
 
 /// `io.UnsupportedOperation` (or `ValueError` for a closed file), raised lazily.
@@ -63,28 +132,60 @@ fn misuse(closed: bool, message: impl Into<String>) -> PyErr {
 
 /// What both faces share: the state behind an async lock (operations on one file queue up).
 pub(crate) struct FileCore {
-    state: tokio::sync::Mutex<State>,
+    inner: tokio::sync::Mutex<Inner>,
+    session: ferroftp::Session,
     closed: AtomicBool,
+    /// The position in the file: bytes handed out (read) or taken (written).
+    pos: AtomicU64,
+    /// The size the server announced when the download started, if it did.
+    announced: Option<u64>,
     path: String,
     mode: &'static str,
 }
 
 impl FileCore {
-    pub(crate) fn reader(path: String, reader: RemoteReader) -> Arc<Self> {
-        Arc::new(Self {
-            state: tokio::sync::Mutex::new(State::Reading { reader, eof: false }),
-            closed: AtomicBool::new(false),
+    pub(crate) fn reader(
+        session: ferroftp::Session,
+        path: String,
+        reader: RemoteReader,
+    ) -> Arc<Self> {
+        let announced = reader.announced_size();
+        Self::new(
+            session,
             path,
-            mode: "rb",
-        })
+            State::Reading { reader, eof: false },
+            announced,
+            "rb",
+        )
     }
 
-    pub(crate) fn writer(path: String, writer: RemoteWriter) -> Arc<Self> {
+    pub(crate) fn writer(
+        session: ferroftp::Session,
+        path: String,
+        writer: RemoteWriter,
+    ) -> Arc<Self> {
+        Self::new(session, path, State::Writing(writer), None, "wb")
+    }
+
+    fn new(
+        session: ferroftp::Session,
+        path: String,
+        state: State,
+        announced: Option<u64>,
+        mode: &'static str,
+    ) -> Arc<Self> {
         Arc::new(Self {
-            state: tokio::sync::Mutex::new(State::Writing(writer)),
+            inner: tokio::sync::Mutex::new(Inner {
+                state,
+                buf: Vec::new(),
+                head: 0,
+            }),
+            session,
             closed: AtomicBool::new(false),
+            pos: AtomicU64::new(0),
+            announced,
             path,
-            mode: "wb",
+            mode,
         })
     }
 
@@ -106,53 +207,189 @@ impl FileCore {
         }
     }
 
+    /// Refuses `op` unless the file is a reader that can still be read.
+    fn check_readable(&self, inner: &Inner, op: &str) -> PyResult<()> {
+        match inner.state {
+            State::Reading { .. } | State::Ranged { .. } => Ok(()),
+            ref other => Err(self.unusable(other, op)),
+        }
+    }
+
+    /// Reads up to `want` more bytes from the server into the buffer; false at the end of the
+    /// file. A failed read abandons the transfer (the file is broken).
+    async fn fill(&self, inner: &mut Inner, want: usize) -> PyResult<bool> {
+        let source = inner.buffered().len() as u64 + self.pos.load(Ordering::SeqCst);
+        match &mut inner.state {
+            State::Reading { .. } => {
+                // Broken until the read is done: a read that is interrupted (its future
+                // dropped) abandons the transfer.
+                let State::Reading { mut reader, eof } =
+                    std::mem::replace(&mut inner.state, State::Broken)
+                else {
+                    unreachable!("matched above")
+                };
+                if eof {
+                    inner.state = State::Reading { reader, eof };
+                    return Ok(false);
+                }
+                let start = inner.buf.len();
+                inner.buf.resize(start + want.clamp(1, CHUNK), 0);
+                match reader.read(&mut inner.buf[start..]).await {
+                    Ok(n) => {
+                        inner.buf.truncate(start + n);
+                        inner.state = State::Reading {
+                            reader,
+                            eof: n == 0,
+                        };
+                        Ok(n > 0)
+                    }
+                    Err(e) => {
+                        inner.buf.truncate(start);
+                        // `reader` is dropped: the transfer is abandoned and the lock released.
+                        Err(io_err(&e, &format!("reading {}", self.path)))
+                    }
+                }
+            }
+            State::Ranged { eof } => {
+                if *eof {
+                    return Ok(false);
+                }
+                let want = want.max(1);
+                let data = self
+                    .session
+                    .read_range(&self.path, source, want as u64)
+                    .await
+                    .map_err(ftp_err)?;
+                *eof = data.len() < want;
+                inner.buf.extend_from_slice(&data);
+                Ok(!data.is_empty())
+            }
+            other => Err(self.unusable(other, "read")),
+        }
+    }
+
+    /// Hands out `n` buffered bytes, moving the position.
+    fn hand_out(&self, inner: &mut Inner, n: usize) -> Vec<u8> {
+        let out = inner.take(n);
+        self.pos.fetch_add(out.len() as u64, Ordering::SeqCst);
+        out
+    }
+
     /// Reads up to `size` bytes (all of the rest with `None`), fewer only at the end.
     async fn read(self: Arc<Self>, size: Option<usize>) -> PyResult<Vec<u8>> {
-        let mut state = self.state.lock().await;
-        let (mut reader, eof) = match std::mem::replace(&mut *state, State::Broken) {
-            State::Reading { reader, eof } => (reader, eof),
-            other => {
-                let e = self.unusable(&other, "read");
-                *state = other;
-                return Err(e);
-            }
-        };
-        let mut out = Vec::new();
-        let mut at_end = eof;
+        let mut inner = self.inner.lock().await;
+        self.check_readable(&inner, "read")?;
         let limit = size.unwrap_or(usize::MAX);
-        while !at_end && out.len() < limit {
-            let start = out.len();
-            out.resize(start + (limit - start).min(CHUNK), 0);
-            match reader.read(&mut out[start..]).await {
-                Ok(n) => {
-                    out.truncate(start + n);
-                    at_end = n == 0;
-                }
-                // `reader` is dropped: the transfer is abandoned and the lock released.
-                Err(e) => return Err(io_err(&e, &format!("reading {}", self.path))),
+        while inner.buffered().len() < limit {
+            let want = match (&inner.state, size) {
+                // The rest of the file in one ranged read.
+                (State::Ranged { .. }, None) => usize::MAX / 2,
+                _ => limit - inner.buffered().len(),
+            };
+            if !self.fill(&mut inner, want).await? {
+                break;
             }
         }
-        *state = State::Reading {
-            reader,
-            eof: at_end,
+        let n = inner.buffered().len().min(limit);
+        Ok(self.hand_out(&mut inner, n))
+    }
+
+    /// Reads one line, up to and including `\n` (at most `size` bytes when given); `b""` at the
+    /// end of the file.
+    async fn readline(self: Arc<Self>, size: Option<usize>) -> PyResult<Vec<u8>> {
+        let mut inner = self.inner.lock().await;
+        self.check_readable(&inner, "readline")?;
+        let limit = size.unwrap_or(usize::MAX);
+        let mut searched = 0;
+        loop {
+            let buffered = inner.buffered();
+            if let Some(i) = buffered[searched..].iter().position(|&b| b == b'\n') {
+                let n = (searched + i + 1).min(limit);
+                return Ok(self.hand_out(&mut inner, n));
+            }
+            if buffered.len() >= limit {
+                return Ok(self.hand_out(&mut inner, limit));
+            }
+            searched = buffered.len();
+            if !self.fill(&mut inner, 64 * 1024).await? {
+                let n = inner.buffered().len();
+                return Ok(self.hand_out(&mut inner, n));
+            }
+        }
+    }
+
+    /// Moves a reader to `offset` (from where `whence` says); returns the new position.
+    ///
+    /// Within the bytes read ahead, the streaming transfer goes on; anywhere else it ends (the
+    /// session is free again) and later reads are ranged reads from the new position.
+    async fn seek(self: Arc<Self>, offset: i64, whence: Whence) -> PyResult<u64> {
+        let mut inner = self.inner.lock().await;
+        match inner.state {
+            State::Reading { .. } | State::Ranged { .. } => {}
+            ref other => {
+                let e = match other {
+                    State::Writing(_) => misuse(false, "seek: the file is open for writing"),
+                    other => self.unusable(other, "seek"),
+                };
+                return Err(e);
+            }
+        }
+        let pos = self.pos.load(Ordering::SeqCst);
+        let base = match whence {
+            Whence::Start => 0,
+            Whence::Current => pos,
+            Whence::End => {
+                self.end_stream(&mut inner).await;
+                self.session.size(&self.path).await.map_err(ftp_err)?
+            }
         };
-        Ok(out)
+        let target = i128::from(base) + i128::from(offset);
+        let target = u64::try_from(target)
+            .map_err(|_| PyValueError::new_err(format!("negative seek position {target}")))?;
+        if target == pos {
+            return Ok(pos);
+        }
+        let ahead = inner.buffered().len() as u64;
+        if target > pos && target - pos <= ahead {
+            let skip = (target - pos) as usize;
+            self.hand_out(&mut inner, skip);
+            return Ok(target);
+        }
+        self.end_stream(&mut inner).await;
+        inner.clear();
+        inner.state = State::Ranged { eof: false };
+        self.pos.store(target, Ordering::SeqCst);
+        Ok(target)
+    }
+
+    /// Ends a reader's streaming transfer, if it has one, so that the session is free: later
+    /// reads are ranged reads. The transfer's own verdict does not matter any more.
+    /// The bytes read ahead stay good: the next ranged read starts after them.
+    async fn end_stream(&self, inner: &mut Inner) {
+        if let State::Reading { .. } = inner.state
+            && let State::Reading { reader, eof } =
+                std::mem::replace(&mut inner.state, State::Ranged { eof: false })
+        {
+            inner.state = State::Ranged { eof };
+            let _ = reader.finish().await;
+        }
     }
 
     /// Writes all of `data`.
     async fn write(self: Arc<Self>, data: PyBackedBytes) -> PyResult<usize> {
-        let mut state = self.state.lock().await;
-        let mut writer = match std::mem::replace(&mut *state, State::Broken) {
+        let mut inner = self.inner.lock().await;
+        let mut writer = match std::mem::replace(&mut inner.state, State::Broken) {
             State::Writing(w) => w,
             other => {
                 let e = self.unusable(&other, "write");
-                *state = other;
+                inner.state = other;
                 return Err(e);
             }
         };
         match writer.write_all(&data).await {
             Ok(()) => {
-                *state = State::Writing(writer);
+                inner.state = State::Writing(writer);
+                self.pos.fetch_add(data.len() as u64, Ordering::SeqCst);
                 Ok(data.len())
             }
             Err(e) => Err(io_err(&e, &format!("writing {}", self.path))),
@@ -161,11 +398,11 @@ impl FileCore {
 
     /// Flushes written data to the data connection.
     async fn flush(self: Arc<Self>) -> PyResult<()> {
-        let mut state = self.state.lock().await;
-        if let State::Writing(w) = &mut *state
+        let mut inner = self.inner.lock().await;
+        if let State::Writing(w) = &mut inner.state
             && let Err(e) = w.flush().await
         {
-            *state = State::Broken;
+            inner.state = State::Broken;
             return Err(io_err(&e, &format!("writing {}", self.path)));
         }
         Ok(())
@@ -176,8 +413,9 @@ impl FileCore {
     /// abandons the transfer. Closing twice does nothing.
     async fn close(self: Arc<Self>, abandon: bool) -> PyResult<()> {
         self.closed.store(true, Ordering::SeqCst);
-        let mut state = self.state.lock().await;
-        match std::mem::replace(&mut *state, State::Closed) {
+        let mut inner = self.inner.lock().await;
+        inner.clear();
+        match std::mem::replace(&mut inner.state, State::Closed) {
             State::Reading { reader, eof: true } if !abandon => {
                 reader.finish().await.map_err(ftp_err)
             }
@@ -186,12 +424,18 @@ impl FileCore {
         }
     }
 
+    /// Whether a reader reached the end of the file (nothing buffered, nothing more to read).
+    async fn at_eof(self: Arc<Self>) -> bool {
+        let inner = self.inner.lock().await;
+        inner.buffered().is_empty() && inner.at_end()
+    }
+
     /// Abandons the transfer at once, without waiting (for a file that never reached its
     /// caller). Does nothing while an operation on the file is under way.
     fn abandon_now(&self) {
-        if let Ok(mut state) = self.state.try_lock() {
+        if let Ok(mut inner) = self.inner.try_lock() {
             self.closed.store(true, Ordering::SeqCst);
-            *state = State::Closed;
+            inner.state = State::Closed;
         }
     }
 
@@ -231,14 +475,39 @@ impl PyRemoteFile {
 impl PyRemoteFile {
     /// Reads up to `size` bytes (all of the rest when `size` is negative or omitted).
     #[pyo3(signature = (size = -1, /), text_signature = "($self, size=-1, /)")]
-    fn read(&self, py: Python<'_>, size: Option<i64>) -> PyResult<Py<PyAny>> {
-        let data = wait(py, Arc::clone(&self.core).read(size_arg(size)))?;
-        Ok(pyo3::types::PyBytes::new(py, &data).into_any().unbind())
+    fn read(&self, py: Python<'_>, size: Option<i64>) -> PyResult<Bytes> {
+        wait(py, Arc::clone(&self.core).read(size_arg(size))).map(Bytes)
     }
 
     /// Reads all of the rest of the file.
-    fn readall(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    fn readall(&self, py: Python<'_>) -> PyResult<Bytes> {
         self.read(py, None)
+    }
+
+    /// Reads one line, up to and including `b"\n"` (at most `size` bytes); `b""` at the end.
+    #[pyo3(signature = (size = -1, /), text_signature = "($self, size=-1, /)")]
+    fn readline(&self, py: Python<'_>, size: Option<i64>) -> PyResult<Bytes> {
+        wait(py, Arc::clone(&self.core).readline(size_arg(size))).map(Bytes)
+    }
+
+    /// Reads the rest of the file as a list of lines (stopping once `hint` bytes are in).
+    #[pyo3(signature = (hint = -1, /), text_signature = "($self, hint=-1, /)")]
+    fn readlines<'py>(&self, py: Python<'py>, hint: Option<i64>) -> PyResult<Bound<'py, PyList>> {
+        let hint = size_arg(hint).filter(|&h| h > 0);
+        let lines = PyList::empty(py);
+        let mut total = 0;
+        loop {
+            let line = wait(py, Arc::clone(&self.core).readline(None))?;
+            if line.is_empty() {
+                break;
+            }
+            total += line.len();
+            lines.append(PyBytes::new(py, &line))?;
+            if hint.is_some_and(|h| total >= h) {
+                break;
+            }
+        }
+        Ok(lines)
     }
 
     /// Reads into a writable buffer (bytearray, memoryview); returns the byte count.
@@ -246,10 +515,7 @@ impl PyRemoteFile {
     fn readinto(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<usize> {
         let len = buffer.len()?;
         let data = wait(py, Arc::clone(&self.core).read(Some(len)))?;
-        let n = data.len();
-        let slice = PySlice::new(py, 0, n as isize, 1);
-        buffer.set_item(slice, pyo3::types::PyBytes::new(py, &data))?;
-        Ok(n)
+        copy_into(buffer, &data)
     }
 
     /// Writes all of `data` (bytes-like); returns its length.
@@ -264,10 +530,29 @@ impl PyRemoteFile {
         wait(py, Arc::clone(&self.core).flush())
     }
 
+    /// The position: bytes read (or written) so far.
+    fn tell(&self) -> u64 {
+        self.core.pos.load(Ordering::SeqCst)
+    }
+
+    /// Moves a reader to `offset` (`whence`: 0 from the start, 1 from the position, 2 from the
+    /// end); returns the new position.
+    #[pyo3(signature = (offset, whence = 0, /), text_signature = "($self, offset, whence=0, /)")]
+    fn seek(&self, py: Python<'_>, offset: i64, whence: i32) -> PyResult<u64> {
+        let whence = whence_arg(whence)?;
+        wait(py, Arc::clone(&self.core).seek(offset, whence))
+    }
+
     /// Ends the transfer and releases the session (a finished upload is confirmed by the
     /// server; a download closed before its end is abandoned).
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         wait(py, Arc::clone(&self.core).close(false))
+    }
+
+    /// Whether a reader has reached the end of the file.
+    fn _at_eof(&self, py: Python<'_>) -> PyResult<bool> {
+        let core = Arc::clone(&self.core);
+        wait(py, async move { Ok(core.at_eof().await) })
     }
 
     /// Whether the file was closed.
@@ -288,6 +573,12 @@ impl PyRemoteFile {
         self.core.mode
     }
 
+    /// The size the server announced when the download started (its 150 reply), if it did.
+    #[getter]
+    fn announced_size(&self) -> Option<u64> {
+        self.core.announced
+    }
+
     fn readable(&self) -> bool {
         self.core.mode == "rb"
     }
@@ -297,7 +588,16 @@ impl PyRemoteFile {
     }
 
     fn seekable(&self) -> bool {
-        false
+        self.core.mode == "rb"
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Bytes>> {
+        let line = wait(py, Arc::clone(&self.core).readline(None))?;
+        Ok((!line.is_empty()).then_some(Bytes(line)))
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -318,6 +618,50 @@ impl PyRemoteFile {
 
     fn __repr__(&self) -> String {
         self.core.repr("RemoteFile")
+    }
+}
+
+/// Copies `data` to the start of the writable `buffer`; returns its length.
+fn copy_into(buffer: &Bound<'_, PyAny>, data: &[u8]) -> PyResult<usize> {
+    let py = buffer.py();
+    let n = data.len();
+    let slice = PySlice::new(py, 0, n as isize, 1);
+    buffer.set_item(slice, PyBytes::new(py, data))?;
+    Ok(n)
+}
+
+/// The result of an awaitable `readinto`: the data is copied into the buffer when the result
+/// reaches Python (with the GIL, on the event loop's thread).
+struct IntoBuffer {
+    buffer: Py<PyAny>,
+    data: Vec<u8>,
+}
+
+impl<'py> IntoPyObject<'py> for IntoBuffer {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        let n = copy_into(self.buffer.bind(py), &self.data)?;
+        Ok(n.into_pyobject(py)?.into_any())
+    }
+}
+
+/// One line for `async for`: the end of the file stops the iteration.
+struct NextLine(Vec<u8>);
+
+impl<'py> IntoPyObject<'py> for NextLine {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        if self.0.is_empty() {
+            Err(PyStopAsyncIteration::new_err(()))
+        } else {
+            Ok(PyBytes::new(py, &self.0).into_any())
+        }
     }
 }
 
@@ -345,6 +689,32 @@ impl PyAsyncRemoteFile {
         )
     }
 
+    /// See `RemoteFile.readline`.
+    #[pyo3(signature = (size = -1, /), text_signature = "($self, size=-1, /)")]
+    fn readline<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+        let core = Arc::clone(&self.core);
+        spawn_async(
+            py,
+            async move { core.readline(size_arg(size)).await.map(Bytes) },
+        )
+    }
+
+    /// See `RemoteFile.readinto`.
+    #[pyo3(signature = (buffer, /))]
+    fn readinto<'py>(
+        &self,
+        py: Python<'py>,
+        buffer: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let len = buffer.len()?;
+        let buffer = buffer.clone().unbind();
+        let core = Arc::clone(&self.core);
+        spawn_async(py, async move {
+            let data = core.read(Some(len)).await?;
+            Ok(IntoBuffer { buffer, data })
+        })
+    }
+
     /// See `RemoteFile.write`.
     #[pyo3(signature = (data, /))]
     fn write<'py>(&self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
@@ -355,6 +725,18 @@ impl PyAsyncRemoteFile {
     /// See `RemoteFile.flush`.
     fn flush<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         spawn_async(py, Arc::clone(&self.core).flush())
+    }
+
+    /// See `RemoteFile.tell`.
+    fn tell(&self) -> u64 {
+        self.core.pos.load(Ordering::SeqCst)
+    }
+
+    /// See `RemoteFile.seek`.
+    #[pyo3(signature = (offset, whence = 0, /), text_signature = "($self, offset, whence=0, /)")]
+    fn seek<'py>(&self, py: Python<'py>, offset: i64, whence: i32) -> PyResult<Bound<'py, PyAny>> {
+        let whence = whence_arg(whence)?;
+        spawn_async(py, Arc::clone(&self.core).seek(offset, whence))
     }
 
     /// See `RemoteFile.close`.
@@ -380,12 +762,32 @@ impl PyAsyncRemoteFile {
         self.core.mode
     }
 
+    /// See `RemoteFile.announced_size`.
+    #[getter]
+    fn announced_size(&self) -> Option<u64> {
+        self.core.announced
+    }
+
     fn readable(&self) -> bool {
         self.core.mode == "rb"
     }
 
     fn writable(&self) -> bool {
         self.core.mode == "wb"
+    }
+
+    fn seekable(&self) -> bool {
+        self.core.mode == "rb"
+    }
+
+    fn __aiter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// The next line; the end of the file ends the iteration.
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let core = Arc::clone(&self.core);
+        spawn_async(py, async move { core.readline(None).await.map(NextLine) })
     }
 
     fn __aenter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyAny>> {

@@ -90,5 +90,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_in_operation, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_operation_async, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_error, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::_refusal, m)?)?;
     Ok(())
 }

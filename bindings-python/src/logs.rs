@@ -13,7 +13,7 @@
 
 use std::sync::OnceLock;
 
-use log::LevelFilter;
+use log::{Level, LevelFilter, Log, Metadata, Record};
 use pyo3::prelude::*;
 use pyo3_log::{Caching, Logger, ResetHandle};
 
@@ -24,10 +24,62 @@ static RESET: OnceLock<ResetHandle> = OnceLock::new();
 pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     // Trace too: suppaftp logs every command line at trace level (Python level 5).
     let logger = Logger::new(py, Caching::LoggersAndLevels)?.filter(LevelFilter::Trace);
-    if let Ok(handle) = logger.install() {
+    let handle = logger.reset_handle();
+    if log::set_boxed_logger(Box::new(Quiet(logger))).is_ok() {
+        log::set_max_level(LevelFilter::Trace);
         let _ = RESET.set(handle);
     }
     Ok(())
+}
+
+/// The bridge, with suppaftp's warnings lowered to debug: they report what the core recovers
+/// from by itself (a transfer stream dropped without `finish()` whose reply the next command
+/// reads, a data connection from an unexpected address ignored), and what it does not recover
+/// from reaches the caller as an exception. A library logs those at debug, so that nothing
+/// reaches the stderr of a script that configured no logging.
+struct Quiet(Logger);
+
+/// The level a record is logged at.
+fn level_of(target: &str, level: Level) -> Level {
+    if level == Level::Warn && (target == "suppaftp" || target.starts_with("suppaftp::")) {
+        Level::Debug
+    } else {
+        level
+    }
+}
+
+impl Log for Quiet {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        let level = level_of(metadata.target(), metadata.level());
+        self.0.enabled(
+            &Metadata::builder()
+                .level(level)
+                .target(metadata.target())
+                .build(),
+        )
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        let level = level_of(record.target(), record.level());
+        if level == record.level() {
+            self.0.log(record);
+        } else {
+            self.0.log(
+                &Record::builder()
+                    .args(*record.args())
+                    .level(level)
+                    .target(record.target())
+                    .module_path(record.module_path())
+                    .file(record.file())
+                    .line(record.line())
+                    .build(),
+            );
+        }
+    }
+
+    fn flush(&self) {
+        self.0.flush();
+    }
 }
 
 /// Re-reads the levels of the `ferroftp` and `suppaftp` loggers: call it after changing them

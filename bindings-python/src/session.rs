@@ -58,6 +58,14 @@ fn open_mode(mode: &str) -> PyResult<bool> {
     }
 }
 
+/// The command of a raw line as an error names it: never a password (as the core does).
+fn command_context(line: &str) -> &str {
+    match line.get(..5) {
+        Some(verb) if verb.eq_ignore_ascii_case("PASS ") => "PASS",
+        _ => line,
+    }
+}
+
 /// Opens `path` in `mode` ("rb" or "wb"): the operation, for either face.
 fn open_file(
     s: ferroftp::Session,
@@ -67,9 +75,11 @@ fn open_file(
     let write = open_mode(mode)?;
     Ok(async move {
         Ok(if write {
-            FileCore::writer(path.0.clone(), s.open_write(&path).await.map_err(ftp_err)?)
+            let writer = s.open_write(&path).await.map_err(ftp_err)?;
+            FileCore::writer(s, path.0, writer)
         } else {
-            FileCore::reader(path.0.clone(), s.open_read(&path).await.map_err(ftp_err)?)
+            let reader = s.open_read(&path).await.map_err(ftp_err)?;
+            FileCore::reader(s, path.0, reader)
         })
     })
 }
@@ -411,6 +421,20 @@ session_methods! {
         face.run(async move { s.quote(&line.0).await })
     }
 
+    /// Sends a raw command line like `quote` and returns the reply's text (the lines of a
+    /// multi-line reply joined by `\n`), like ftplib's `sendcmd`; a refusal (4xx, 5xx) raises
+    /// (`TransientError`, `PermanentError`), its `str()` the server's reply.
+    fn command(s, face, line: CommandLine) -> String {
+        face.run(async move {
+            let (code, text) = s.quote(&line.0).await?;
+            if code >= 400 {
+                let context = command_context(&line.0);
+                return Err(ferroftp::Error::from_reply(code, &text, context, false));
+            }
+            Ok(text.replace("\r\n", "\n"))
+        })
+    }
+
     /// Says goodbye (QUIT); later calls raise `ferroftp.ClosedError`.
     fn close(s, face) -> () {
         face.run(async move { s.close().await })
@@ -431,6 +455,9 @@ session_methods! {
         /// starts the operation only when awaited, and if it is cancelled after the file was
         /// opened but before the file reached the caller, it abandons the file at once (so the
         /// session's lock is never left to a Python object nobody holds).
+        ///
+        /// What it returns is also an async context manager: `async with s.open(path) as f`
+        /// awaits the opening itself (`ferroftp._helpers.AsyncOpening`).
         #[pyo3(signature = (path, mode = "rb"))]
         fn open<'py>(
             slf: Bound<'py, Self>,
@@ -438,7 +465,7 @@ session_methods! {
             mode: &str,
         ) -> PyResult<Bound<'py, PyAny>> {
             open_mode(mode)?;
-            helper(slf.py(), "open_async")?.call1((slf, path.0, mode))
+            helper(slf.py(), "AsyncOpening")?.call1((slf, path.0, mode))
         }
 
         /// The operation behind `open`: an asyncio future of the opened file.
@@ -455,14 +482,42 @@ session_methods! {
     }
 
     twins {
-        /// Walks the tree under `top` like `os.walk`: yields `(dirpath, dirnames, filenames)`.
-        fn walk<'py>(slf: Bound<'py, Self>, top: Remote) -> PyResult<Bound<'py, PyAny>> {
-            helper(slf.py(), "walk")?.call1((slf, top.0))
+        /// Walks the tree under `top` like `os.walk`: yields `(dirpath, dirnames, filenames)`;
+        /// with `detail=True`, `(dirpath, {name: Entry}, {name: Entry})`.
+        #[pyo3(
+            signature = (top = Remote(String::from("/")), *, detail = false),
+            text_signature = "($self, top='/', *, detail=False)"
+        )]
+        fn walk<'py>(
+            slf: Bound<'py, Self>,
+            top: Remote,
+            detail: bool,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            helper(slf.py(), "walk")?.call1((slf, top.0, detail))
+        }
+
+        /// The paths matching a pattern (`*`, `?`, `[...]` within a name, `**` for any
+        /// depth), sorted.
+        fn glob<'py>(slf: Bound<'py, Self>, pattern: Remote) -> PyResult<Bound<'py, PyAny>> {
+            helper(slf.py(), "glob")?.call1((slf, pattern.0))
         }
     } {
         /// See `Session.walk`; an async iterator.
-        fn walk<'py>(slf: Bound<'py, Self>, top: Remote) -> PyResult<Bound<'py, PyAny>> {
-            helper(slf.py(), "walk_async")?.call1((slf, top.0))
+        #[pyo3(
+            signature = (top = Remote(String::from("/")), *, detail = false),
+            text_signature = "($self, top='/', *, detail=False)"
+        )]
+        fn walk<'py>(
+            slf: Bound<'py, Self>,
+            top: Remote,
+            detail: bool,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            helper(slf.py(), "walk_async")?.call1((slf, top.0, detail))
+        }
+
+        /// See `Session.glob`; an awaitable of the list.
+        fn glob<'py>(slf: Bound<'py, Self>, pattern: Remote) -> PyResult<Bound<'py, PyAny>> {
+            helper(slf.py(), "glob_async")?.call1((slf, pattern.0))
         }
     }
 

@@ -72,9 +72,51 @@ def test_not_found_carries_code_and_text(session: ferroftp.Session) -> None:
     e = info.value
     assert e.code == 550
     assert e.kind == "not-found"
-    assert "550" in str(e) and "/no/such/file" in str(e)
+    # As ftplib has it: str(e) and e.args[0] are the server's reply; the command moves to
+    # attributes, and the whole message to e.detail.
+    assert str(e)[:3] == "550" and e.args[0] == str(e)
+    assert not str(e).startswith("SIZE")
+    assert (e.command, e.path) == ("SIZE /no/such/file", "/no/such/file")
+    assert e.detail == f"SIZE /no/such/file: the server replied {e}"
     assert e.message == str(e)
     assert isinstance(e, FileNotFoundError)
+
+
+@pytest.mark.parametrize(
+    ("code", "reply", "command", "cls", "path"),
+    [
+        (
+            550,
+            "550 No such file or directory.",
+            "RETR /a b.txt",
+            ferroftp.NotFoundError,
+            "/a b.txt",
+        ),
+        (550, "550 Permission denied.", "DELE /x", ferroftp.PermanentError, "/x"),
+        (451, "451 Local error.", "STOR /up.bin", ferroftp.TransientError, "/up.bin"),
+        (530, "530 Login incorrect.", "PASS", ferroftp.AuthenticationError, None),
+        (550, "550-Not here:\r\n550 really not.", "SIZE /m", ferroftp.NotFoundError, "/m"),
+        (550, "550 Bad mode.", "SITE CHMOD 644 /d/f", ferroftp.NotFoundError, "/d/f"),
+        (550, "550 Bad time.", "MFMT 20240101000000 /f", ferroftp.NotFoundError, "/f"),
+        (500, "500 Unknown command.", "FOO bar", ferroftp.PermanentError, None),
+    ],
+)
+def test_a_refusal_reads_as_the_server_reply(
+    code: int, reply: str, command: str, cls: type, path: str | None
+) -> None:
+    """The core's error for a refusal (built by the core itself, so a change of its message
+    fails here) becomes an exception whose str() is the reply, as ftplib's: the lines of a
+    multi-line reply joined by "\n"; the command and path are attributes."""
+    e = ferroftp._native._refusal(code, reply, command)
+    assert type(e) is cls and e.code == code
+    assert str(e) == e.args[0] == e.message == reply.replace("\r\n", "\n")
+    assert str(e)[:3] == str(code)
+    assert (e.command, e.path) == (command, path)
+    assert e.detail == f"{command}: the server replied {reply}"
+    assert e.__notes__ == [f"ferroftp: in reply to {command}"]
+    # Errors that are not refusals keep their message, with no command.
+    other = ferroftp._native._error("timeout", "RETR /x: no answer within 1.0 s")
+    assert (other.command, other.path, other.detail) == (None, None, str(other))
 
 
 def test_existing_ftplib_code_keeps_working(session: ferroftp.Session) -> None:

@@ -29,7 +29,9 @@ Errors are :mod:`ferroftp.exceptions` classes, which also inherit the ``ftplib``
 and ``ValueError`` classes that existing code catches.
 
 Log records of the library go to :mod:`logging`, under the loggers ``ferroftp`` (sessions, pools,
-transfers: DEBUG) and ``suppaftp`` (the FTP client: DEBUG, and every command line at level 5).
+transfers: DEBUG) and ``suppaftp`` (the FTP client: DEBUG, and every command line at level 5);
+both carry a :class:`logging.NullHandler`, and what the library recovers from by itself is logged
+at DEBUG, so a script that configures no logging sees nothing.
 Passwords never appear in them. Levels are read once per logger; after changing one, call
 :func:`reset_log_cache`::
 
@@ -39,8 +41,16 @@ Passwords never appear in them. Levels are read once per logger; after changing 
 
 from __future__ import annotations
 
-from ferroftp import exceptions
-from ferroftp._native import (
+import logging
+
+# A library's loggers carry a NullHandler (the logging HOWTO's rule): a script that configured
+# no logging sees nothing on stderr (not even through logging's last-resort handler).
+for _name in ("ferroftp", "suppaftp"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+del _name
+
+from ferroftp import exceptions  # noqa: E402
+from ferroftp._native import (  # noqa: E402
     AsyncPool,
     AsyncPooledSession,
     AsyncRemoteFile,
@@ -59,7 +69,7 @@ from ferroftp._native import (
     path_to_bytes,
     reset_log_cache,
 )
-from ferroftp.exceptions import (
+from ferroftp.exceptions import (  # noqa: E402
     AuthenticationError,
     CancelledError,
     ClosedError,

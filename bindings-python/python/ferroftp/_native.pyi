@@ -5,10 +5,11 @@ import datetime
 import os
 import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from typing import Any, Literal, Protocol, final
+from typing import Any, Literal, Protocol, final, overload
 
 from typing_extensions import Self, TypeAlias
 
+from ferroftp._helpers import AsyncOpening
 from ferroftp.exceptions import Error
 
 __version__: str
@@ -48,6 +49,7 @@ __all__ = [
     "_error",
     "_panic_in_operation",
     "_panic_in_operation_async",
+    "_refusal",
     "connect",
     "connect_async",
     "path_from_bytes",
@@ -312,18 +314,42 @@ class Session:
         """NOOP: checks the connection (reopening it if needed)."""
     def quote(self, line: str) -> tuple[int, str]:
         """Sends a raw command line; returns the reply's ``(code, text)`` whatever the code."""
+    def command(self, line: str) -> str:
+        """Sends a raw command line like :meth:`quote` and returns the reply's text (the lines
+        of a multi-line reply joined by ``"\\n"``), like ``ftplib.FTP.sendcmd``; a refusal
+        raises: a 4xx :class:`~ferroftp.TransientError`, a 5xx
+        :class:`~ferroftp.PermanentError` (``AuthenticationError`` for 530), whose ``str()`` is
+        the server's reply (``"550 ..."``) and ``command`` the line.
+
+        Commands that change the state the session relies on (TYPE, REST, PASV, PROT, ...)
+        make the session reopen its connection (logged in, in the same directory) before the
+        next operation, for both methods."""
+    def glob(self, pattern: _RemotePath) -> builtins.list[str]:
+        """The paths matching ``pattern``, sorted: ``*``, ``?`` and ``[...]`` match within a
+        name (not a leading dot), ``**`` any number of directories (``"/logs/**/*.gz"``). A
+        relative pattern matches from the working directory, and gives relative paths; one
+        without wildcards gives itself when it exists."""
     def open(self, path: _RemotePath, mode: Literal["rb", "wb"] = "rb") -> RemoteFile:
         """Opens a remote file for streaming reads (``"rb"``) or writes (``"wb"``).
 
         The file holds the session until it is closed: other operations on the session (from
         any thread) wait meanwhile — use it in a ``with`` block.
         """
+    @overload
     def walk(
-        self, top: _RemotePath
+        self, top: _RemotePath = "/", *, detail: Literal[False] = False
     ) -> Iterator[tuple[str, builtins.list[str], builtins.list[str]]]:
-        """Walks the tree under ``top`` like ``os.walk`` (top-down; prune ``dirnames`` in
-        place): yields ``(dirpath, dirnames, filenames)``. Links are listed in ``filenames``
-        and not followed."""
+        """Walks the tree under ``top`` (default: the root) like ``os.walk`` (top-down; prune
+        ``dirnames`` in place): yields ``(dirpath, dirnames, filenames)``. Links are listed
+        in ``filenames`` and not followed. With ``detail=True``, yields
+        ``(dirpath, dirs, files)``, dicts of :class:`Entry` (sizes, times) by name, like
+        ``fsspec``'s ``walk(detail=True)``: deleting a key of ``dirs`` prunes it."""
+    @overload
+    def walk(
+        self, top: _RemotePath = "/", *, detail: Literal[True]
+    ) -> Iterator[tuple[str, dict[str, Entry], dict[str, Entry]]]: ...
+    @overload
+    def walk(self, top: _RemotePath = "/", *, detail: bool) -> Iterator[tuple[str, Any, Any]]: ...
     def close(self) -> None:
         """Says goodbye (QUIT); later calls raise ``ferroftp.ClosedError``."""
     def __enter__(self) -> Self: ...
@@ -408,19 +434,31 @@ class AsyncSession:
         """See :meth:`Session.noop`."""
     def quote(self, line: str) -> Awaitable[tuple[int, str]]:
         """See :meth:`Session.quote`."""
-    def open(
-        self, path: _RemotePath, mode: Literal["rb", "wb"] = "rb"
-    ) -> Awaitable[AsyncRemoteFile]:
-        """See :meth:`Session.open`: ``async with await s.open(path) as f: await f.read()``.
+    def command(self, line: str) -> Awaitable[str]:
+        """See :meth:`Session.command`."""
+    def glob(self, pattern: _RemotePath) -> Awaitable[builtins.list[str]]:
+        """See :meth:`Session.glob`."""
+    def open(self, path: _RemotePath, mode: Literal["rb", "wb"] = "rb") -> AsyncOpening:
+        """See :meth:`Session.open`: ``async with s.open(path) as f: await f.read()`` (or
+        ``f = await s.open(path)``, then ``await f.close()``).
 
-        A coroutine: the file is opened when it is awaited."""
+        The file is opened when the result is awaited or entered."""
     def _open(
         self, path: _RemotePath, mode: Literal["rb", "wb"] = "rb"
     ) -> asyncio.Future[AsyncRemoteFile]: ...
+    @overload
     def walk(
-        self, top: _RemotePath
+        self, top: _RemotePath = "/", *, detail: Literal[False] = False
     ) -> AsyncIterator[tuple[str, builtins.list[str], builtins.list[str]]]:
         """See :meth:`Session.walk`: ``async for dirpath, dirnames, filenames in s.walk(top)``."""
+    @overload
+    def walk(
+        self, top: _RemotePath = "/", *, detail: Literal[True]
+    ) -> AsyncIterator[tuple[str, dict[str, Entry], dict[str, Entry]]]: ...
+    @overload
+    def walk(
+        self, top: _RemotePath = "/", *, detail: bool
+    ) -> AsyncIterator[tuple[str, Any, Any]]: ...
     def close(self) -> Awaitable[None]:
         """See :meth:`Session.close`."""
     def __aenter__(self) -> Awaitable[Self]: ...
@@ -449,17 +487,40 @@ class RemoteFile:
     @property
     def closed(self) -> bool:
         """Whether the file was closed."""
+    @property
+    def announced_size(self) -> int | None:
+        """The size the server announced when the download started (in its 150 reply), if
+        it did."""
     def read(self, size: int | None = -1, /) -> bytes:
         """Reads up to ``size`` bytes (fewer only at the end); all of the rest when ``size`` is
         negative or omitted; ``b""`` at the end."""
     def readall(self) -> bytes:
         """Reads all of the rest."""
+    def readline(self, size: int | None = -1, /) -> bytes:
+        """Reads one line, up to and including ``b"\\n"`` (at most ``size`` bytes); ``b""``
+        at the end. Iterating over the file gives its lines."""
+    def readlines(self, hint: int | None = -1, /) -> builtins.list[bytes]:
+        """Reads the rest as a list of lines (stopping after the line that reaches ``hint``
+        bytes, when given)."""
     def readinto(self, buffer: bytearray | memoryview, /) -> int:
         """Reads into ``buffer``; returns the byte count (0 at the end)."""
     def write(self, data: _Buffer, /) -> int:
         """Writes all of ``data``; returns its length."""
     def flush(self) -> None:
         """Flushes written data to the data connection."""
+    def tell(self) -> int:
+        """The position: bytes read (or written) so far."""
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        """Moves a reader to ``offset`` (``whence``: 0 from the start, 1 from the position, 2
+        from the end, which asks the server for the size); returns the new position.
+
+        Within what was read ahead, the transfer goes on. Anywhere else, the streaming
+        transfer ends (so the file no longer holds the session) and each later read is one
+        ranged read of the session (REST, RETR, stopped once the bytes are in), taking the
+        session's lock for itself. A writer: ``io.UnsupportedOperation``."""
+    def _at_eof(self) -> bool: ...
+    def __iter__(self) -> Iterator[bytes]: ...
+    def __next__(self) -> bytes: ...
     def close(self) -> None:
         """Ends the transfer and releases the session: an upload waits for the server's
         confirmation (errors are raised); a download read to its end reads the final reply; a
@@ -490,12 +551,27 @@ class AsyncRemoteFile:
     @property
     def closed(self) -> bool:
         """Whether the file was closed."""
+    @property
+    def announced_size(self) -> int | None:
+        """See :attr:`RemoteFile.announced_size`."""
     def read(self, size: int | None = -1, /) -> Awaitable[bytes]:
         """See :meth:`RemoteFile.read`."""
+    def readline(self, size: int | None = -1, /) -> Awaitable[bytes]:
+        """See :meth:`RemoteFile.readline`; ``async for line in f`` gives the lines."""
+    def readinto(self, buffer: bytearray | memoryview, /) -> Awaitable[int]:
+        """See :meth:`RemoteFile.readinto` (the buffer is filled when the awaitable is
+        done)."""
     def write(self, data: _Buffer, /) -> Awaitable[int]:
         """See :meth:`RemoteFile.write`."""
     def flush(self) -> Awaitable[None]:
         """See :meth:`RemoteFile.flush`."""
+    def tell(self) -> int:
+        """See :meth:`RemoteFile.tell`."""
+    def seek(self, offset: int, whence: int = 0, /) -> Awaitable[int]:
+        """See :meth:`RemoteFile.seek`."""
+    def seekable(self) -> bool: ...
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+    def __anext__(self) -> Awaitable[bytes]: ...
     def close(self) -> Awaitable[None]:
         """See :meth:`RemoteFile.close`."""
     def readable(self) -> bool: ...
@@ -535,6 +611,10 @@ def _panic_in_operation_async() -> Awaitable[None]:
 def _error(kind: str, message: str, /) -> Error:
     """Test hook: the exception a core error of ``kind`` (one of :data:`ERROR_KINDS`) with
     ``message`` becomes."""
+
+def _refusal(code: int, reply: str, command: str, /) -> Error:
+    """Test hook: the exception the core's error for the server's refusal ``reply`` (with reply
+    code ``code``) of the command line ``command`` becomes."""
 
 _BatchProgressCallback: TypeAlias = Callable[[BatchProgress], object]
 """``progress(p)``: called with a :class:`BatchProgress` as files and bytes move."""

@@ -333,6 +333,7 @@ def message(exc: BaseException) -> str:
     """The error's text, naming this command's options where the library names its own."""
     text = str(exc)
     if isinstance(exc, ferroftp.Error):
+        text = exc.detail  # a refusal's str() is the server's reply alone
         for name, option in OPTION_NAMES.items():
             text = re.sub(rf"\b{re.escape(name)}\b", option, text)
     return text

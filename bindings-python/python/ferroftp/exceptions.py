@@ -3,9 +3,18 @@
 Every error is a :class:`ferroftp.Error` (itself an :class:`ftplib.Error`), with the FTP reply
 ``code`` when the server refused something (else ``None``), a ``kind`` (the core's name for it:
 ``"not-found"``, ``"timeout"``, ...), ``may_have_taken_effect`` (whether the failed operation
-may have changed something on the server all the same) and the ``message`` (``str(e)``), which
-includes the server's text. Each of the core's error kinds has a class of its own, which names
-it in its ``kind``. The subclasses also inherit what Python code already catches::
+may have changed something on the server all the same) and the ``message`` (``str(e)``).
+
+When the server refused a command, ``str(e)`` and ``e.args[0]`` are its reply, as ftplib has
+them (``"550 No such file or directory."``; the lines of a multi-line reply joined by ``"\n"``),
+so ``str(e)[:3] == "550"`` checks keep working; the refused command line is ``e.command``
+(``"SIZE /pub/a.txt"``), the remote path in it ``e.path`` (``"/pub/a.txt"``), and ``e.detail``
+is the whole message (``"SIZE /pub/a.txt: the server replied 550 ..."``, also shown as a note
+under the traceback). Other errors have ``command`` and ``path`` ``None`` and ``detail`` equal to
+the message.
+
+Each of the core's error kinds has a class of its own, which names it in its ``kind``. The
+subclasses also inherit what Python code already catches::
 
     Error (ftplib.Error)
     ├── PermanentError (ftplib.error_perm)            5xx refusals
@@ -67,11 +76,28 @@ class Error(ftplib.Error):
     #: connection failed before its reply (an upload cut part-way may have left part of the
     #: file). Such operations are never repeated by themselves; check before repeating one.
     may_have_taken_effect: bool = False
+    #: The command line the server refused (``"SIZE /pub/a.txt"``; never a password), else
+    #: ``None``.
+    command: str | None = None
+    #: The remote path of the refused command (``"/pub/a.txt"``), when it names one, else
+    #: ``None``.
+    path: str | None = None
 
     @property
     def message(self) -> str:
-        """The message, with the server's text when there is one (same as ``str(e)``)."""
+        """The message (same as ``str(e)``): the server's reply for a refusal."""
         return str(self.args[0]) if self.args else ""
+
+    @property
+    def detail(self) -> str:
+        """The whole message: for a refusal, the command, then the server's reply
+        (``"SIZE /pub/a.txt: the server replied 550 ..."``); else the message."""
+        detail = self.__dict__.get("_detail")
+        return detail if isinstance(detail, str) else self.message
+
+    @detail.setter
+    def detail(self, value: str) -> None:
+        self.__dict__["_detail"] = value
 
 
 class PermanentError(Error, ftplib.error_perm):
