@@ -340,6 +340,17 @@ session_methods! {
         face.run(async move { s.write_bytes(&remote, &data).await })
     }
 
+    /// The raw bytes of a listing command with any arguments (`LIST -la /pub`, `NLST`,
+    /// `MLSD dir`), as the server sent them.
+    fn list_raw(s, face, command: CommandLine) -> Bytes {
+        face.run(async move { s.list_raw(&command.0).await.map(Bytes) })
+    }
+
+    /// The server's greeting (its 220 reply).
+    fn welcome(s, face) -> String {
+        face.run(async move { s.welcome().await })
+    }
+
     /// Reads `length` bytes of `remote` from byte `offset` (fewer at the end of the file);
     /// the transfer stops once they are in, and the session stays usable.
     fn read_range(s, face, remote: Remote, offset: u64, length: u64) -> Bytes {

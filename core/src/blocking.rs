@@ -159,6 +159,7 @@ impl Session {
     blocking! {
         fn list(path: &str) -> Vec<Entry>;
         fn names(path: &str) -> Vec<String>;
+        fn list_raw(command: &str) -> Vec<u8>;
         fn read_bytes(remote: &str) -> Vec<u8>;
         fn read_range(remote: &str, offset: u64, length: u64) -> Vec<u8>;
         fn stat(path: &str) -> Entry;
@@ -173,6 +174,7 @@ impl Session {
         fn rename(from: &str, to: &str) -> ();
         fn cwd(path: &str) -> ();
         fn pwd() -> String;
+        fn welcome() -> String;
         fn noop() -> ();
         fn quote(line: &str) -> (u16, String);
         fn close() -> ();

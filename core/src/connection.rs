@@ -111,6 +111,23 @@ impl Connection {
             .collect())
     }
 
+    /// The raw bytes of a listing command as the caller wrote it: `LIST`, `NLST` or `MLSD`,
+    /// with any arguments (`LIST -la /pub`), for callers that want the server's own lines.
+    pub(crate) async fn listing_raw(&mut self, command: &str) -> Result<Vec<u8>> {
+        check_path(command)?;
+        let (verb, args) = command
+            .trim()
+            .split_once(' ')
+            .unwrap_or((command.trim(), ""));
+        let verb = verb.to_ascii_uppercase();
+        if !matches!(verb.as_str(), "LIST" | "NLST" | "MLSD") {
+            return Err(Error::invalid_input(format!(
+                "{command:?} is not a listing command (LIST, NLST or MLSD, with arguments)"
+            )));
+        }
+        self.read_listing(&verb, args.trim()).await
+    }
+
     /// Runs a listing command and returns the raw bytes of its data connection.
     async fn read_listing(&mut self, verb: &str, path: &str) -> Result<Vec<u8>> {
         let line = if path.is_empty() {

@@ -100,6 +100,22 @@ impl Session {
         run!(self, Repeat::Safe, |c| c.list(path))
     }
 
+    /// The server's greeting (its 220 reply), connecting first if need be.
+    pub async fn welcome(&self) -> Result<String> {
+        run!(self, Repeat::Safe, |c| std::future::ready(Ok(c
+            .control
+            .welcome()
+            .unwrap_or_default())))
+    }
+
+    /// The raw bytes of a listing command with any arguments, as the server sent them:
+    /// `LIST`, `LIST -la /pub`, `NLST dir`, `MLSD` (for callers that want the server's own
+    /// lines, as ftplib's `retrlines` gives them). Other commands are
+    /// [`crate::ErrorKind::InvalidInput`].
+    pub async fn list_raw(&self, command: &str) -> Result<Vec<u8>> {
+        run!(self, Repeat::Safe, |c| c.listing_raw(command))
+    }
+
     /// The names in a directory (NLST), without their directory part.
     pub async fn names(&self, path: &str) -> Result<Vec<String>> {
         run!(self, Repeat::Safe, |c| c.names(path))

@@ -483,3 +483,23 @@ fn account_after_password() {
     let s = ferroftp::blocking::Session::connect_with(c).unwrap();
     assert_eq!(s.pwd().unwrap(), "/");
 }
+
+/// The raw lines of listing commands with arguments, the greeting, and `TYPE I` quoted without
+/// a reconnect.
+fn raw_listings_body(server: &'static Server) {
+    let (dir, _) = server.dir("raw_listing");
+    server.put("raw_listing/a.txt", b"abc");
+    let s = ferroftp::blocking::Session::connect_with(server.config()).unwrap();
+    let list = String::from_utf8(s.list_raw(&format!("LIST {dir}")).unwrap()).unwrap();
+    assert!(list.lines().any(|l| l.ends_with(" a.txt")), "{list:?}");
+    let names = String::from_utf8(s.list_raw(&format!("nlst {dir}")).unwrap()).unwrap();
+    assert!(names.lines().any(|l| l.trim_end().ends_with("a.txt")), "{names:?}");
+    let e = s.list_raw("RETR x").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let e = s.list_raw("LIST a\r\nDELE b").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(s.welcome().unwrap().starts_with("220"));
+    assert_eq!(s.quote("TYPE I").unwrap().0, 200);
+    assert_eq!(s.read_bytes(&format!("{dir}/a.txt")).unwrap(), b"abc");
+}
+on_servers!(raw_listings, raw_listings_body);

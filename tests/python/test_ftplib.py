@@ -50,24 +50,24 @@ def script(ftplib: ModuleType, server: Server, remote: str, tmp: Path) -> list[A
     it; returns everything it saw, for comparison.
 
     What ferroftp's core does not hand over is left out on purpose (see ferroftp.ftplib): the
-    server's greeting, and the texts of the final replies of LIST (ferroftp returns "226
-    Transfer complete.", vsftpd says "226 Directory send OK."), whose codes are compared; LIST
-    runs only against a server without MLSD (on one with MLSD, ferroftp's LIST raises:
-    test_what_cannot_be_honoured_raises).
+    greeting that connect() returns (the connection opens at login; getwelcome() after it is
+    the server's), and the texts of the final replies of LIST (ferroftp returns "226 Transfer
+    complete.", vsftpd says "226 Directory send OK."), whose codes are compared.
     """
     seen: list[Any] = []
     ftp = ftplib.FTP(timeout=20)
     seen.append(("connect", ftp.connect(server.host, server.port)[:3]))
     seen.append(("welcome", (ftp.getwelcome() or "")[:3]))
     seen.append(("login", ftp.login(server.user, server.password)))
+    seen.append(("welcome after login", ftp.getwelcome()))
     seen.append(("cwd", ftp.cwd(remote)))
     seen.append(("pwd", ftp.pwd()))
-    if server.kind == "vsftpd":  # no MLSD there
-        lines: list[str] = []
-        seen.append(("LIST", ftp.retrlines("LIST", lines.append)[:3], lines))
-        listing: list[str] = []
-        ftp.dir(listing.append)
-        seen.append(("dir", listing))
+    lines: list[str] = []
+    seen.append(("LIST", ftp.retrlines("LIST", lines.append)[:3], lines))
+    listing: list[str] = []
+    ftp.dir(listing.append)
+    seen.append(("dir", listing))
+    seen.append(("nlst", sorted(ftp.nlst())))
     with open(tmp / "README", "wb") as fp:
         seen.append(("retrbinary", ftp.retrbinary("RETR README", fp.write)))
     seen.append(("README", (tmp / "README").read_bytes()))
@@ -286,7 +286,7 @@ def test_ftp_tls_with_required_session_reuse(reuse_server: Server) -> None:
         "226 Transfer complete.",
         True,
         "226 Transfer complete.",
-        ["a.bin", "b.bin"],
+        [f"{remote}/a.bin", f"{remote}/b.bin"],
         "221 Goodbye.",
     ]
     assert (local / "b.bin").read_bytes() == b"up"
@@ -299,8 +299,8 @@ def test_ftp_tls_with_required_session_reuse(reuse_server: Server) -> None:
 
 def test_ftputil_runs_over_ours(tmp_path: Path) -> None:
     """ftputil, a library written for ftplib's ``FTP`` class, given ours through its
-    ``session_factory``: it lists, uploads, downloads, stats and walks a tree. (On vsftpd:
-    ftputil parses LIST output, which ferroftp's core gives on servers without MLSD.)"""
+    ``session_factory``: it lists (parsing LIST output), uploads, downloads, stats and walks a
+    tree."""
     srv = start_server("vsftpd")
     try:
         remote, local = srv.dir("ftputil")
@@ -424,9 +424,6 @@ def test_what_cannot_be_honoured_raises(server: Server) -> None:
         (lambda: ftp.sock.fileno(), "core"),
         (lambda: ours.FTP(source_address=("127.0.0.1", 0)).connect("127.0.0.1", 21), "local"),
     ]
-    if server.kind == "pyftpdlib":  # a server with MLSD: the core gives no LIST output there
-        cases.append((lambda: ftp.retrlines("LIST"), "MLSD"))
-        cases.append((lambda: ftp.dir(), "MLSD"))
     for call, why in cases:
         with pytest.raises(NotImplementedError, match=why):
             call()

@@ -278,6 +278,12 @@ class Session:
         """Downloads ``remote`` into memory."""
     def write_bytes(self, remote: _RemotePath, data: _Buffer) -> int:
         """Uploads ``data`` to ``remote``; returns the byte count."""
+    def list_raw(self, command: str) -> bytes:
+        """The raw bytes of a listing command with any arguments (``"LIST -la /pub"``,
+        ``"NLST"``, ``"MLSD dir"``), as the server sent them; other commands raise
+        ``InvalidInputError``."""
+    def welcome(self) -> str:
+        """The server's greeting (its 220 reply)."""
     def read_range(self, remote: _RemotePath, offset: int, length: int) -> bytes:
         """Reads ``length`` bytes of ``remote`` from byte ``offset`` (fewer at the end of the
         file, none past it); the transfer stops once they are in, and the session stays
@@ -404,6 +410,10 @@ class AsyncSession:
         """See :meth:`Session.read_bytes`."""
     def write_bytes(self, remote: _RemotePath, data: _Buffer) -> Awaitable[int]:
         """See :meth:`Session.write_bytes`."""
+    def list_raw(self, command: str) -> Awaitable[bytes]:
+        """See :meth:`Session.list_raw`."""
+    def welcome(self) -> Awaitable[str]:
+        """See :meth:`Session.welcome`."""
     def read_range(self, remote: _RemotePath, offset: int, length: int) -> Awaitable[bytes]:
         """See :meth:`Session.read_range`."""
     def stat(self, path: _RemotePath) -> Awaitable[Entry]:

@@ -35,8 +35,9 @@ method raises :class:`NotImplementedError` with the reason instead of doing some
 different. In short:
 
 * The connection opens at :meth:`FTP.login` (the core connects and logs in at once):
-  :meth:`FTP.connect` only records the server, and returns (as :meth:`FTP.getwelcome` does) a
-  stand-in greeting, ``"220 ..."``; errors of an unreachable server come from ``login``.
+  :meth:`FTP.connect` only records the server, and returns a stand-in greeting, ``"220 ..."``
+  (:meth:`FTP.getwelcome` gives the server's own once logged in); errors of an unreachable
+  server come from ``login``.
 * The texts of a few replies the core reads itself are not handed over: ``login`` returns
   ``"230 Login successful."``, ``quit`` ``"221 Goodbye."`` and the transfer methods (and
   ``voidresp`` after ``transfercmd``) ``"226 Transfer complete."``: the codes are what the
@@ -47,10 +48,8 @@ different. In short:
   module does (CRLF, CR or LF), and ``storlines`` sends LF line ends, as a Unix server stores
   an ASCII upload (vsftpd, which by default stores ASCII uploads as sent, keeps the standard
   module's CRLF).
-* Listings come from the core's: ``retrlines("LIST")``/``dir`` give the server's LIST lines
-  only on a server without MLSD (the core lists with MLSD where it can, and drops the lines it
-  cannot parse); ``nlst`` gives names without their directory part; ``mlsd`` gives the server's
-  MLSD lines, and only the requested ``facts`` of them.
+* Listings are the server's own lines (``LIST``, ``NLST``, ``MLSD`` with any arguments);
+  ``mlsd`` gives only the requested ``facts`` of the server's default set.
 * ``transfercmd``/``ntransfercmd`` hand out a stand-in for the data socket (``recv``,
   ``sendall``, ``makefile``, ``close``) for ``RETR`` and ``STOR``, not a raw socket;
   ``source_address``, ``prot_c``, ``ccc``, ``putcmd``, ``getline`` and other raw-socket
@@ -112,8 +111,8 @@ __all__ = [
     "error_temp",
 ]
 
-#: What :meth:`FTP.connect` returns and :meth:`FTP.getwelcome` gives: ferroftp's core opens the
-#: connection when it logs in, and does not hand over the server's greeting.
+#: What :meth:`FTP.connect` returns (and :meth:`FTP.getwelcome` gives before login): ferroftp's
+#: core opens the connection when it logs in.
 WELCOME = "220 ferroftp.ftplib: the connection opens at login (the greeting is not available)"
 #: What :meth:`FTP.login` returns (the core reads the server's reply itself).
 LOGIN_REPLY = "230 Login successful."
@@ -396,7 +395,6 @@ class FTP:
         self._pending_thread: int | None = None
         self._in_transfer: int | None = None
         self._abort_requested = False
-        self._mlst: bool | None = None
         if host:
             self.connect(host)
             if user:
@@ -445,8 +443,8 @@ class FTP:
         return self.welcome
 
     def getwelcome(self) -> str | None:
-        """The stand-in greeting :meth:`connect` returned (:data:`WELCOME`): the core does not
-        hand over the server's greeting."""
+        """The server's greeting once :meth:`login` opened the connection; before that the
+        stand-in :meth:`connect` returned (:data:`WELCOME`)."""
         if self.debugging:
             print("*welcome*", self.sanitize(self.welcome or ""))
         return self.welcome
@@ -509,7 +507,7 @@ class FTP:
         if cwd is not None:
             session.cwd(cwd)
         self._session = session
-        self._mlst = None
+        self.welcome = session.welcome()
         self.sock = _ControlSocket(self._timeout_value())
 
     def _tls_options(self) -> dict[str, Any]:
@@ -775,10 +773,8 @@ class FTP:
         ``callback`` (default: print) with each line, its line end (CRLF, CR or LF)
         stripped, decoded with :attr:`encoding`; returns :data:`TRANSFER_REPLY`.
 
-        ``LIST`` gives the server's LIST lines only on a server without MLSD (the core lists
-        with MLSD where it can; otherwise ``NotImplementedError``), and not the lines the core
-        cannot parse (``total ...``); ``NLST`` gives the names without their directory part;
-        ``MLSD`` the server's MLSD lines (or its refusal of MLSD)."""
+        ``LIST``, ``NLST`` and ``MLSD`` (with any arguments, such as ``LIST -la``) give the
+        server's own lines."""
         if callback is None:
             callback = print_line
         verb, arg = self._split(cmd)
@@ -816,39 +812,16 @@ class FTP:
 
         return self._transfer(work)
 
-    def _has_mlst(self, session: Session) -> bool:
-        if self._mlst is None:
-            code, text = session.quote("FEAT")
-            self._mlst = code == 211 and any(
-                line.strip().upper().startswith("MLST") for line in text.splitlines()[1:]
-            )
-        return self._mlst
-
     def _listing(self, verb: str, arg: str) -> list[str]:
-        """The lines of a listing command, from the core's listings."""
+        """The server's own lines of a listing command (with its arguments)."""
         with self._lock:
             session = self._live()
-            path = arg.strip()
-            if verb == "NLST":
-                return session.names(path)
-            mlst = self._has_mlst(session)
-            if verb == "MLSD":
-                if not mlst:
-                    # The server's own refusal of MLSD (it offers no MLST).
-                    self.sendcmd(f"MLSD {path}" if path else "MLSD")
-                    raise error_reply("ferroftp.ftplib: the server offers no MLSD")
-                return [e.raw for e in session.list(path)]
-            if mlst:
-                raise _unsupported(
-                    "LIST on a server offering MLSD",
-                    "ferroftp's core lists with MLSD there and does not hand over LIST's "
-                    "output (use mlsd(), or ferroftp.Session.list())",
-                )
-            if path.startswith("-"):
-                raise _unsupported(
-                    f"LIST options ({path!r})", "ferroftp's core sends LIST with a path only"
-                )
-            return [e.raw for e in session.list(path)]
+            command = f"{verb} {arg.strip()}" if arg.strip() else verb
+            data = session.list_raw(command).decode(self.encoding, "surrogateescape")
+            lines = data.split("\n")
+            if lines and lines[-1] == "":
+                lines.pop()
+            return [line[:-1] if line.endswith("\r") else line for line in lines]
 
     def storbinary(
         self,

@@ -241,8 +241,15 @@ impl Control {
         let reply = self.raw(line).await?;
         let code = reply.0;
         let mut reset = (100..200).contains(&code);
+        let own_type = verb == "TYPE"
+            && line
+                .split_whitespace()
+                .nth(1)
+                .is_some_and(|t| t.eq_ignore_ascii_case("I"));
         match verb.as_str() {
             "CWD" | "CDUP" | "XCWD" | "XCUP" if code < 400 => self.cwd = self.pwd().await?,
+            // Binary is the session's own type: setting it again changes nothing.
+            "TYPE" if own_type => {}
             "TYPE" | "MODE" | "STRU" | "REIN" | "USER" | "PASS" | "ACCT" | "AUTH" | "PBSZ"
             | "PROT" | "CCC" | "REST" | "PORT" | "EPRT" | "PASV" | "EPSV" | "QUIT" | "OPTS"
             | "LANG" => reset = true,

@@ -267,6 +267,11 @@ impl Control {
         &self.ftp
     }
 
+    /// The server's greeting (its 220 reply) on this connection.
+    pub(crate) fn welcome(&self) -> Option<String> {
+        self.ftp.get_welcome_msg().map(str::to_string)
+    }
+
     /// The limit for each reply and each data read or write.
     pub(crate) fn timeout(&self) -> Duration {
         self.timeout
