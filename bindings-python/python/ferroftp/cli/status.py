@@ -1,0 +1,74 @@
+"""Exit statuses, and the one line on stderr an error becomes."""
+
+from __future__ import annotations
+
+import ferroftp
+from ferroftp.cli.options import name_options
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+EXIT_AUTH = 4
+EXIT_PARTIAL = 5
+EXIT_TEMPORARY = 6
+EXIT_INTERRUPTED = 130
+
+#: Each exit status and what it means, for the help and the README.
+EXIT_STATUSES = (
+    (EXIT_OK, "done"),
+    (EXIT_FAILED, "failed: the server refused (5xx), a TLS or local error, anything else"),
+    (EXIT_USAGE, "bad usage: an unknown option, a bad URL or value"),
+    (EXIT_NOT_FOUND, "a remote or local file or directory does not exist, or a glob matched none"),
+    (EXIT_AUTH, "the login was refused (user, password)"),
+    (EXIT_PARTIAL, "some files of several failed (each named on stderr), the others are done"),
+    (EXIT_TEMPORARY, "the server could not be reached, timed out or answered 4xx: try later"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+
+#: The core's error kinds worth trying again later.
+TEMPORARY_KINDS = frozenset({"connect", "timeout", "transient"})
+
+
+class UsageError(Exception):
+    """A bad argument found after parsing (exit status 2)."""
+
+
+class Partial(Exception):
+    """Some files of several failed, each already reported on stderr: exit status 5, or the
+    status all of them share when none succeeded."""
+
+    def __init__(self, status: int = EXIT_PARTIAL) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def exit_status(exc: BaseException) -> int:
+    """The exit status for an error that ended a command."""
+    if isinstance(exc, ferroftp.AuthenticationError):
+        return EXIT_AUTH
+    if isinstance(exc, FileNotFoundError):  # NotFoundError is one, and so are local ones
+        return EXIT_NOT_FOUND
+    if isinstance(exc, (UsageError, ferroftp.InvalidInputError)):
+        return EXIT_USAGE
+    if isinstance(exc, Partial):
+        return exc.status
+    if isinstance(exc, ferroftp.Error) and exc.kind in TEMPORARY_KINDS:
+        return EXIT_TEMPORARY
+    return EXIT_FAILED
+
+
+def describe(exc: BaseException) -> str:
+    """The error as one line, naming this command's options where the library names its own."""
+    if isinstance(exc, OSError) and not isinstance(exc, ferroftp.Error) and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    if isinstance(exc, ferroftp.Error):
+        text = name_options(text)
+    return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line (a multi-line server reply joined with spaces)."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
