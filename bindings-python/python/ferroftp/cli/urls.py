@@ -62,26 +62,34 @@ def is_url(text: str) -> bool:
 
 
 def parse_url(text: str) -> Target:
-    """Splits an FTP URL; raises :class:`UsageError` for anything else."""
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as e:
-        raise UsageError(f"not a valid URL: {text!r} ({e})") from None
-    if parts.scheme.lower() not in SCHEMES or not parts.hostname:
+    """Splits an FTP URL; raises :class:`UsageError` for anything else.
+
+    FTP URLs have no query or fragment: everything after the host is the path, so ``?`` is a
+    wildcard there and ``#`` a character like another (``%3F``, ``%23`` work too)."""
+    found = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/]*)(.*)\Z", text, re.S)
+    scheme = found.group(1).lower() if found else ""
+    if found is None or scheme not in SCHEMES:
         raise UsageError(
             f"not an FTP URL: {text!r} (expected ftp://host/path, ftpes:// or ftps://)"
         )
-    if parts.query or parts.fragment:
-        raise UsageError(f"an FTP URL has no ?query or #fragment: {text!r} (write ? as %3F)")
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password is not None else None
-    raw = parts.path or "/"
-    path = unquote(raw)
+    userinfo, at, hostport = found.group(2).rpartition("@")
+    try:
+        parts = urlsplit(f"//{hostport}")
+        host, port = parts.hostname, parts.port
+    except ValueError as e:
+        raise UsageError(f"not a valid URL: {text!r} ({e})") from None
+    if not host:
+        raise UsageError(f"no host in the URL {text!r}")
+    user = password = None
+    if at:
+        name, colon, secret = userinfo.partition(":")
+        user = unquote(name) or None
+        password = unquote(secret) if colon else None
+    raw = found.group(3) or "/"
     pattern = None
     if MAGIC.search(raw):
         pattern = "/".join(_component_pattern(c) for c in raw.split("/"))
-    return Target(parts.scheme.lower(), parts.hostname, port, user, password, path, pattern)
+    return Target(scheme, host, port, user, password, unquote(raw), pattern)
 
 
 def _component_pattern(raw: str) -> str:
