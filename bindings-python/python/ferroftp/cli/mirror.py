@@ -308,7 +308,7 @@ def _each(
 def _execute(
     ctx: Context, pool: ferroftp.Pool, sides: Sides, plan: Plan, *, dst_exists: bool
 ) -> Outcome:
-    outcome = Outcome()
+    outcome = Outcome(skipped=len(plan.up_to_date))
     say = ctx.reporter.done
     # Directories, parents first; the files of one that cannot be made are not tried.
     broken: list[str] = []

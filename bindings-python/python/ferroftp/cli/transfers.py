@@ -46,6 +46,8 @@ class Outcome:
     failed: dict[str, BaseException] = field(default_factory=dict)
     #: Items that were not even tried, each already reported (a directory given to ``get``).
     refused: int = 0
+    #: Files left alone because they were up to date (``mirror``).
+    skipped: int = 0
 
     @property
     def bytes(self) -> int:
@@ -163,6 +165,6 @@ def conclude(ctx: Context, outcome: Outcome) -> None:
     if not outcome.failed and not outcome.refused:
         return
     statuses = {exit_status(e) for e in outcome.failed.values()}
-    if not outcome.ok and not outcome.refused and len(statuses) == 1:
+    if not (outcome.ok or outcome.skipped or outcome.refused) and len(statuses) == 1:
         raise Partial(statuses.pop())
     raise Partial(EXIT_PARTIAL)
