@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Server, data
+from conftest import Server, Servers, data
 
 from ferroftp import _native
 from ferroftp.cli import credentials, options
@@ -359,10 +359,11 @@ def test_a_setting_of_an_unknown_kind_is_refused(monkeypatch: pytest.MonkeyPatch
         parse(["ls", "ftp://h/"])
 
 
-def test_credentials(server: Server, workdir: tuple[str, Path], tmp_path: Path) -> None:
+def test_credentials(servers: Servers, tmp_path: Path) -> None:
     """The environment, --user, ~/.netrc for the host, and ~/.netrc for the password of a user
     the URL names without one (which used to log in with an empty password)."""
-    remote, local = workdir
+    server = servers.get("vsftpd")
+    remote, local = server.dir("cli-credentials")
     server.put(f"{local.name}/c.txt", b"credentials")
     url = f"{bare(server)}{remote}/c.txt"
     user_only = url.replace("://", f"://{server.user}@")

@@ -62,7 +62,14 @@ def test_exit_statuses(server: Server, workdir: tuple[str, Path], tmp_path: Path
     line = one_line(run("ls", "--retries", "0", wrong), EXIT_AUTH, "530")
     assert "wrong-password" not in line
 
-    # 2: bad usage, one line each (with the way to the help)
+    # 1: the server refuses (5xx)
+    one_line(run("mkdir", f"{url}/there.txt"), EXIT_FAILED, "MKD")
+    one_line(run("quote", url, "NO-SUCH-COMMAND"), EXIT_FAILED, "NO-SUCH-COMMAND")
+
+
+def test_bad_usage(tmp_path: Path) -> None:
+    """Exit status 2 and one line each, with the way to the help; no server is contacted."""
+    url = "ftp://127.0.0.1:1/dir"
     for args, words in [
         (["ls", "http://example.org/"], ["not an FTP URL"]),
         (["frobnicate", url], ["unknown command 'frobnicate'"]),
@@ -79,10 +86,6 @@ def test_exit_statuses(server: Server, workdir: tuple[str, Path], tmp_path: Path
         (["put", "-", url + "/"], ["one URL naming the remote file"]),
     ]:
         one_line(run(*args), EXIT_USAGE, *words)
-
-    # 1: the server refuses (5xx)
-    one_line(run("mkdir", f"{url}/there.txt"), EXIT_FAILED, "MKD")
-    one_line(run("quote", url, "NO-SUCH-COMMAND"), EXIT_FAILED, "NO-SUCH-COMMAND")
 
 
 def test_partial_batches(server: Server, workdir: tuple[str, Path], tmp_path: Path) -> None:
@@ -166,9 +169,10 @@ def test_ctrl_c_while_the_server_stalls(servers: Servers, tmp_path: Path) -> Non
     assert os.listdir(tmp_path) == []
 
 
-def test_ctrl_c_during_a_transfer(server: Server, workdir: tuple[str, Path]) -> None:
+def test_ctrl_c_during_a_transfer(servers: Servers) -> None:
     """Ctrl-C in the middle of a download (held up by a stdout nobody reads): 130, one line."""
-    remote, local = workdir
+    server = servers.get("vsftpd")
+    remote, local = server.dir("cli-ctrl-c-transfer")
     server.put(f"{local.name}/big.bin", data(8_000_000, 5))
     proc = subprocess.Popen(
         [str(FERROFTP), "get", f"{server.url}{remote}/big.bin", "-"],
@@ -183,10 +187,11 @@ def test_ctrl_c_during_a_transfer(server: Server, workdir: tuple[str, Path]) -> 
     ok("ls", f"{server.url}{remote}")  # the server is fine
 
 
-def test_a_closed_stdout(server: Server, workdir: tuple[str, Path]) -> None:
+def test_a_closed_stdout(servers: Servers) -> None:
     """``ferroftp cat … | head``: when the reader goes away the command ends quietly, with the
     status of a process killed by SIGPIPE (141)."""
-    remote, local = workdir
+    server = servers.get("pyftpdlib")
+    remote, local = server.dir("cli-closed-stdout")
     server.put(f"{local.name}/big.bin", data(4_000_000, 6))
     done = subprocess.run(
         [

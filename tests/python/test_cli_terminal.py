@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from conftest import Server, Servers, data
+from conftest import Servers, data
 from test_cli import FERROFTP, bare, clean_env, run
 
 if TYPE_CHECKING:
@@ -193,11 +193,10 @@ def test_password_prompt(servers: Servers) -> None:
         assert "530" in term.text() and "Traceback" not in term.text()
 
 
-def test_lines_when_stderr_is_not_a_terminal(
-    server: Server, workdir: tuple[str, Path], tmp_path: Path
-) -> None:
+def test_lines_when_stderr_is_not_a_terminal(servers: Servers, tmp_path: Path) -> None:
     """Not a terminal: one line per file moved; with -q nothing at all."""
-    remote, local = workdir
+    server = servers.get("vsftpd")
+    remote, local = server.dir("cli-lines")
     for name in ("a.bin", "b.bin"):
         server.put(f"{local.name}/{name}", data(1000, len(name)))
     url = f"{server.url}{remote}"
