@@ -15,6 +15,7 @@ from pathlib import Path
 from conftest import Server, Servers, data
 from test_cli import FERROFTP, clean_env, ok, run
 
+from ferroftp import _native
 from ferroftp.cli import (
     EXIT_AUTH,
     EXIT_FAILED,
@@ -24,6 +25,7 @@ from ferroftp.cli import (
     EXIT_TEMPORARY,
     EXIT_USAGE,
 )
+from ferroftp.cli.status import KIND_STATUS, exit_status
 
 #: A generous bound for "the command ends promptly" (it takes well under a second).
 PROMPT = 10.0
@@ -65,6 +67,13 @@ def test_exit_statuses(server: Server, workdir: tuple[str, Path], tmp_path: Path
     # 1: the server refuses (5xx)
     one_line(run("mkdir", f"{url}/there.txt"), EXIT_FAILED, "MKD")
     one_line(run("quote", url, "NO-SUCH-COMMAND"), EXIT_FAILED, "NO-SUCH-COMMAND")
+
+
+def test_every_error_kind_has_an_exit_status() -> None:
+    """A kind of error the core gains fails here until the command knows its exit status."""
+    assert set(KIND_STATUS) == set(_native.ERROR_KINDS)
+    for kind, status in KIND_STATUS.items():
+        assert exit_status(_native._error(kind, "message")) == status, kind
 
 
 def test_bad_usage(tmp_path: Path) -> None:

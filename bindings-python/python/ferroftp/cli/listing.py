@@ -140,16 +140,17 @@ def add_stat_arguments(p: argparse.ArgumentParser) -> None:
 def run_stat(ctx: Context, args: argparse.Namespace) -> int:
     targets = [parse_url(u) for u in args.urls]
     first = ctx.one_server(targets)
+    shown = 0
     with ctx.session(first) as s:
         for target in targets:
             for m in expand_remote(s, target):
-                e = s.stat(m.path)
-                obj = as_json(e, m.path)
+                obj = as_json(s.stat(m.path), m.path)
                 if args.json:
                     ctx.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
                     continue
+                ctx.stdout.write("\n" if shown else "")  # a blank line between entries
                 for key in ("path", "type", "size", "mtime", "permissions", "target"):
                     if obj[key] is not None:
                         ctx.stdout.write(f"{key + ':':<13}{obj[key]}\n")
-                ctx.stdout.write("\n" if len(targets) > 1 or target.pattern else "")
+                shown += 1
     return EXIT_OK

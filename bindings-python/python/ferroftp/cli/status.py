@@ -26,8 +26,23 @@ EXIT_STATUSES = (
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
 )
 
-#: The core's error kinds worth trying again later.
-TEMPORARY_KINDS = frozenset({"connect", "timeout", "transient"})
+#: The exit status of each of the core's error kinds (``ferroftp._native.ERROR_KINDS``; a
+#: kind the core gains fails the command's tests until it has its line here).
+KIND_STATUS = {
+    "connect": EXIT_TEMPORARY,
+    "timeout": EXIT_TEMPORARY,
+    "transient": EXIT_TEMPORARY,
+    "auth": EXIT_AUTH,
+    "not-found": EXIT_NOT_FOUND,
+    "invalid-input": EXIT_USAGE,
+    "cancelled": EXIT_INTERRUPTED,
+    "tls": EXIT_FAILED,
+    "permanent": EXIT_FAILED,
+    "protocol": EXIT_FAILED,
+    "io": EXIT_FAILED,
+    "closed": EXIT_FAILED,
+    "integrity": EXIT_FAILED,
+}
 
 
 class UsageError(Exception):
@@ -45,16 +60,14 @@ class Partial(Exception):
 
 def exit_status(exc: BaseException) -> int:
     """The exit status for an error that ended a command."""
-    if isinstance(exc, ferroftp.AuthenticationError):
-        return EXIT_AUTH
-    if isinstance(exc, FileNotFoundError):  # NotFoundError is one, and so are local ones
+    if isinstance(exc, ferroftp.Error):
+        return KIND_STATUS.get(exc.kind, EXIT_FAILED)
+    if isinstance(exc, FileNotFoundError):  # a local file
         return EXIT_NOT_FOUND
-    if isinstance(exc, (UsageError, ferroftp.InvalidInputError)):
+    if isinstance(exc, UsageError):
         return EXIT_USAGE
     if isinstance(exc, Partial):
         return exc.status
-    if isinstance(exc, ferroftp.Error) and exc.kind in TEMPORARY_KINDS:
-        return EXIT_TEMPORARY
     return EXIT_FAILED
 
 
