@@ -52,6 +52,7 @@ def test_exit_statuses(server: Server, workdir: tuple[str, Path], tmp_path: Path
     one_line(run("get", f"{url}/nope.bin", str(tmp_path / "n.bin")), EXIT_NOT_FOUND, "nope.bin")
     assert not list(tmp_path.iterdir())  # nothing left behind
     one_line(run("ls", f"{url}/nope"), EXIT_NOT_FOUND, "nope")
+    one_line(run("stat", f"{url}/nope"), EXIT_NOT_FOUND, "nope")
     one_line(run("get", f"{url}/*.nothing"), EXIT_NOT_FOUND, "no match for", "*.nothing")
     line = one_line(run("put", str(tmp_path / "absent.bin"), f"{url}/"), EXIT_NOT_FOUND)
     assert line == f"ferroftp: {tmp_path / 'absent.bin'}: No such file or directory", line

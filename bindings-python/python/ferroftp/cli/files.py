@@ -42,6 +42,8 @@ def run_get(ctx: Context, args: argparse.Namespace) -> int:
     items: list[str] = args.paths
     dest = items[-1] if len(items) > 1 and not is_url(items[-1]) else None
     server, targets = _targets(ctx, items[:-1] if dest is not None else items)
+    if dest == "-" and ctx.stdout.isatty():
+        ctx.reporter.silence()  # the data goes to the terminal: no bars or lines among it
     with ctx.session(server) as s:
         matches = [m for t in targets for m in expand_remote(s, t)]
         if ctx.reporter.bars:  # a bar with a percentage and an ETA needs the sizes

@@ -45,6 +45,11 @@ class Reporter:
         self.bars = terminal and not quiet
         self._live: list[Tqdm[Any]] = []
 
+    def silence(self) -> None:
+        """No bars and no per-file lines from now on (errors still appear)."""
+        self.bars = False
+        self.quiet = True
+
     def say(self, line: str) -> None:
         """Writes a line on stderr (above any live bar)."""
         if self._live:
