@@ -138,6 +138,19 @@ class Server:
                 os.kill(pid, signal.SIGKILL)
         return True
 
+    def kill_all_sessions(self) -> bool:
+        """Kills every vsftpd client session (each whole, as :meth:`kill_one_session` does): for
+        a server of the test's own, where a lingering session (the launcher's readiness probe,
+        on a busy machine) must not be mistaken for the test's. False when there is none."""
+        assert self.kind == "vsftpd", "pyftpdlib serves every session in one process"
+        children = child_pids()
+        sessions = children.get(self.pid, [])
+        for session in sessions:
+            for pid in [session, *children.get(session, [])]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        return bool(sessions)
+
     def stop(self) -> None:
         if self.proc.stdin is not None:
             self.proc.stdin.close()
