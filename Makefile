@@ -19,6 +19,7 @@ demo:: setup
 test: setup test-rust test-python test-c test-uniffi
 
 test-rust:
+	$(CARGO) build --workspace
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test -p ferroftp --doc
 

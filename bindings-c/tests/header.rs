@@ -77,7 +77,13 @@ fn soname_moves_with_the_major_version() {
         .and_then(|deps| deps.parent())
         .expect("target/<profile>")
         .join("libferroftp.so");
-    let bytes = std::fs::read(&lib).unwrap_or_else(|e| panic!("{}: {e}", lib.display()));
+    let bytes = std::fs::read(&lib).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the shared library is built by `cargo build -p ferroftp-c`, which \
+             `make test` runs first)",
+            lib.display()
+        )
+    });
     let soname = format!("libferroftp.so.{major}\0");
     assert!(
         bytes.windows(soname.len()).any(|w| w == soname.as_bytes()),
