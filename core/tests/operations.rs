@@ -493,7 +493,10 @@ fn raw_listings_body(server: &'static Server) {
     let list = String::from_utf8(s.list_raw(&format!("LIST {dir}")).unwrap()).unwrap();
     assert!(list.lines().any(|l| l.ends_with(" a.txt")), "{list:?}");
     let names = String::from_utf8(s.list_raw(&format!("nlst {dir}")).unwrap()).unwrap();
-    assert!(names.lines().any(|l| l.trim_end().ends_with("a.txt")), "{names:?}");
+    assert!(
+        names.lines().any(|l| l.trim_end().ends_with("a.txt")),
+        "{names:?}"
+    );
     let e = s.list_raw("RETR x").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     let e = s.list_raw("LIST a\r\nDELE b").unwrap_err();
