@@ -72,7 +72,14 @@ from fsspec.spec import AbstractBufferedFile, _Cached  # type: ignore[import-unt
 from fsspec.utils import other_paths  # type: ignore[import-untyped]
 
 import ferroftp
-from ferroftp._native import SETTINGS, AsyncPool, AsyncRemoteFile, AsyncSession, Entry
+from ferroftp._native import (
+    SETTINGS,
+    AsyncPool,
+    AsyncPooledSession,
+    AsyncRemoteFile,
+    AsyncSession,
+    Entry,
+)
 from ferroftp.exceptions import AuthenticationError, Error, NotFoundError, PermanentError
 
 __all__ = ["FTPFile", "FTPFileSystem", "FTPStreamedFile"]
@@ -92,6 +99,9 @@ TO_THE_END = 1 << 62
 
 #: Refusals (of STOR, MKD, RNTO, DELE, ...) that mean "not allowed": PermissionError.
 REFUSED = (550, 553, 532)
+
+#: Words of a refusal that says the path (or its directory) does not exist.
+MISSING_WORDS = ("no such file", "no such directory", "not found", "does not exist")
 
 #: The option names of ferroftp's connections (``connect``'s keyword options).
 SETTING_NAMES = frozenset(s["name"] for s in SETTINGS)
@@ -114,6 +124,11 @@ def _oserror(exc: BaseException, path: str | None) -> BaseException:
     if isinstance(exc, NotFoundError):
         return exc
     if isinstance(exc, PermanentError) and exc.code in REFUSED:
+        text = str(exc).lower()
+        if any(words in text for words in MISSING_WORDS):
+            # e.g. pyftpdlib's "550 No such file or directory." to a STOR into a missing
+            # directory: the core classifies only lookups (RETR, SIZE, CWD, ...) as not-found
+            return FileNotFoundError(errno.ENOENT, str(exc), path)
         return PermissionError(errno.EACCES, str(exc), path)
     return exc
 
@@ -324,12 +339,33 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
             self._pool_pid = pid
         return self._pool
 
+    async def _borrow(self) -> tuple[AsyncPooledSession, AsyncSession]:
+        """Borrows one session of the pool: ``(lease, session)``; ``lease.__aexit__`` gives it
+        back.
+
+        Cancellation-safe: a borrower cancelled while the pool is lending (fsspec cancels the
+        rest of a batch when one call fails) lets the lending finish and gives the session back
+        at once. Left to itself, a session lent to a cancelled ``__aenter__`` would stay lent
+        until the lease object is garbage collected, and a pool whose sessions are all lent
+        that way makes every later call wait forever."""
+        lease = self._get_pool().session()
+        lending = asyncio.ensure_future(lease.__aenter__())
+        try:
+            with _errors(None):
+                return lease, await asyncio.shield(lending)
+        except asyncio.CancelledError:
+
+            def give_back(done: asyncio.Future[AsyncSession]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    lease.__aexit__(None, None, None)  # gives back at once (a ready future)
+
+            lending.add_done_callback(give_back)
+            raise
+
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
         """Borrows one session of the pool for the block."""
-        lease = self._get_pool().session()
-        with _errors(None):
-            session = await lease.__aenter__()
+        lease, session = await self._borrow()
         try:
             yield session
         finally:
@@ -584,6 +620,11 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
                 callback.absolute_update(done)
 
         async with self._session() as s:
+            if isinstance(lpath, (str, os.PathLike)) and os.path.isdir(lpath):  # noqa: ASYNC240
+                # fsspec made it already (the directories of a recursive get)
+                if (await self._stat(s, rpath))["type"] == "directory":
+                    return
+                raise IsADirectoryError(errno.EISDIR, "is a local directory", os.fspath(lpath))
             try:
                 await s.download(self._wire(rpath), lpath, progress=progress)
             except Error as e:
@@ -667,13 +708,17 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
         return posixpath.join(folder, f".{name}.ferroftp-{uuid.uuid4().hex[:12]}.part")
 
     async def _ensure_parent(self, s: AsyncSession, path: str) -> bool:
-        """Creates the parent directory of ``path`` if it is missing; whether it did."""
+        """After a refused write of ``path``: creates its parent directory if it is missing;
+        whether a second try may succeed (the parent is a directory now: made here, or by a
+        concurrent call in the meantime)."""
         parent = self._parent(path)
         if parent == "/":
             return False
+        try:
+            return bool((await self._stat(s, parent))["type"] == "directory")
+        except FileNotFoundError:
+            pass
         with _errors(parent):
-            if await s.exists(self._wire(parent)):
-                return False
             await s.mkdir(self._wire(parent), parents=True)
         return True
 
@@ -1002,15 +1047,13 @@ class _Upload:
         self.autocommit = autocommit
         self.staged = atomic or not autocommit
         self.path = fs._temp_name(path, in_transaction=not autocommit) if self.staged else path
-        self.lease: Any = None
+        self.lease: AsyncPooledSession | None = None
         self.session: AsyncSession | None = None
         self.file: AsyncRemoteFile | None = None
         self.written = False  # whether the server took the upload (STOR accepted)
 
     async def start(self) -> None:
-        self.lease = self.fs._get_pool().session()
-        with _errors(None):
-            self.session = await self.lease.__aenter__()
+        self.lease, self.session = await self.fs._borrow()
         try:
             for attempt in (1, 2):
                 try:
