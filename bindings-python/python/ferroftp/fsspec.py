@@ -267,10 +267,10 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
         atomic: bool = False,
         **kwargs: Any,
     ) -> None:
+        for ours, theirs in (("user", "username"), ("account", "acct"), ("url", "host")):
+            if ours in kwargs:
+                raise TypeError(f"FTPFileSystem: {ours}= is spelled {theirs}= here (fsspec's name)")
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in SETTING_NAMES}
-        for name in ("host", "port", "user", "password", "account", "timeout", "tls"):
-            if name in options:
-                raise TypeError(f"FTPFileSystem: pass {name!r} as fsspec's argument")
         super().__init__(**kwargs)
         if host is not None and "://" in host:
             parsed = _split_url(host)
@@ -312,6 +312,7 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
         # the constructor; a process that did not make it (fork) makes its own.
         self._pool: AsyncPool | None = AsyncPool(**self._pool_args)
         self._pool_pid = os.getpid()
+        self._closed_pool: AsyncPool | None = None
         self._copy_slots: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
@@ -377,6 +378,14 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
         pool, self._pool = self._pool, None
         if pool is not None and self._pool_pid == os.getpid():
             await pool.close()
+            # A script's last call is often close(). The runtime thread that delivered the
+            # result above may still be on its way out of Python (asyncio's wake-up write
+            # releases the GIL), and if the interpreter starts exiting meanwhile, that thread
+            # crashes it (a race of the native layer; see the README). A moment's wait lets
+            # it leave; the pool is kept until the next close() so that dropping it starts
+            # no work on those threads either.
+            await asyncio.sleep(0.02)
+            self._closed_pool = pool
 
     close = sync_wrapper(_close)
 
@@ -572,15 +581,21 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
 
     # --- reading ---------------------------------------------------------------------------
 
-    async def _not_a_directory(self, s: AsyncSession, path: str, exc: BaseException) -> NoReturn:
-        """Raises for a read of ``path`` that failed with ``exc``: ``IsADirectoryError`` when
-        ``path`` is a directory (servers refuse RETR of one like a missing file)."""
+    async def _refused(self, s: AsyncSession, path: str, exc: BaseException) -> NoReturn:
+        """Raises for a call on the file ``path`` (RETR, DELE) that failed with ``exc``.
+
+        Servers answer "550" alike for a missing path, a directory and a file they may not
+        touch ("550 Failed to open file."), so a 550 is followed by a look at the path:
+        ``IsADirectoryError`` for a directory, ``PermissionError`` for a file that is there,
+        ``FileNotFoundError`` when there is nothing."""
         kind = None
         if isinstance(exc, (NotFoundError, PermanentError)):
             with contextlib.suppress(OSError, Error):
                 kind = (await self._stat(s, path))["type"]
         if kind == "directory":
             raise IsADirectoryError(errno.EISDIR, "is a directory", path) from exc
+        if kind is not None and isinstance(exc, PermanentError) and exc.code in REFUSED:
+            raise PermissionError(errno.EACCES, str(exc), path) from exc
         _raise(exc, path)
 
     async def _read_range(self, path: str, start: int, length: int) -> bytes:
@@ -590,7 +605,7 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
                     return await s.read_bytes(self._wire(path))
                 return await s.read_range(self._wire(path), start, length)
             except Error as e:
-                await self._not_a_directory(s, path, e)
+                await self._refused(s, path, e)
 
     async def _cat_file(
         self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
@@ -629,7 +644,7 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
                 await s.download(self._wire(rpath), lpath, progress=progress)
             except Error as e:
                 try:
-                    await self._not_a_directory(s, rpath, e)
+                    await self._refused(s, rpath, e)
                 except IsADirectoryError:
                     if isinstance(lpath, (str, os.PathLike)):
                         os.makedirs(lpath, exist_ok=True)  # fsspec's get of a directory
@@ -841,7 +856,7 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
                 source = await s.open(self._wire(path1), "rb")
             except Error as e:
                 try:
-                    await self._not_a_directory(s, path1, e)
+                    await self._refused(s, path1, e)
                 except IsADirectoryError:
                     await self._makedirs(path2, exist_ok=True)
                     return
@@ -933,7 +948,7 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
             try:
                 await s.remove(self._wire(path))
             except Error as e:
-                await self._not_a_directory(s, path, e)
+                await self._refused(s, path, e)
 
     async def _rm(
         self,
@@ -1051,8 +1066,11 @@ class _Upload:
         self.session: AsyncSession | None = None
         self.file: AsyncRemoteFile | None = None
         self.written = False  # whether the server took the upload (STOR accepted)
+        self.failed = False  # aborted: never started again (a later close() must not)
 
     async def start(self) -> None:
+        if self.failed:
+            raise ValueError(f"{self.target}: this upload failed and was abandoned")
         self.lease, self.session = await self.fs._borrow()
         try:
             for attempt in (1, 2):
@@ -1115,6 +1133,7 @@ class _Upload:
 
     async def abort(self) -> None:
         """Abandons the upload and removes what it wrote."""
+        self.failed = True
         if self.file is not None:
             self.file._abandon()
             self.file = None
@@ -1177,11 +1196,15 @@ class FTPFile(AbstractBufferedFile, metaclass=abc.ABCMeta):  # type: ignore[misc
     def _upload_chunk(self, final: bool = False) -> bool:
         assert self._upload is not None
         loop = self.fs.loop
-        if self._upload.file is None:
-            sync(loop, self._upload.start)
-        sync(loop, self._upload.write, self.buffer.getvalue())
-        if final:
-            sync(loop, self._upload.finish)
+        try:
+            if self._upload.file is None:
+                sync(loop, self._upload.start)
+            sync(loop, self._upload.write, self.buffer.getvalue())
+            if final:
+                sync(loop, self._upload.finish)
+        except BaseException:
+            self.closed = True  # the upload was abandoned (and removed): nothing to close
+            raise
         return True
 
     def commit(self) -> None:
@@ -1239,11 +1262,15 @@ class FTPStreamedFile(AbstractAsyncStreamedFile, metaclass=abc.ABCMeta):  # type
 
     async def _upload_chunk(self, final: bool = False) -> bool:
         assert self._upload is not None
-        if self._upload.file is None:
-            await self._upload.start()
-        await self._upload.write(self.buffer.getvalue())
-        if final:
-            await self._upload.finish()
+        try:
+            if self._upload.file is None:
+                await self._upload.start()
+            await self._upload.write(self.buffer.getvalue())
+            if final:
+                await self._upload.finish()
+        except BaseException:
+            self.closed = True  # the upload was abandoned (and removed): nothing to close
+            raise
         return True
 
     async def abort(self) -> None:
