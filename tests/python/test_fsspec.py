@@ -50,6 +50,16 @@ def make_fs(server: Server, **extra: Any) -> FTPFileSystem:
     )
 
 
+@pytest.fixture(autouse=True)
+def _close_cached_filesystems() -> Iterator[None]:
+    """fsspec keeps the instances that URLs made (``fsspec.open``, pandas, Dask's client side):
+    each test's are closed (their sessions say goodbye) and forgotten when it ends."""
+    yield
+    for cached in list(FTPFileSystem._cache.values()):
+        cached.close()
+    FTPFileSystem.clear_instance_cache()
+
+
 @pytest.fixture
 def fs(server: Server) -> Iterator[FTPFileSystem]:
     f = make_fs(server)

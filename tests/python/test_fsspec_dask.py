@@ -20,7 +20,19 @@ import pytest
 from conftest import OPTIONS, Server
 from distributed import Client, LocalCluster
 
+from ferroftp.fsspec import FTPFileSystem
+
 WORKERS = 2
+
+
+@pytest.fixture(autouse=True)
+def _close_cached_filesystems() -> Iterator[None]:
+    """fsspec keeps the instances that URLs made (``fsspec.open``, pandas, Dask's client side):
+    each test's are closed (their sessions say goodbye) and forgotten when it ends."""
+    yield
+    for cached in list(FTPFileSystem._cache.values()):
+        cached.close()
+    FTPFileSystem.clear_instance_cache()
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +99,6 @@ def assert_same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 def pools_in_this_process() -> int:
     """On a worker: how many FTPFileSystem instances opened sessions from this process."""
-    from ferroftp.fsspec import FTPFileSystem
-
     return sum(
         1
         for fs in list(FTPFileSystem._cache.values())

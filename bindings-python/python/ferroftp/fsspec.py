@@ -233,9 +233,9 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
     ``tls_server_name``, ``client_cert``, ``client_key``, ``data_mode``, ``retries``,
     ``connect_timeout``, ``buffer_size``, ``pipelining``), ``max_sessions`` (the pool's size,
     default 8), ``wait_timeout`` (how long a call waits for a free session; None: as long as it
-    takes) and ``atomic`` (default False: writes go to a temporary name beside the target and
-    are renamed into place once the server confirmed them; ``open``, ``pipe_file`` and
-    ``put_file`` also take ``atomic=`` per call).
+    takes) and ``atomic`` (default False; True: writes go to a temporary name beside the
+    target and are renamed into place once the server confirmed them; ``open``, ``pipe_file``,
+    ``put_file`` and ``cp_file`` also take ``atomic=`` per call).
 
     A write that fails leaves nothing half-written: the partial file (the target, or the
     temporary one) is removed, unless the server refused the upload before it began, when the
@@ -470,12 +470,12 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
                 _raise(e, path)
             base = posixpath.basename(path)
             ambiguous = entries is None or not entries
-            # A server may answer LIST of a file with that one file.
+            # A server may answer LIST of a file with that one file (by its name or its path).
             ambiguous |= bool(
                 entries
                 and len(entries) == 1
                 and entries[0].kind != "dir"
-                and self._name(entries[0].name) == base
+                and (self._name(entries[0].name) in (base, path) or "/" in entries[0].name)
             )
             if ambiguous:
                 info = await self._stat(s, path)
