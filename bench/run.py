@@ -76,6 +76,8 @@ class Sizes:
     noops: int
     threads: int
     sessions: int
+    ranges: int = 200
+    range_size: int = 64 << 10
 
     def describe(self) -> str:
         return (
@@ -96,6 +98,7 @@ FULL = Sizes(
     noops=5000,
     threads=32,
     sessions=8,
+    ranges=200,
 )
 QUICK = Sizes(
     big=64 << 20,
@@ -108,6 +111,7 @@ QUICK = Sizes(
     noops=500,
     threads=32,
     sessions=8,
+    ranges=50,
 )
 
 
@@ -297,6 +301,9 @@ class Workload:
             "list": s.listings,
             "shared": s.small_count,
             "noop": s.noops,
+            "fs_cat": s.small_count,
+            "fs_get": s.big / MB,
+            "fs_ranges": s.ranges,
         }[self.key]
 
 
@@ -334,6 +341,16 @@ def workloads(sizes: Sizes) -> list[Workload]:
             "stream", f"peak RSS while streaming {big}", "MiB", higher_better=False, goal="rss:64"
         ),
         Workload("ftps", f"(FTPS) {big} download over explicit TLS → /dev/null", "MB/s", tls=True),
+        # fsspec (issue 14): ferroftp.fsspec.FTPFileSystem against fsspec's own FTPFileSystem.
+        Workload("fs_cat", f"fsspec cat of {n} × 4 KiB", "files/s", goal="vs:fsspec:3.0"),
+        Workload("fs_get", f"fsspec get of the {big} file → file", "MB/s", goal="vs:fsspec:3.0"),
+        Workload(
+            "fs_ranges",
+            f"fsspec: {sizes.ranges} random {human_bytes(sizes.range_size)} ranged reads of the"
+            f" {big} file",
+            "reads/s",
+            goal="vs:fsspec:3.0",
+        ),
     ]
 
 
@@ -446,6 +463,25 @@ def client_args(key: str, case: Case, env: Env, out: Path) -> list[str] | None:
     return None
 
 
+#: The fsspec workloads: both rows run bench/clients/py_client.py with the same code on an
+#: fsspec filesystem (ferroftp.fsspec's, or fsspec's own ftplib-based one).
+FSSPEC_WORKLOADS = {"fs_cat": "fs-cat", "fs_get": "fs-get", "fs_ranges": "fs-ranges"}
+
+
+def fsspec_args(key: str, env: Env, out: Path) -> list[str] | None:
+    """The py_client.py command line of an fsspec workload (None for the others)."""
+    if key not in FSSPEC_WORKLOADS:
+        return None
+    s = env.sizes
+    base = [FSSPEC_WORKLOADS[key], "--url", env.plain.url()]
+    if key == "fs_cat":
+        return [*base, "--names", str(env.names("small"))]
+    if key == "fs_get":
+        return [*base, "--remote", "/big.bin", "--local", str(out / "big.bin")]
+    count, size = str(s.ranges), str(s.range_size)
+    return [*base, "--remote", "/big.bin", "--count", count, "--size", size]
+
+
 def parse_json(text: str) -> dict[str, Any]:
     lines = [line for line in text.splitlines() if line.startswith("{")]
     if not lines:
@@ -473,10 +509,15 @@ def rust_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
 def python_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
     if env.python_missing:
         return env.python_missing
+    k = case.workload.key
+    fs_args = fsspec_args(k, env, out)
+    if fs_args:
+        argv = [str(PYTHON), str(PY_CLIENT), "ferroftp", *fs_args]
+        note = "ferroftp.fsspec.FTPFileSystem (AsyncPool of 8)"
+        return Cmd(argv, note=note, parse=parse_json, env={"PYTHONPATH": env.python_path})
     args = client_args(case.workload.key, case, env, out)
     if not args:
         return None
-    k = case.workload.key
     n = env.sizes.sessions if k == "small8" else 1
     note = f"Pool.download_many, {n} session(s)" if k in ("small1", "small8", "mid1") else ""
     argv = [str(PYTHON), str(PY_CLIENT), "ferroftp", *args]
@@ -536,6 +577,15 @@ def aioftp_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
             " the transfer never starts"
         )
     return py_anchor("aioftp", case, env, out)
+
+
+@row("fsspec", "fsspec's FTPFileSystem", "library")
+def fsspec_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
+    args = fsspec_args(case.workload.key, env, out)
+    if not args:
+        return None
+    note = "fsspec.implementations.ftp (ftplib, one connection)"
+    return Cmd([str(PYTHON), str(PY_CLIENT), "fsspec", *args], note=note, parse=parse_json)
 
 
 # --- CLI anchors -----------------------------------------------------------------------------
@@ -801,6 +851,14 @@ def verify(case: Case, env: Env, out: Path, parsed: dict[str, Any]) -> str:
             return f"{len(files)} files downloaded ({len(wrong)} of a wrong size), not {count}"
     if k == "shared" and reported != s.small_count * s.small_size:
         return f"read {reported} bytes, expected {s.small_count * s.small_size}"
+    if k == "fs_cat" and reported != s.small_count * s.small_size:
+        return f"cat gave {reported} bytes, expected {s.small_count * s.small_size}"
+    if k == "fs_get":
+        got = (out / "big.bin").stat().st_size if (out / "big.bin").exists() else -1
+        if got != s.big or reported != s.big:
+            return f"get wrote {got} bytes (reported {reported}), expected {s.big}"
+    if k == "fs_ranges" and reported != s.ranges * s.range_size:
+        return f"read {reported} bytes in ranges, expected {s.ranges * s.range_size}"
     if k == "noop" and parsed.get("ops") != s.noops:
         return f"{parsed.get('ops')} NOOPs, expected {s.noops}"
     return ""
@@ -813,7 +871,7 @@ def cleanup(case: Case, env: Env, out: Path) -> None:
     if case.workload.key == "upload":
         with contextlib.suppress(FileNotFoundError):
             (env.root / "up" / f"{case.tool.key}.bin").unlink()
-    if case.workload.key in ("dl_file", "upload", "small1", "small8", "mid1"):
+    if case.workload.key in ("dl_file", "upload", "small1", "small8", "mid1", "fs_get"):
         os.sync()
 
 
@@ -1056,6 +1114,7 @@ def versions_line(env: Env) -> str:
         return f"{pkg} {first_line(['dpkg-query', '-W', '-f=${Version}', pkg])}"
 
     import aioftp
+    import fsspec
 
     parts = [
         deb("vsftpd"),
@@ -1064,6 +1123,7 @@ def versions_line(env: Env) -> str:
         first_line(["iperf3", "--version"]).split(" (")[0],
         f"Python {platform.python_version()}",
         f"aioftp {aioftp.__version__}",
+        f"fsspec {fsspec.__version__}",
         first_line(["rustc", "--version"]),
         first_line([os.environ.get("CC", "cc"), "--version"]),
     ]
@@ -1373,9 +1433,13 @@ def main() -> int:
         error = compile_c([*cc, str(MEASURE_SRC), "-o", str(measure)])
         if error:
             raise SystemExit(f"bench: the measure wrapper does not compile: {error}")
-        rust = build_rust()
-        c_client, c_missing = build_c(scratch)
-        py_missing, py_module, py_path = build_python(scratch)
+        # Only the faces whose rows run are built (a --rows run of Python rows builds no Rust).
+        keys = {t.key for t in tools}
+        rust = build_rust() if "rust" in keys else None
+        c_client, c_missing = build_c(scratch) if "c" in keys else (None, "not run")
+        py_missing, py_module, py_path = (
+            build_python(scratch) if "python" in keys else ("not run", "", "")
+        )
         for face, missing in (("C", c_missing), ("Python", py_missing)):
             if missing:
                 log(f"ferroftp ({face}): {missing}")

@@ -1,9 +1,17 @@
-"""The Python clients of the benchmark harness: ftplib, aioftp and ferroftp's Python binding.
+"""The Python clients of the benchmark harness: ftplib, aioftp and ferroftp's Python binding,
+and the two fsspec filesystems for ftp:// (ferroftp.fsspec's and fsspec's own).
 
     python py_client.py LIB WORKLOAD --url URL [--key value ...]
 
-LIB is ``ftplib``, ``aioftp`` or ``ferroftp``; the workloads and their options are those of
-``core/examples/bench_client.rs`` (download, upload, stream, files, list, read-many, noop).
+LIB is ``ftplib``, ``aioftp``, ``ferroftp`` or ``fsspec``; the workloads and their options are
+those of ``core/examples/bench_client.rs`` (download, upload, stream, files, list, read-many,
+noop), plus the fsspec ones, which run the same code on ``ferroftp.fsspec.FTPFileSystem``
+(LIB ``ferroftp``) or ``fsspec.implementations.ftp.FTPFileSystem`` (LIB ``fsspec``):
+``fs-cat`` (``fs.cat`` of the files in ``--names``), ``fs-get`` (``fs.get_file`` of
+``--remote`` to ``--local``) and ``fs-ranges`` (``--count`` reads of ``--size`` bytes at
+random offsets of ``--remote``, through one file opened with ``block_size=--size``; with
+fsspec's default read-ahead cache each read is one ranged transfer of twice that size, in both:
+fsspec's own FTP file ignores ``cache_type=``).
 Runs the workload once and prints one line of JSON: ``{"elapsed_s": ..., "op_s": ...,
 "bytes": ..., "files": ..., "ops": ...}``: ``elapsed_s`` is timed in the process from before
 the connect to after the session is closed (the interpreter's start-up and imports are not in
@@ -19,9 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import ftplib
+import functools
 import json
 import os
 import queue
+import random
 import ssl
 import sys
 import time
@@ -413,6 +423,61 @@ def ferroftp_noop(o: Options) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
+# fsspec: the same calls on either filesystem
+
+
+def fs_make(lib: str, o: Options) -> Any:
+    """The filesystem: ferroftp.fsspec's (its pool connects on first use, inside the timed
+    operations) or fsspec's own (it connects here)."""
+    if lib == "ferroftp":
+        from ferroftp.fsspec import FTPFileSystem
+    else:
+        from fsspec.implementations.ftp import FTPFileSystem
+    return FTPFileSystem(o.host, o.port, o.user, o.password, timeout=60, skip_instance_cache=True)
+
+
+def fs_cat(lib: str, o: Options) -> dict[str, Any]:
+    names = o.names()
+    fs = fs_make(lib, o)
+    op_start()
+    got = fs.cat(names)
+    op_end()
+    if sorted(got) != sorted(names):
+        raise SystemExit(f"cat returned {len(got)} of {len(names)} files")
+    return result(sum(len(v) for v in got.values()), len(names), len(names))
+
+
+def fs_get(lib: str, o: Options) -> dict[str, Any]:
+    fs = fs_make(lib, o)
+    local = o.get("local")
+    op_start()
+    fs.get_file(o.get("remote"), local)
+    op_end()
+    return result(os.path.getsize(local), 1, 1)
+
+
+def fs_ranges(lib: str, o: Options) -> dict[str, Any]:
+    fs = fs_make(lib, o)
+    remote, count, size = o.get("remote"), o.number("count"), o.number("size")
+    total = fs.size(remote)
+    offsets = random.Random(14).sample(range(total - size), count)
+    op_start()
+    got = 0
+    with fs.open(remote, "rb", block_size=size) as f:
+        for offset in offsets:
+            f.seek(offset)
+            n = len(f.read(size))
+            if n != size:
+                raise SystemExit(f"read {n} bytes at {offset}, expected {size}")
+            got += n
+    op_end()
+    return result(got, 1, count)
+
+
+FSSPEC = {"fs-cat": fs_cat, "fs-get": fs_get, "fs-ranges": fs_ranges}
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def run_threads(target: Callable[[], int], n: int) -> list[int]:
@@ -469,6 +534,10 @@ def main() -> int:
         return 2
     lib, workload = sys.argv[1], sys.argv[2]
     fn = WORKLOADS.get(lib, {}).get(workload)
+    if workload in FSSPEC and lib in ("ferroftp", "fsspec"):
+        fn = functools.partial(FSSPEC[workload], lib)
+        # the imports are not part of the timed run
+        __import__("ferroftp.fsspec" if lib == "ferroftp" else "fsspec.implementations.ftp")
     if fn is None:
         print(f"py_client: {lib} does not do {workload}", file=sys.stderr)
         return 3
