@@ -327,7 +327,11 @@ impl Connection {
         if rest {
             let _ = self.control.ftp().resume_transfer(offset as usize).await;
         }
-        let stream = self.data().open_upload_with(path, append, !rest).await?;
+        let size = total.map(|t| t.saturating_sub(offset));
+        let stream = self
+            .data()
+            .open_upload_with(path, append, !rest, size)
+            .await?;
         // Once the server has said 150, a failure may leave part of the file behind.
         self.send_data(path, stream, source, total, progress, offset)
             .await
