@@ -332,10 +332,16 @@ impl Connection {
             .data()
             .open_upload_with(path, append, !rest, size)
             .await?;
-        // Once the server has said 150, a failure may leave part of the file behind.
-        self.send_data(path, stream, source, total, progress, offset)
+        // Once the server has said 150, a failure may leave part of the file behind; a STOR
+        // refused by the 150's place (data sent before it, see `open_upload_with`) did not.
+        match self
+            .send_data(path, stream, source, total, progress, offset)
             .await
-            .map_err(Error::mark_partial)
+        {
+            Ok(n) => Ok(n),
+            Err(e) if self.data().refused_before_start().await => Err(e),
+            Err(e) => Err(e.mark_partial()),
+        }
     }
 
     /// The data of [`Connection::store_at`], through its open data connection.

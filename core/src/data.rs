@@ -262,6 +262,12 @@ impl<'a> DataChannel<'a> {
         }
     }
 
+    /// Whether the last upload opened with its data ahead of the server's `150` failed because
+    /// the server refused its STOR (read in the 150's place): it never started.
+    pub(crate) async fn refused_before_start(&self) -> bool {
+        self.control.ftp_ref().preliminary_refused().await
+    }
+
     /// Marks `e`, the failure of a transfer command (`context` starts with RETR, STOR or
     /// APPE), as [unsent](Error::mark_unsent) when the command itself was never written: the
     /// failure came while the data connection was negotiated (EPSV, PASV, PORT, REST). Each

@@ -325,6 +325,10 @@ fn uploads_in_a_row(server: &Server, config: Config, tag: &str, count: usize) ->
         );
     }
     assert!(!local_dir.join("no-such-dir").exists());
+    assert!(
+        !refused.may_have_taken_effect(),
+        "{tag}: a refused STOR did nothing: {refused}"
+    );
     (
         take_counts(),
         format!("{refused} (code {:?})", refused.code()),

@@ -1010,6 +1010,13 @@ where
         cc.read_response_in(expected_code).await
     }
 
+    /// Whether the last transfer opened by [`Self::put_with_stream_unconfirmed`] was refused by
+    /// its preliminary reply (read by [`TransferStream::finish`]): the server never started
+    /// it, as when [`Self::put_with_stream`] returns a refusal.
+    pub async fn preliminary_refused(&self) -> bool {
+        self.control.lock().await.preliminary_refused
+    }
+
     /// Perform a custom command using the data connection.
     ///
     /// It returns both the [`Response`] and a [`TransferStream`], which implements both
@@ -1228,6 +1235,7 @@ where
         // Only a plain data connection can carry data before the server has answered: a TLS
         // handshake needs the server to have taken the command.
         let unconfirmed = unconfirmed && !self.is_secure_data();
+        cc.preliminary_refused = false;
         // Reject overlapping transfers before negotiating or opening another data socket.
         cc.guard_multiple_data_connections()?;
 

@@ -72,6 +72,9 @@ where
     /// was left unread for [`Self::complete_transfer`] to read first (see
     /// [`super::ImplAsyncFtpStream::put_with_stream_unconfirmed`]).
     pub(super) preliminary_due: Option<Vec<Status>>,
+    /// The last transfer command's preliminary reply, read by [`Self::complete_transfer`], was
+    /// a refusal (the server never started the transfer).
+    pub(super) preliminary_refused: bool,
 }
 
 /// Unwraps a shared control channel that is no longer referenced by any transfer.
@@ -109,6 +112,7 @@ where
             ready_epsv: None,
             transfer_ahead: None,
             preliminary_due: None,
+            preliminary_refused: false,
         }
     }
 
@@ -285,6 +289,7 @@ where
             self.preliminary_due = None;
             if let Err(refused) = preliminary {
                 // A refusal is the command's only reply: nothing else is due.
+                self.preliminary_refused = matches!(refused, FtpError::UnexpectedResponse(_));
                 self.pending_transfer_reply.store(false, Ordering::Release);
                 return Err(refused);
             }
