@@ -327,11 +327,21 @@ impl Connection {
         if rest {
             let _ = self.control.ftp().resume_transfer(offset as usize).await;
         }
-        let stream = self.data().open_upload_with(path, append, !rest).await?;
-        // Once the server has said 150, a failure may leave part of the file behind.
-        self.send_data(path, stream, source, total, progress, offset)
+        let size = total.map(|t| t.saturating_sub(offset));
+        let stream = self
+            .data()
+            .open_upload_with(path, append, !rest, size)
+            .await?;
+        // Once the server has said 150, a failure may leave part of the file behind; a STOR
+        // refused by the 150's place (data sent before it, see `open_upload_with`) did not.
+        match self
+            .send_data(path, stream, source, total, progress, offset)
             .await
-            .map_err(Error::mark_partial)
+        {
+            Ok(n) => Ok(n),
+            Err(e) if self.data().refused_before_start().await => Err(e),
+            Err(e) => Err(e.mark_partial()),
+        }
     }
 
     /// The data of [`Connection::store_at`], through its open data connection.

@@ -13,7 +13,9 @@ mod common;
 use std::sync::Mutex;
 
 use common::{Kind, Server, data, run};
-use ferroftp::{BatchOptions, Config, DownloadOptions, Pool, PoolOptions, blocking::Session};
+use ferroftp::{
+    BatchOptions, Config, DownloadOptions, Pool, PoolOptions, UploadOptions, blocking::Session,
+};
 
 /// Counts of the log lines that show what the client did.
 #[derive(Default, Debug, Clone, Copy)]
@@ -25,6 +27,10 @@ struct Counts {
     retr_taken: usize,
     /// RETRs sent ahead that were given up.
     retr_given_up: usize,
+    /// STORs whose data went before the server's 150.
+    stor_unconfirmed: usize,
+    /// SIZE commands with the next EPSV in the same write.
+    size_then_epsv: usize,
 }
 
 static COUNTS: Mutex<Counts> = Mutex::new(Counts {
@@ -33,6 +39,8 @@ static COUNTS: Mutex<Counts> = Mutex::new(Counts {
     sent_ahead: 0,
     retr_taken: 0,
     retr_given_up: 0,
+    stor_unconfirmed: 0,
+    size_then_epsv: 0,
 });
 
 struct Counter;
@@ -55,6 +63,12 @@ impl log::Log for Counter {
             c.retr_taken += 1;
         } else if text.starts_with("giving up RETR") {
             c.retr_given_up += 1;
+        } else if text.starts_with("Put file") && text.ends_with("before the server's answer") {
+            c.stor_unconfirmed += 1;
+        } else if text.starts_with("Sending custom command: SIZE")
+            && text.ends_with("EPSV ahead of the next data command")
+        {
+            c.size_then_epsv += 1;
         }
     }
 
@@ -253,4 +267,111 @@ fn failures_amid_retrs_sent_ahead() {
     // Given up: q030's (at q032, as q031 fails locally too), q090's (at q091) and the one
     // the stopped batch left (by read_bytes).
     assert_eq!(c.retr_given_up, 3, "{c:?}");
+}
+
+/// Uploads `count` files (sizes from empty to past the unconfirmed limit) through a
+/// one-session pool, then one STOR the server refuses and two more uploads on the same
+/// session; checks every byte on the server. Returns the counts and the refused upload's
+/// error.
+fn uploads_in_a_row(server: &Server, config: Config, tag: &str, count: usize) -> (Counts, String) {
+    let (dir, local_dir) = server.dir(&format!("up-{tag}"));
+    let scratch = server.scratch(&format!("up-{tag}"));
+    let items: Vec<_> = (0..count)
+        .map(|i| {
+            let local = scratch.join(format!("u{i:03}.bin"));
+            std::fs::write(&local, body(i)).unwrap();
+            (local, format!("{dir}/u{i:03}.bin"))
+        })
+        .collect();
+    let mut options = PoolOptions::default();
+    options.max_sessions = 1;
+    let pool = Pool::with_options(config, options).unwrap();
+    take_counts();
+    let (result, refused) = run(async {
+        let r = pool
+            .upload_many(items.clone(), BatchOptions::default())
+            .await;
+        let s = pool.session().await.unwrap();
+        let refused = s
+            .upload(
+                &items[1].0,
+                &format!("{dir}/no-such-dir/x.bin"),
+                UploadOptions::default(),
+            )
+            .await
+            .expect_err("a STOR into a missing directory");
+        for (local, remote) in &items[..2] {
+            s.upload(local, &format!("{remote}.again"), UploadOptions::default())
+                .await
+                .expect("the session is in step after a refusal");
+        }
+        drop(s);
+        pool.close().await;
+        (r, refused)
+    });
+    assert!(result.failed.is_empty(), "{tag}: {:?}", result.failed);
+    for i in 0..count {
+        let got = std::fs::read(local_dir.join(format!("u{i:03}.bin"))).unwrap();
+        assert!(
+            got == body(i),
+            "{tag}: u{i:03}.bin: wrong bytes on the server"
+        );
+    }
+    for i in 0..2 {
+        let got = std::fs::read(local_dir.join(format!("u{i:03}.bin.again"))).unwrap();
+        assert!(
+            got == body(i),
+            "{tag}: u{i:03}.bin.again: wrong bytes on the server"
+        );
+    }
+    assert!(!local_dir.join("no-such-dir").exists());
+    assert!(
+        !refused.may_have_taken_effect(),
+        "{tag}: a refused STOR did nothing: {refused}"
+    );
+    (
+        take_counts(),
+        format!("{refused} (code {:?})", refused.code()),
+    )
+}
+
+/// Uploads pipeline as far as is safe: a small STOR's data goes with the command (plain data
+/// connections), and the size check after each upload carries the next EPSV. vsftpd and
+/// pyftpdlib (which reads commands during transfers), plain, TLS and through a latency
+/// proxy; a refused STOR in between is reported with the server's code and leaves the session
+/// in step (one login); with pipelining off nothing is sent ahead.
+#[test]
+fn uploads_pipeline_and_stay_in_step() {
+    let _alone = counting();
+    const N: usize = 30;
+    // Files of at most 64 KiB: sizes 0, 1 and 4096 (+i) of body(i), and the refused and the
+    // two repeated uploads (files 0 and 1); 70_000 and 300_000 are sent after the 150.
+    let small = (0..N).filter(|i| body(*i).len() <= 64 * 1024).count() + 3;
+    let proxied = Server::start(Kind::Vsftpd, &["--rtt-ms", "4"]);
+    for (server, tag, tls) in [
+        (Server::shared(Kind::Vsftpd), "vs", false),
+        (Server::shared(Kind::Pyftpdlib), "py", false),
+        (Server::shared_tls(Kind::Vsftpd), "vs-tls", true),
+        (Server::shared_tls(Kind::Pyftpdlib), "py-tls", true),
+        (&proxied, "vs-rtt", false),
+    ] {
+        let (c, refused) = uploads_in_a_row(server, server.config(), tag, N);
+        assert!(refused.contains("code Some(55"), "{tag}: {refused}");
+        assert_eq!(c.logins, 1, "{tag}: one login for the whole run: {c:?}");
+        let unconfirmed = if tls { 0 } else { small };
+        assert_eq!(c.stor_unconfirmed, unconfirmed, "{tag}: {c:?}");
+        // Each upload's size check carries an EPSV (the refused one has no size check).
+        assert_eq!(c.size_then_epsv, N + 2, "{tag}: {c:?}");
+
+        let mut off = server.config();
+        off.pipelining = false;
+        let (c, refused) = uploads_in_a_row(server, off, &format!("{tag}-off"), N);
+        assert!(refused.contains("code Some(55"), "{tag} off: {refused}");
+        assert_eq!(c.logins, 1, "{tag}, pipelining off: {c:?}");
+        assert_eq!(
+            (c.stor_unconfirmed, c.size_then_epsv, c.sent_ahead),
+            (0, 0, 0),
+            "{tag} off: {c:?}"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use super::{Control, bad_reply, check_path};
 use crate::checksum::{self, Method};
 use crate::error::{Error, ErrorKind, Result};
 use crate::listing;
-use crate::reply::{parse_mdtm, parse_pwd};
+use crate::reply::{line_context, parse_mdtm, parse_pwd};
 
 impl Control {
     /// NOOP.
@@ -40,10 +40,9 @@ impl Control {
     /// SIZE in bytes.
     pub(crate) async fn size(&mut self, path: &str) -> Result<u64> {
         check_path(path)?;
-        let (_, text) = self.command(&format!("SIZE {path}"), &[213], true).await?;
-        text.get(4..)
-            .and_then(|t| t.trim().parse().ok())
-            .ok_or_else(|| bad_reply("SIZE", &text))
+        let line = format!("SIZE {path}");
+        let (code, text) = self.raw(&line).await?;
+        size_reply(&line, code, &text)
     }
 
     /// MDTM as UTC.
@@ -302,4 +301,14 @@ impl Control {
                 .with_note(&why)
         })
     }
+}
+
+/// The size in the reply (`code`, `text`) to `line` (a SIZE command), or the refusal.
+pub(crate) fn size_reply(line: &str, code: u16, text: &str) -> Result<u64> {
+    if code != 213 {
+        return Err(Error::from_reply(code, text, line_context(line), true));
+    }
+    text.get(4..)
+        .and_then(|t| t.trim().parse().ok())
+        .ok_or_else(|| bad_reply("SIZE", text))
 }

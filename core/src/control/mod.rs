@@ -24,6 +24,8 @@ use crate::{tls, wire};
 
 mod commands;
 
+pub(crate) use commands::size_reply;
+
 /// suppaftp's client, the control connection and the maker of data connections.
 pub(crate) type Ftp = AsyncRustlsFtpStream;
 
@@ -318,14 +320,7 @@ impl Control {
         })
         .await;
         self.secret.clear();
-        match reply {
-            Ok(resp) => {
-                let code = reply_code(&resp.body).unwrap_or(resp.status.code() as u16);
-                let text = wire::reply_text(&resp.body).trim_end().to_string();
-                Ok((code, text))
-            }
-            Err(e) => Err(e),
-        }
+        reply.map(|resp| reply_parts(&resp))
     }
 
     /// Sends `line` and returns the reply when its code is in `ok`, else the reply as an error.
@@ -387,6 +382,13 @@ pub(crate) fn check_path(path: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The code and text of a reply (the text trimmed at its end).
+pub(crate) fn reply_parts(resp: &suppaftp::types::Response) -> (u16, String) {
+    let code = reply_code(&resp.body).unwrap_or(resp.status.code() as u16);
+    let text = wire::reply_text(&resp.body).trim_end().to_string();
+    (code, text)
 }
 
 fn bad_reply(what: &str, text: &str) -> Error {

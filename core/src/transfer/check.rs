@@ -24,7 +24,13 @@ pub(crate) async fn verify_size(
     if !c.control.has_size() {
         return Ok(());
     }
-    match c.control.size(remote).await {
+    // After an upload, the next data command's EPSV goes with the SIZE (a batch of uploads).
+    let size = if what == "STOR" {
+        c.data().size_then_epsv(remote).await
+    } else {
+        c.control.size(remote).await
+    };
+    match size {
         Ok(size) if size == expected => Ok(()),
         Ok(size) => Err(Error::new(
             ErrorKind::Io,

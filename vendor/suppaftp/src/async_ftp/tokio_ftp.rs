@@ -662,6 +662,36 @@ where
         Ok(stream)
     }
 
+    /// Sends `STOR` and returns a writable [`TransferStream`] at once, without waiting for the
+    /// server's preliminary reply (`150`): [`TransferStream::finish`] reads it, before the
+    /// transfer's final reply, and returns the server's refusal if it refused the command. The
+    /// data can then go out with the command rather than a round trip after it.
+    ///
+    /// Meant for small files (their data fits in the sockets' buffers): a server that refuses
+    /// the command may keep the data connection open without reading it. Only in passive
+    /// modes with a plain data connection (TLS needs the server to take the command before
+    /// its handshake); otherwise this is [`Self::put_with_stream`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::put_with_stream`], except that a refused `STOR` is reported by
+    /// [`TransferStream::finish`].
+    pub async fn put_with_stream_unconfirmed<S: AsRef<str>>(
+        &mut self,
+        filename: S,
+    ) -> FtpResult<TransferStream<T>> {
+        debug!("Put file {}, data before the server's answer", filename.as_ref());
+        let (_, stream) = self
+            .open_transfer_with(
+                Command::Store(filename.as_ref().to_string()),
+                &[Status::AlreadyOpen, Status::AboutToSend],
+                Direction::Upload,
+                true,
+            )
+            .await?;
+        Ok(stream)
+    }
+
     /// Sends `APPE` and returns a writable [`TransferStream`] appending to the file `filename`.
     ///
     /// Behaves like [`ImplAsyncFtpStream::put_with_stream`], except that the data is appended.
@@ -957,6 +987,36 @@ where
         cc.read_response_in(expected_code).await
     }
 
+    /// [`Self::custom_command`], with an `EPSV` for the next data command in the same write
+    /// (only in [`Mode::ExtendedPassive`]): for a command that follows a finished transfer when
+    /// another transfer is likely to come (the size check of an upload in a batch). The `EPSV`
+    /// is answered after `command`; its reply is kept as with [`Self::send_epsv_ahead`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::custom_command`].
+    pub async fn custom_command_epsv_ahead(
+        &mut self,
+        command: impl ToString,
+        expected_code: &[Status],
+    ) -> FtpResult<Response> {
+        if self.mode != Mode::ExtendedPassive {
+            return self.custom_command(command, expected_code).await;
+        }
+        let mut cc = self.control().await?;
+        let command = command.to_string();
+        debug!("Sending custom command: {command}, and EPSV ahead of the next data command");
+        cc.perform_then_epsv(Command::Custom(command)).await?;
+        cc.read_response_in(expected_code).await
+    }
+
+    /// Whether the last transfer opened by [`Self::put_with_stream_unconfirmed`] was refused by
+    /// its preliminary reply (read by [`TransferStream::finish`]): the server never started
+    /// it, as when [`Self::put_with_stream`] returns a refusal.
+    pub async fn preliminary_refused(&self) -> bool {
+        self.control.lock().await.preliminary_refused
+    }
+
     /// Perform a custom command using the data connection.
     ///
     /// It returns both the [`Response`] and a [`TransferStream`], which implements both
@@ -1125,9 +1185,24 @@ where
         expected_code: &[Status],
         direction: Direction,
     ) -> FtpResult<(Response, TransferStream<T>)> {
+        let (response, stream) = self
+            .open_transfer_with(cmd, expected_code, direction, false)
+            .await?;
+        Ok((response.ok_or(FtpError::BadResponse)?, stream))
+    }
+
+    /// [`Self::open_transfer`]; with `unconfirmed` (passive modes, plain data connections) the
+    /// preliminary reply is left for [`TransferStream::finish`] and no response is returned.
+    async fn open_transfer_with(
+        &self,
+        cmd: Command,
+        expected_code: &[Status],
+        direction: Direction,
+        unconfirmed: bool,
+    ) -> FtpResult<(Option<Response>, TransferStream<T>)> {
         let mut cc = self.control().await?;
         let (response, data_stream) = self
-            .data_command_with_response(&mut cc, cmd, expected_code)
+            .data_command_with_response(&mut cc, cmd, expected_code, unconfirmed)
             .await?;
         Ok((
             response,
@@ -1153,9 +1228,14 @@ where
         cc: &mut ControlChannel<T>,
         cmd: Command,
         expected_code: &[Status],
-    ) -> FtpResult<(Response, DataStream<T>)> {
+        unconfirmed: bool,
+    ) -> FtpResult<(Option<Response>, DataStream<T>)> {
         // A pending offset belongs to this data command only, so no failure can leave it armed.
         let restart = cc.restart.take();
+        // Only a plain data connection can carry data before the server has answered: a TLS
+        // handshake needs the server to have taken the command.
+        let unconfirmed = unconfirmed && !self.is_secure_data();
+        cc.preliminary_refused = false;
         // Reject overlapping transfers before negotiating or opening another data socket.
         cc.guard_multiple_data_connections()?;
 
@@ -1164,7 +1244,7 @@ where
                 let listener = self.active(cc).await?;
                 Self::send_restart(cc, restart, &cmd).await?;
                 cc.perform(cmd).await?;
-                let response = cc.read_response_in(expected_code).await?;
+                let response = Some(cc.read_response_in(expected_code).await?);
 
                 // Anyone reaching the listener may connect first; only allowed peers are taken.
                 let control_peer = cc
@@ -1239,7 +1319,7 @@ where
                     Self::send_restart(cc, restart, &cmd).await?;
                     cc.perform(cmd).await?;
                 }
-                let response = cc.read_response_in(expected_code).await?;
+                let response = Self::preliminary(cc, expected_code, unconfirmed).await?;
                 (response, stream)
             }
             Mode::Passive => {
@@ -1247,7 +1327,7 @@ where
                 let stream = (self.passive_stream_builder)(address).await?;
                 Self::send_restart(cc, restart, &cmd).await?;
                 cc.perform(cmd).await?;
-                let response = cc.read_response_in(expected_code).await?;
+                let response = Self::preliminary(cc, expected_code, unconfirmed).await?;
                 (response, stream)
             }
         };
@@ -1274,6 +1354,29 @@ where
 
         cc.data_connection_open = true;
         Ok((response, data_stream))
+    }
+
+    /// Reads the preliminary reply of a transfer command just sent, or with `unconfirmed` leaves
+    /// it for [`ControlChannel::complete_transfer`].
+    async fn preliminary(
+        cc: &mut ControlChannel<T>,
+        expected_code: &[Status],
+        unconfirmed: bool,
+    ) -> FtpResult<Option<Response>> {
+        if unconfirmed {
+            cc.preliminary_due = Some(expected_code.to_vec());
+            Ok(None)
+        } else {
+            cc.read_response_in(expected_code).await.map(Some)
+        }
+    }
+
+    /// Whether data connections are TLS.
+    fn is_secure_data(&self) -> bool {
+        #[cfg(feature = "async-secure")]
+        return self.tls_ctx.is_some();
+        #[cfg(not(feature = "async-secure"))]
+        false
     }
 
     /// Runs the EPSV to enter Extended passive mode.

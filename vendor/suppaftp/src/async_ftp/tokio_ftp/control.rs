@@ -68,6 +68,13 @@ where
     /// server waits for its data connection. A data command with this very line takes it;
     /// any other command gives it up first ([`Self::abandon_transfer_ahead`]).
     pub(super) transfer_ahead: Option<String>,
+    /// The statuses a transfer command's preliminary reply (`150`) may have, when that reply
+    /// was left unread for [`Self::complete_transfer`] to read first (see
+    /// [`super::ImplAsyncFtpStream::put_with_stream_unconfirmed`]).
+    pub(super) preliminary_due: Option<Vec<Status>>,
+    /// The last transfer command's preliminary reply, read by [`Self::complete_transfer`], was
+    /// a refusal (the server never started the transfer).
+    pub(super) preliminary_refused: bool,
 }
 
 /// Unwraps a shared control channel that is no longer referenced by any transfer.
@@ -104,6 +111,8 @@ where
             epsv_ahead: false,
             ready_epsv: None,
             transfer_ahead: None,
+            preliminary_due: None,
+            preliminary_refused: false,
         }
     }
 
@@ -125,6 +134,21 @@ where
         self.ready_epsv = None;
         let line = self.encode_line(command)?;
         self.write_lines(&line).await
+    }
+
+    /// Sends `command` and, in the same write, an `EPSV` for the next data command, whose reply
+    /// (after `command`'s) is then pending as with
+    /// [`super::ImplAsyncFtpStream::send_epsv_ahead`].
+    pub(super) async fn perform_then_epsv(&mut self, command: Command) -> FtpResult<()> {
+        self.abandon_transfer_ahead().await?;
+        self.settle_epsv_ahead().await?;
+        self.ready_epsv = None;
+        let epsv = self.encode_line(Command::Epsv)?;
+        let mut lines = self.encode_line(command)?;
+        lines.extend_from_slice(&epsv);
+        self.write_lines(&lines).await?;
+        self.epsv_ahead = true;
+        Ok(())
     }
 
     /// Writes already encoded command lines and flushes them.
@@ -258,6 +282,18 @@ where
     /// The data socket must already be closed, otherwise the server never sends the reply.
     pub(super) async fn complete_transfer(&mut self) -> FtpResult<()> {
         self.data_connection_open = false;
+        if let Some(expected) = self.preliminary_due.clone() {
+            trace!("data connection closed; reading the transfer command's preliminary reply");
+            let preliminary = self.read_response_in(&expected).await;
+            // Cleared only once it is read: a read cut short leaves it due.
+            self.preliminary_due = None;
+            if let Err(refused) = preliminary {
+                // A refusal is the command's only reply: nothing else is due.
+                self.preliminary_refused = matches!(refused, FtpError::UnexpectedResponse(_));
+                self.pending_transfer_reply.store(false, Ordering::Release);
+                return Err(refused);
+            }
+        }
         trace!("data connection closed; reading transfer reply");
         let mut reply = self.read_response_in(TRANSFER_COMPLETE).await.map(|_| ());
         // A server that reads commands during a transfer may answer an EPSV sent ahead before
