@@ -358,7 +358,10 @@ impl<'a> DataChannel<'a> {
         repeatable: bool,
     ) -> Result<()> {
         let tls = self.control.is_tls();
-        bounded(self.control.timeout(), context, true, stream.finish())
+        // A 550 ends a download of a missing file; an upload's is a refusal (no such
+        // directory, no permission), read here when its STOR did not wait for the 150.
+        let lookup = !matches!(context.split(' ').next(), Some("STOR" | "APPE"));
+        bounded(self.control.timeout(), context, lookup, stream.finish())
             .await
             .map_err(|e| match e.code() {
                 Some(522) if tls && repeatable => e.mark_data_refused(),

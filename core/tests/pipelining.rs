@@ -331,7 +331,11 @@ fn uploads_in_a_row(server: &Server, config: Config, tag: &str, count: usize) ->
     );
     (
         take_counts(),
-        format!("{refused} (code {:?})", refused.code()),
+        format!(
+            "{refused} (code {:?}, kind {:?})",
+            refused.code(),
+            refused.kind()
+        ),
     )
 }
 
@@ -356,7 +360,9 @@ fn uploads_pipeline_and_stay_in_step() {
         (&proxied, "vs-rtt", false),
     ] {
         let (c, refused) = uploads_in_a_row(server, server.config(), tag, N);
+        // The same refusal as without pipelining: 550/553, a permanent error (not "not found").
         assert!(refused.contains("code Some(55"), "{tag}: {refused}");
+        assert!(refused.ends_with("kind Permanent)"), "{tag}: {refused}");
         assert_eq!(c.logins, 1, "{tag}: one login for the whole run: {c:?}");
         let unconfirmed = if tls { 0 } else { small };
         assert_eq!(c.stor_unconfirmed, unconfirmed, "{tag}: {c:?}");
@@ -367,6 +373,7 @@ fn uploads_pipeline_and_stay_in_step() {
         off.pipelining = false;
         let (c, refused) = uploads_in_a_row(server, off, &format!("{tag}-off"), N);
         assert!(refused.contains("code Some(55"), "{tag} off: {refused}");
+        assert!(refused.ends_with("kind Permanent)"), "{tag} off: {refused}");
         assert_eq!(c.logins, 1, "{tag}, pipelining off: {c:?}");
         assert_eq!(
             (c.stor_unconfirmed, c.size_then_epsv, c.sent_ahead),
