@@ -404,6 +404,21 @@ fn failures_amid_a_walk() {
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
 
+    // No session to be had (a wrong password): the whole call fails, as before.
+    let mut config = server.config();
+    config.password = ferroftp::Password::new("wrong");
+    config.retries = 0;
+    let refused = Pool::with_options(config, PoolOptions::default()).unwrap();
+    let e = run(refused.download_tree(
+        &top,
+        server.scratch("walk-fail-auth").path_buf(),
+        BatchOptions::default(),
+    ))
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+    let e = run(refused.upload_tree(local.path_buf(), &top, BatchOptions::default())).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+
     // Up: the server has a file named a3 and a directory named a4/f07.bin.
     chmod(&on_server.join("a2/f03.bin"), 0o644);
     std::fs::write(local.join("a2/f03.bin"), b"now readable").unwrap();
@@ -427,4 +442,41 @@ fn failures_amid_a_walk() {
         );
     }
     run(p.close());
+}
+
+/// A pool of 10 against a server that allows 3 connections: the pool lowers its limit and the
+/// walk still ends with every file (workers only take a directory step once they have a
+/// session, so none waits for a session while holding a step the others wait for).
+#[test]
+fn tree_with_fewer_connections_than_workers() {
+    let _alone = recording();
+    for kind in [Kind::Vsftpd, Kind::Pyftpdlib] {
+        let server = Server::start(kind, &["--max-cons", "3"]);
+        let (dirs, files) = tree();
+        let (top, _) = server.dir("walk-few");
+        for (rel, bytes) in &files {
+            server.put(&format!("walk-few/{rel}"), bytes);
+        }
+        for d in dirs.iter().filter(|d| d.ends_with("b2")) {
+            server.dir(&format!("walk-few/{d}"));
+        }
+        let p = pool(&server, 10, true);
+        let local = server.scratch("walk-few");
+        let result = run(p.download_tree(&top, local.path_buf(), BatchOptions::default())).unwrap();
+        assert!(result.is_ok(), "{:?}", result.failed.first());
+        assert_eq!(result.ok.len(), files.len());
+        for (rel, bytes) in &files {
+            assert!(&std::fs::read(local.join(rel)).unwrap() == bytes, "{rel}");
+        }
+        let up = run(p.upload_tree(
+            local.path_buf(),
+            &format!("{top}-up"),
+            BatchOptions::default(),
+        ))
+        .unwrap();
+        assert!(up.is_ok(), "{:?}", up.failed.first());
+        assert_eq!(up.ok.len(), files.len());
+        assert!(p.limit() <= 3, "{}", p.limit());
+        run(p.close());
+    }
 }

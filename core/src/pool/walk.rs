@@ -50,8 +50,8 @@ enum Task {
     File(usize, Job),
 }
 
-enum Next {
-    Task(Task),
+enum Next<T = Task> {
+    Task(T),
     /// Nothing queued, but directory steps are under way.
     Wait,
     Done,
@@ -123,40 +123,36 @@ impl Work {
         q.files.pop_front()
     }
 
-    /// Puts back a task its worker could not start (no session for it).
-    fn put_back(&self, task: Task) {
-        let mut q = self.queue();
-        match task {
-            Task::Dir(d) => {
-                q.busy -= 1;
-                q.dirs.push_front(d);
-            }
-            Task::File(i, j) => q.files.push_front((i, j)),
+    /// Whether a task is there to take (without taking it).
+    fn peek(&self) -> Next<()> {
+        let q = self.queue();
+        if q.stopped {
+            Next::Done
+        } else if !q.dirs.is_empty() || !q.files.is_empty() {
+            Next::Task(())
+        } else if q.busy > 0 {
+            Next::Wait
+        } else {
+            Next::Done
         }
-        drop(q);
-        self.wake.notify_waiters();
     }
 
-    /// No session can be had: `task` and everything queued fail with `e`.
-    fn fail_all(&self, task: Task, e: &Error) {
+    /// No session can be had (and no worker has one, so no task is under way): everything
+    /// queued fails with `e`.
+    fn fail_all(&self, e: &Error) {
         let mut q = self.queue();
-        let mut tasks: Vec<Task> = vec![task];
-        tasks.extend(q.dirs.drain(..).map(Task::Dir));
-        tasks.extend(q.files.drain(..).map(|(i, j)| Task::File(i, j)));
         let mut r = self.result();
-        for t in tasks {
-            let copy = Error::new(e.kind(), e.message());
-            match t {
-                Task::Dir(d) => {
-                    q.busy -= 1;
-                    if d.is_top() {
-                        q.top_error = Some(copy);
-                    } else {
-                        r.failed.push((d.remote().to_string(), copy));
-                    }
-                }
-                Task::File(_, j) => r.failed.push((j.remote().to_string(), copy)),
+        let copy = || Error::new(e.kind(), e.message());
+        let dirs: Vec<Dir> = q.dirs.drain(..).collect();
+        for d in dirs {
+            if d.is_top() {
+                q.top_error = Some(copy());
+            } else {
+                r.failed.push((d.remote().to_string(), copy()));
             }
+        }
+        for (_, j) in q.files.drain(..) {
+            r.failed.push((j.remote().to_string(), copy()));
         }
         drop((q, r));
         self.wake.notify_waiters();
@@ -167,6 +163,8 @@ impl Work {
         let mut q = self.queue();
         q.busy -= 1;
         match found {
+            // Stopped meanwhile: what it found is not started (nor counted).
+            Ok(_) if q.stopped => {}
             Ok(found) => {
                 let added = !found.files.is_empty();
                 q.dirs.extend(found.dirs);
@@ -235,7 +233,13 @@ impl Pool {
             let (pool, work, options) = (self.clone(), work.clone(), options.clone());
             set.spawn(async move { pool.worker(&work, &options).await });
         }
-        while set.join_next().await.is_some() {}
+        while let Some(joined) = set.join_next().await {
+            if joined.is_err() {
+                // A worker panicked (a bug): let the others finish instead of waiting for a
+                // directory step that will never end.
+                work.stop();
+            }
+        }
         work.finish()
     }
 
@@ -251,6 +255,31 @@ impl Pool {
             let woken = work.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
+            // The session first, the task after: a task is only ever in the hands of a worker
+            // with a session, so a directory step under way always ends (a worker holding one
+            // while it waits for a session that the waiting workers hold would never end).
+            if borrowed.is_none() {
+                match work.peek() {
+                    Next::Wait => {
+                        woken.await;
+                        continue;
+                    }
+                    Next::Done => return,
+                    Next::Task(()) => {}
+                }
+                match self.session().await {
+                    Ok(s) => borrowed = Some(s),
+                    Err(e) => {
+                        // Without a session this worker can do nothing; if no worker has
+                        // one, everything left fails with this error.
+                        if self.open_sessions() == 0 {
+                            work.fail_all(&e);
+                        }
+                        return;
+                    }
+                }
+                continue;
+            }
             let task = match reserved.take() {
                 Some((i, j)) => Task::File(i, j),
                 None => match work.next() {
@@ -262,21 +291,6 @@ impl Pool {
                     Next::Done => return,
                 },
             };
-            if borrowed.is_none() {
-                match self.session().await {
-                    Ok(s) => borrowed = Some(s),
-                    Err(e) => {
-                        // Without a session this worker can do nothing; if no worker has
-                        // one, everything left fails with this error.
-                        if self.open_sessions() == 0 {
-                            work.fail_all(task, &e);
-                        } else {
-                            work.put_back(task);
-                        }
-                        return;
-                    }
-                }
-            }
             let Some(s) = borrowed.as_ref() else { return };
             match task {
                 Task::Dir(dir) => {
