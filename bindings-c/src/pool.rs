@@ -654,8 +654,11 @@ pub extern "C" fn ferroftp_pool_upload_many_start(
 /// with its subdirectories), blocking until done; writes what happened to `*result_out`, owned by
 /// the caller (free it with `ferroftp_batch_result_free`).
 ///
-/// Fails with a status (and no result) when the tree cannot be listed or a local directory
-/// cannot be created; failures of single files are in the result instead.
+/// Directories are listed in parallel over the pool's sessions while files already move, so
+/// the progress totals grow as the walk finds files. Fails with a status (and no result) when the
+/// top directory cannot be listed or `local` cannot be created; failures of single files and of
+/// subdirectories (which cannot be listed, or whose local directory cannot be created) are in the
+/// result instead, under their remote paths.
 #[unsafe(no_mangle)]
 pub extern "C" fn ferroftp_pool_download_tree(
     pool: *const ferroftp_pool,
@@ -711,8 +714,10 @@ pub extern "C" fn ferroftp_pool_download_tree_start(
 /// with its subdirectories), blocking until done; writes what happened to `*result_out`, owned by
 /// the caller (free it with `ferroftp_batch_result_free`).
 ///
-/// Fails with a status (and no result) when the local tree cannot be read or a remote directory
-/// cannot be created; failures of single files are in the result instead.
+/// Remote directories are made in parallel over the pool's sessions, each before its files,
+/// while files already move. Fails with a status (and no result) when the local top directory
+/// cannot be read or the remote one cannot be made; failures of single files and of
+/// subdirectories are in the result instead, under their remote paths.
 #[unsafe(no_mangle)]
 pub extern "C" fn ferroftp_pool_upload_tree(
     pool: *const ferroftp_pool,

@@ -1,5 +1,6 @@
 /* The pool: 200 files up and down with 8 sessions (every byte checked on the server's disk and
- * the local one), a missing file among good ones, progress (monotonic, exact final totals),
+ * the local one), a missing file among good ones, progress (monotonic, exact final totals; a
+ * tree's totals grow with its walk),
  * trees both ways, the _start forms with ferroftp_future_take_batch, the batch result accessors,
  * and the failures (NULL pointers, bad arrays, invalid UTF-8). A session borrowed from the pool
  * (ferroftp_pool_session) used by 8 threads at once, every byte checked; handed back on
@@ -26,6 +27,7 @@ typedef struct {
     int concurrent; /* callbacks running right now (must never exceed 1) */
     bool overlap;
     bool monotonic;
+    bool growing; /* a tree: the totals may grow as its walk finds files (never shrink) */
     size_t files_total;
     ferroftp_batch_progress last;
     const ferroftp_session *session; /* when set: try a blocking call inside the callback */
@@ -44,12 +46,18 @@ static void on_batch_progress(void *userdata, const ferroftp_batch_progress *pro
     if (__sync_add_and_fetch(&p->concurrent, 1) != 1) p->overlap = true;
     pthread_mutex_lock(&p->mu);
     if (p->calls > 0) {
-        if (progress->files_done < p->last.files_done || progress->bytes_done < p->last.bytes_done ||
-            progress->files_total != p->files_total ||
-            progress->bytes_total_known != p->last.bytes_total_known ||
-            progress->bytes_total != p->last.bytes_total)
+        if (progress->files_done < p->last.files_done || progress->bytes_done < p->last.bytes_done)
+            p->monotonic = false;
+        if (!p->growing && (progress->files_total != p->files_total ||
+                            progress->bytes_total_known != p->last.bytes_total_known ||
+                            progress->bytes_total != p->last.bytes_total))
+            p->monotonic = false;
+        if (p->growing && (progress->files_total < p->files_total ||
+                           (progress->bytes_total_known && !p->last.bytes_total_known) ||
+                           (progress->bytes_total_known && progress->bytes_total < p->last.bytes_total)))
             p->monotonic = false;
     }
+    if (progress->files_done > progress->files_total) p->monotonic = false;
     p->files_total = progress->files_total;
     p->last = *progress;
     p->calls++;
@@ -307,6 +315,7 @@ static void test_trees(ferroftp_pool *pool, const char *rdir, const char *ldir) 
 
     bprogress_t p;
     bprogress_init(&p, NULL);
+    p.growing = true;
     ferroftp_batch_options o;
     CHECK_OK(ferroftp_batch_options_init(&o));
     o.progress = on_batch_progress;
@@ -327,6 +336,7 @@ static void test_trees(ferroftp_pool *pool, const char *rdir, const char *ldir) 
 
     /* And back down into a fresh local directory, through a future. */
     bprogress_init(&p, NULL);
+    p.growing = true;
     ferroftp_future *fut = NULL;
     CHECK_OK(ferroftp_pool_download_tree_start(pool, remote, dst, &o, &fut));
     CHECK_OK(ferroftp_future_wait(fut, -1));

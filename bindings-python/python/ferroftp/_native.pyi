@@ -762,7 +762,12 @@ class Pool:
     ) -> BatchResult:
         """Mirrors the remote directory ``remote`` into ``local`` (created as needed), listing
         each remote directory once. ``skip_existing`` leaves files whose size (and time, where
-        known) already match."""
+        known) already match.
+
+        Directories are listed in parallel over the pool's sessions while files already move,
+        so ``files_total`` and ``bytes_total`` of the progress grow as the walk finds files.
+        A top directory that cannot be listed raises; a subdirectory that cannot be listed is
+        in ``failed`` under its remote path (its subtree left out), like a file that fails."""
     def upload_tree(
         self,
         local: _StrPath,
@@ -773,7 +778,12 @@ class Pool:
         stop_on_error: bool = False,
         checksum: _Checksum = None,
     ) -> BatchResult:
-        """Mirrors the local directory ``local`` into ``remote`` (created as needed)."""
+        """Mirrors the local directory ``local`` into ``remote`` (created as needed).
+
+        Remote directories are made in parallel over the pool's sessions, each before its
+        files, while files already move (the progress totals grow as the walk finds files). A
+        top directory that cannot be read or made raises; a subdirectory that cannot be read,
+        made or listed is in ``failed`` under its remote path, like a file that fails."""
     def session(self) -> PooledSession:
         """Borrows one session: ``with pool.session() as s: ...``. Do not keep ``s`` beyond
         the block."""

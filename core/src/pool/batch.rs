@@ -1,6 +1,5 @@
 //! Batches: many files through the pool's sessions, each worker keeping one session busy.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -12,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::session::Session;
 use crate::transfer::{DownloadOptions, UploadOptions};
 
-use super::{Pool, PooledSession};
+use super::Pool;
 
 impl Pool {
     /// Downloads `(remote, local)` pairs with up to `max_sessions` sessions in parallel.
@@ -57,121 +56,24 @@ impl Pool {
             .collect();
         self.run_batch(jobs, options).await
     }
-
-    pub(super) async fn run_batch(&self, jobs: Vec<Job>, options: BatchOptions) -> BatchResult {
-        let files_total = jobs.len();
-        let bytes_total = jobs
-            .iter()
-            .map(Job::size)
-            .try_fold(0u64, |acc, s| s.map(|s| acc + s));
-        let tracker = Arc::new(Tracker {
-            state: Mutex::new(TrackerState {
-                progress: BatchProgress {
-                    files_done: 0,
-                    files_total,
-                    bytes_done: 0,
-                    bytes_total,
-                },
-                per_job: vec![0; files_total],
-            }),
-            callback: options.progress.clone(),
-        });
-        let queue: Arc<Mutex<VecDeque<(usize, Job)>>> =
-            Arc::new(Mutex::new(jobs.into_iter().enumerate().collect()));
-        let result = Arc::new(Mutex::new(BatchResult::default()));
-        let workers = self.inner.options.max_sessions.min(files_total.max(1));
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..workers {
-            let (pool, queue, result, tracker) =
-                (self.clone(), queue.clone(), result.clone(), tracker.clone());
-            let (stop_on_error, checksum) = (options.stop_on_error, options.checksum);
-            let pipelining = self.inner.config.pipelining;
-            set.spawn(async move {
-                let mut borrowed: Option<PooledSession> = None;
-                // The download this worker runs next, taken from the queue early so that its
-                // RETR can go ahead at the end of the current one.
-                let mut reserved: Option<(usize, Job)> = None;
-                loop {
-                    if reserved.is_none() && queue.lock().map(|q| q.is_empty()).unwrap_or(true) {
-                        return;
-                    }
-                    if borrowed.is_none() {
-                        match pool.session().await {
-                            Ok(s) => borrowed = Some(s),
-                            Err(e) => {
-                                // Without a session this worker can do nothing; if no worker
-                                // has one, the remaining files fail with this error.
-                                let open = pool.open_sessions();
-                                if open == 0 {
-                                    let mut rest: Vec<_> = queue
-                                        .lock()
-                                        .map(|mut q| q.drain(..).collect())
-                                        .unwrap_or_default();
-                                    rest.extend(reserved.take());
-                                    let mut r = result.lock().unwrap_or_else(|p| p.into_inner());
-                                    for (_, job) in rest {
-                                        r.failed.push((
-                                            job.remote().to_string(),
-                                            Error::new(e.kind(), e.message()),
-                                        ));
-                                    }
-                                }
-                                return;
-                            }
-                        }
-                    }
-                    let Some((index, job)) = reserved
-                        .take()
-                        .or_else(|| queue.lock().ok().and_then(|mut q| q.pop_front()))
-                    else {
-                        return;
-                    };
-                    if pipelining && job.is_download() {
-                        reserved = queue.lock().ok().and_then(|mut q| {
-                            q.front()
-                                .is_some_and(|(_, j)| j.is_download())
-                                .then(|| q.pop_front())
-                                .flatten()
-                        });
-                    }
-                    let next = reserved.as_ref().map(|(_, j)| j.remote());
-                    let Some(s) = borrowed.as_ref() else { return };
-                    let outcome = job.run(s, &tracker, index, checksum, next).await;
-                    tracker.file_done(index, outcome.as_ref().ok().copied());
-                    let failed = outcome.is_err();
-                    {
-                        let mut r = result.lock().unwrap_or_else(|p| p.into_inner());
-                        match outcome {
-                            Ok(n) => r.ok.push((job.remote().to_string(), n)),
-                            Err(e) => r.failed.push((job.remote().to_string(), e)),
-                        }
-                    }
-                    if failed && stop_on_error {
-                        if let Ok(mut q) = queue.lock() {
-                            q.clear();
-                        }
-                        return;
-                    }
-                }
-            });
-        }
-        while set.join_next().await.is_some() {}
-        let mut out = std::mem::take(&mut *result.lock().unwrap_or_else(|p| p.into_inner()));
-        out.ok.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
 }
 
 /// Progress of a batch, reported after every chunk and every finished file.
+///
+/// In a tree transfer (`download_tree`, `upload_tree`) files start moving while the tree is
+/// still being walked, so `files_total` and `bytes_total` grow as directories are listed (a
+/// report follows each directory that added files); they are final once the walk is over,
+/// at the latest in the last report. `files_done` never exceeds `files_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchProgress {
     /// Files finished (successfully or not).
     pub files_done: usize,
-    /// Files in the batch.
+    /// Files in the batch (in a tree: found so far).
     pub files_total: usize,
     /// Bytes transferred so far (never decreases, also across retries).
     pub bytes_done: u64,
-    /// Bytes in the batch, when every file's size is known.
+    /// Bytes in the batch (in a tree: of the files found so far), when every file's size is
+    /// known.
     pub bytes_total: Option<u64>,
 }
 
@@ -253,25 +155,25 @@ pub(super) enum Job {
 }
 
 impl Job {
-    fn size(&self) -> Option<u64> {
+    pub(super) fn size(&self) -> Option<u64> {
         match self {
             Job::Download { size, .. } | Job::Upload { size, .. } => *size,
         }
     }
 
-    fn remote(&self) -> &str {
+    pub(super) fn remote(&self) -> &str {
         match self {
             Job::Download { remote, .. } | Job::Upload { remote, .. } => remote,
         }
     }
 
-    fn is_download(&self) -> bool {
+    pub(super) fn is_download(&self) -> bool {
         matches!(self, Job::Download { .. })
     }
 
     /// Runs the job on `s`; `next` is the remote file of the download the same worker runs
     /// next, if any.
-    async fn run(
+    pub(super) async fn run(
         &self,
         s: &Session,
         tracker: &Arc<Tracker>,
@@ -325,12 +227,47 @@ struct TrackerState {
     per_job: Vec<u64>,
 }
 
-struct Tracker {
+/// The progress of a batch whose files may still grow in number (a tree being walked).
+pub(super) struct Tracker {
     state: Mutex<TrackerState>,
     callback: Option<Arc<dyn Fn(BatchProgress) + Send + Sync>>,
 }
 
 impl Tracker {
+    /// A tracker of no files yet, reporting to `callback`.
+    pub(super) fn new(callback: Option<Arc<dyn Fn(BatchProgress) + Send + Sync>>) -> Self {
+        Self {
+            state: Mutex::new(TrackerState {
+                progress: BatchProgress {
+                    files_done: 0,
+                    files_total: 0,
+                    bytes_done: 0,
+                    bytes_total: Some(0),
+                },
+                per_job: Vec::new(),
+            }),
+            callback,
+        }
+    }
+
+    /// Counts one more file of `size` bytes (unknown: the total becomes unknown for good);
+    /// returns its index for [`Tracker::bytes`] and [`Tracker::file_done`].
+    pub(super) fn add(&self, size: Option<u64>) -> usize {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.progress.files_total += 1;
+        st.progress.bytes_total = st.progress.bytes_total.zip(size).map(|(a, b)| a + b);
+        st.per_job.push(0);
+        st.per_job.len() - 1
+    }
+
+    /// Reports the progress as it is (after files were added).
+    pub(super) fn announce(&self) {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(cb) = &self.callback {
+            cb(st.progress);
+        }
+    }
+
     fn bytes(&self, index: usize, done: u64) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let seen = st.per_job.get(index).copied().unwrap_or(0);
@@ -345,7 +282,7 @@ impl Tracker {
         }
     }
 
-    fn file_done(&self, index: usize, bytes: Option<u64>) {
+    pub(super) fn file_done(&self, index: usize, bytes: Option<u64>) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(n) = bytes {
             let seen = st.per_job.get(index).copied().unwrap_or(0);

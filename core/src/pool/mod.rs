@@ -8,6 +8,7 @@
 
 mod batch;
 mod tree;
+mod walk;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

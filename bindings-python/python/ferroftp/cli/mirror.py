@@ -3,7 +3,8 @@
 Both trees are listed first (remote directories over up to ``--jobs`` sessions at once), which
 gives a plan: directories to make, files to copy (missing, or differing in size or time; with
 ``--newer-only`` only missing or newer ones; with ``--size-only`` sizes alone), and with
-``--delete`` files and directories to delete. ``--dry-run`` prints the plan; otherwise the copies
+``--delete`` files and directories to delete. ``--dry-run`` prints the plan; otherwise remote
+directories are made one depth at a time (each depth over up to ``--jobs`` sessions), the copies
 go through the pool's batch calls, copied files get the source's time (MFMT, or MDTM where the
 server has no MFMT; on the local side the remote time), and deletions come last.
 """
@@ -313,15 +314,18 @@ def _execute(
     # Directories, parents first; the files of one that cannot be made are not tried.
     broken: list[str] = []
     if sides.upload:
-        with pool.session() as s:
-            if not dst_exists:
+        if not dst_exists:
+            with pool.session() as s:
                 s.mkdir(sides.remote, parents=True)
-            for rel in plan.mkdirs:
-                try:
-                    s.mkdir(sides.remote_path(rel))
-                except ferroftp.Error as e:
-                    outcome.failed[sides.remote_path(rel)] = e
-                    broken.append(rel + "/")
+        # One depth at a time, each depth's directories over up to ``jobs`` sessions at once.
+        depths: dict[int, list[str]] = {}
+        for rel in plan.mkdirs:
+            depths.setdefault(rel.count("/"), []).append(rel)
+        for _, level in sorted(depths.items()):
+            errors = _each(ctx, pool, level, lambda s, rel: s.mkdir(sides.remote_path(rel)))
+            for i, e in sorted(errors.items()):
+                outcome.failed[sides.remote_path(level[i])] = e
+                broken.append(level[i] + "/")
     else:
         sides.local.mkdir(parents=True, exist_ok=True)
         for rel in plan.mkdirs:
