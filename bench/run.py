@@ -262,6 +262,37 @@ class Server:
                 self.proc.wait()
 
 
+def start_wan_server(root: Path, rtt: int, avoid: tuple[int, int] | None) -> Server:
+    """A vsftpd behind the latency proxy, its passive window clear of ``avoid`` and of every
+    port something already holds on the proxy's address (other latency proxies on this machine
+    listen on 127.0.0.2 too); a few attempts, since a port can be taken in between."""
+    last = ""
+    for _ in range(5):
+        for _ in range(50):
+            window = passive_window(WAN_PASSIVE_PORTS, avoid=avoid)
+            if all(bindable(PROXY_HOST, port) for port in range(window[0], window[1] + 1)):
+                break
+        try:
+            return Server(root, window, tls=False, rtt_ms=rtt)
+        except SystemExit as e:
+            last = str(e)
+            log(f"bench: the {rtt} ms server did not start ({last}); another window")
+    raise SystemExit(f"bench: the {rtt} ms server did not start: {last}")
+
+
+#: The latency proxy's address (serve.py's default --proxy-host).
+PROXY_HOST = "127.0.0.2"
+
+
+def bindable(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -947,6 +978,13 @@ def fsspec_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
     if not args:
         return None
     note = "fsspec.implementations.ftp (ftplib, one connection)"
+    if case.workload.key == "wan_fs_ranges":
+        # Seen with ftplib's debug log: the server has sent the whole file into the proxy (226),
+        # and the line ending of ABOR, sent as TCP urgent data, never reaches it.
+        note += (
+            "; each range ends with ABOR, whose last byte ftplib sends as TCP urgent data:"
+            " toxiproxy does not pass that byte on, so vsftpd never answers (bench/README.md)"
+        )
     return Cmd([str(PYTHON), str(PY_CLIENT), "fsspec", *args], note=note, parse=parse_json)
 
 
@@ -1226,7 +1264,7 @@ def listening(port: int) -> bool:
 #: file stays on the disk: that row is about the disk.
 #: Passive ports of each WAN server: each is a toxiproxy listener of its own. 8 sessions bind
 #: at random within the window (vsftpd tries 9 ports, then the session dies).
-WAN_PASSIVE_PORTS = 200
+WAN_PASSIVE_PORTS = 100
 
 MEMORY_OUT = ("small1", "small8", "wan_dl1", "wan_dl8", "wan100_dl8", "wan_tree_dl", "wan_list")
 
@@ -1534,6 +1572,7 @@ def table(w: Workload, cases: list[Case], env: Env) -> list[str]:
                 why = f"n/a: {c.unavailable}"
             elif c.given_up:
                 why = f"**FAILED** in the warm-up (not run again): {c.given_up[:300]}"
+                why += f" — {c.note}" if c.note else ""
             else:
                 # An anchor (or a face) that ran and failed: never a number, always the reason.
                 failed = "; ".join(sorted(set(c.failures)))[:300] or "no samples"
@@ -2121,9 +2160,9 @@ def main() -> int:
             wan: dict[int, Server] = {}
             window: tuple[int, int] | None = None
             for rtt in rtts:
-                window = passive_window(WAN_PASSIVE_PORTS, avoid=window)
-                wan[rtt] = Server(root, window, tls=False, rtt_ms=rtt)
+                wan[rtt] = start_wan_server(root, rtt, window)
                 servers.append(wan[rtt])
+                window = wan[rtt].passive
             env = Env(
                 sizes=sizes,
                 scratch=scratch,
