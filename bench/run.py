@@ -1,13 +1,16 @@
 """ferroftp's benchmark harness (issue 8): ``make bench``, or
 
-    .venv/bin/python bench/run.py [--reps N] [--quick] [--only W1,W2] [--rows R1,R2]
+    .venv/bin/python bench/run.py [--reps N] [--wan-reps N] [--quick] [--only W1,W2|wan|loopback]
+        [--rows R1,R2]
 
 Starts vsftpd on loopback (plain and explicit TLS, wide passive port ranges), generates the data
 in a scratch directory under /tmp, builds the clients (the Rust example in release, the C client
 against a release libferroftp, a release wheel of the Python binding), then runs every
 (workload, row) pair once untimed to warm the caches and N more times, interleaved round-robin
 (rep by rep: every workload, every row, the row order rotating each rep) so that drift hits
-everyone alike. Prints medians, min/max, CPU time of client and server, peak RSS and each ratio
+everyone alike. The WAN profile (workloads ``wan_*``, ``--only wan``) runs the same way against
+vsftpd reached through a latency proxy (toxiproxy, 20 ms and 100 ms round-trip time). Prints
+medians, min/max, CPU time of client and server, peak RSS and each ratio
 ferroftp / anchor, checks the goals of the issue, and writes the same report to
 bench/RESULTS.md (a --quick, --only or --rows run writes bench/RESULTS-quick.md or
 bench/RESULTS-partial.md instead, so that a smoke run never replaces the real results).
@@ -49,7 +52,11 @@ C_CLIENT_SRC = BENCH / "clients" / "bench_client.c"
 MEASURE_SRC = BENCH / "clients" / "measure.c"
 SERVE = ROOT / "tests" / "servers" / "serve.py"
 sys.path.insert(0, str(SERVE.parent))
-from serve import passive_window  # noqa: E402  (the same port choice as the test servers)
+from serve import (  # noqa: E402  (the same port choice and proxy as the test servers)
+    LaunchError,
+    passive_window,
+    toxiproxy_binary,
+)
 
 # Timing bases: how a sample's time is taken.
 IN_PROCESS = "in-process"  # the client's own clock, from before the connect to after the close
@@ -78,12 +85,42 @@ class Sizes:
     sessions: int
     ranges: int = 200
     range_size: int = 64 << 10
+    wan: WanSizes | None = None
 
     def describe(self) -> str:
         return (
             f"a {human_bytes(self.big)} file, {self.small_count} × {human_bytes(self.small_size)},"
             f" {self.mid_count} × {human_bytes(self.mid_size)}, a directory of"
             f" {self.dir_entries} entries"
+        )
+
+
+@dataclass(frozen=True)
+class WanSizes:
+    """The WAN profile's data (bench/README.md says why these sizes)."""
+
+    small1: int  # 4 KiB files, one session (download and upload)
+    small8: int  # 4 KiB files, 8 sessions (download and upload)
+    small100: int  # 4 KiB files, 8 sessions, at 100 ms
+    tree_top: int  # directories below the tree's root, each with tree_sub directories
+    tree_sub: int
+    tree_files: int  # files spread over the tree's directories, 1-16 KiB each
+    mid_count: int  # 1 MiB files, one session
+    listings: int  # listings of the dir2000 directory
+    fs_cat: int  # 4 KiB files read by fs.cat (the first ones of small8)
+    fs_get: int  # bytes of the file fs.get_file fetches
+    fs_ranges: int  # 64 KiB ranged reads of that file
+
+    @property
+    def tree_dirs(self) -> int:
+        """Directories of the tree, its root included."""
+        return 1 + self.tree_top * (1 + self.tree_sub)
+
+    def describe(self) -> str:
+        return (
+            f"{self.small1} and {self.small8} × 4 KiB (at 100 ms: {self.small100}), a tree of"
+            f" {self.tree_dirs} directories and {self.tree_files} files of 1-16 KiB,"
+            f" {self.mid_count} × 1 MiB, a {human_bytes(self.fs_get)} file"
         )
 
 
@@ -99,6 +136,19 @@ FULL = Sizes(
     threads=32,
     sessions=8,
     ranges=200,
+    wan=WanSizes(
+        small1=40,
+        small8=160,
+        small100=48,
+        tree_top=4,
+        tree_sub=4,
+        tree_files=200,
+        mid_count=16,
+        listings=10,
+        fs_cat=48,
+        fs_get=16 << 20,
+        fs_ranges=20,
+    ),
 )
 QUICK = Sizes(
     big=64 << 20,
@@ -112,6 +162,19 @@ QUICK = Sizes(
     threads=32,
     sessions=8,
     ranges=50,
+    wan=WanSizes(
+        small1=20,
+        small8=40,
+        small100=24,
+        tree_top=2,
+        tree_sub=2,
+        tree_files=40,
+        mid_count=5,
+        listings=3,
+        fs_cat=20,
+        fs_get=4 << 20,
+        fs_ranges=5,
+    ),
 )
 
 
@@ -127,16 +190,23 @@ def human_bytes(n: int) -> str:
 
 
 class Server:
-    """tests/servers/serve.py vsftpd, serving until stopped."""
+    """tests/servers/serve.py vsftpd, serving until stopped; with ``rtt_ms``, reached through
+    serve.py's latency proxy (toxiproxy on 127.0.0.2 in front of the control port and every
+    passive port, half the round-trip time added each way)."""
 
-    def __init__(self, root: Path, passive: tuple[int, int], tls: bool) -> None:
+    def __init__(
+        self, root: Path, passive: tuple[int, int], tls: bool, rtt_ms: int | None = None
+    ) -> None:
         argv = [str(PYTHON), str(SERVE), "vsftpd", "--root", str(root)]
         argv += ["--passive-ports", f"{passive[0]}-{passive[1]}", "--max-cons", "200"]
         argv += ["--stop-after", str(6 * 3600)]
         if tls:
             argv += ["--tls", "explicit"]
+        if rtt_ms is not None:
+            argv += ["--rtt-ms", str(rtt_ms)]
         self.passive = passive
         self.tls = tls
+        self.rtt_ms = rtt_ms
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -192,6 +262,37 @@ class Server:
                 self.proc.wait()
 
 
+def start_wan_server(root: Path, rtt: int, avoid: tuple[int, int] | None) -> Server:
+    """A vsftpd behind the latency proxy, its passive window clear of ``avoid`` and of every
+    port something already holds on the proxy's address (other latency proxies on this machine
+    listen on 127.0.0.2 too); a few attempts, since a port can be taken in between."""
+    last = ""
+    for _ in range(5):
+        for _ in range(50):
+            window = passive_window(WAN_PASSIVE_PORTS, avoid=avoid)
+            if all(bindable(PROXY_HOST, port) for port in range(window[0], window[1] + 1)):
+                break
+        try:
+            return Server(root, window, tls=False, rtt_ms=rtt)
+        except SystemExit as e:
+            last = str(e)
+            log(f"bench: the {rtt} ms server did not start ({last}); another window")
+    raise SystemExit(f"bench: the {rtt} ms server did not start: {last}")
+
+
+#: The latency proxy's address (serve.py's default --proxy-host).
+PROXY_HOST = "127.0.0.2"
+
+
+def bindable(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -213,6 +314,8 @@ class Env:
     lists: Path
     plain: Server
     tls: Server
+    #: The WAN profile's servers by round-trip time in ms (only those a chosen workload uses).
+    wan: dict[int, Server]
     measure: Path
     rust_client: Path | None
     c_client: Path | None
@@ -230,27 +333,65 @@ class Env:
     def names(self, kind: str) -> Path:
         return self.lists / f"{kind}.txt"
 
+    def server(self, w: Workload) -> Server:
+        """The server a workload runs against."""
+        return self.wan[w.rtt] if w.rtt else self.tls if w.tls else self.plain
 
-def generate_data(env: Env) -> None:
-    s, root = env.sizes, env.root
-    block = os.urandom(16 * MIB)
-    with open(root / "big.bin", "wb") as f:
-        left = s.big
+    @property
+    def wan_sizes(self) -> WanSizes:
+        assert self.sizes.wan is not None
+        return self.sizes.wan
+
+
+def write_random(path: Path, size: int) -> None:
+    block = os.urandom(min(size, 16 * MIB))
+    with open(path, "wb") as f:
+        left = size
         while left:
             n = min(left, len(block))
             f.write(block[:n])
             left -= n
-    for kind, count, size, pattern in (
-        ("small", s.small_count, s.small_size, "f{:04d}.bin"),
-        ("mid", s.mid_count, s.mid_size, "m{:03d}.bin"),
-    ):
-        (root / kind).mkdir()
+
+
+def generate_data(env: Env, loopback: bool, wan: bool) -> None:
+    """The data of the chosen workloads (the listing directory is shared by both profiles)."""
+    s, root = env.sizes, env.root
+    files: list[tuple[str, str, int, int, str]] = []  # (list name, dir, count, size, pattern)
+    if loopback:
+        write_random(root / "big.bin", s.big)
+        files += [
+            ("small", "small", s.small_count, s.small_size, "f{:04d}.bin"),
+            ("mid", "mid", s.mid_count, s.mid_size, "m{:03d}.bin"),
+        ]
+    if wan:
+        w = env.wan_sizes
+        files += [
+            ("wan-s1", "wan/s1", w.small1, 4096, "f{:04d}.bin"),
+            ("wan-s8", "wan/s8", w.small8, 4096, "f{:04d}.bin"),
+            ("wan-s100", "wan/s100", w.small100, 4096, "f{:04d}.bin"),
+            ("wan-mid", "wan/mid", w.mid_count, MIB, "m{:03d}.bin"),
+        ]
+    for kind, where, count, size, pattern in files:
+        (root / where).mkdir(parents=True)
         names = []
         for i in range(count):
             name = pattern.format(i)
-            (root / kind / name).write_bytes(os.urandom(size))
-            names.append(f"/{kind}/{name}")
+            (root / where / name).write_bytes(os.urandom(size))
+            names.append(f"/{where}/{name}")
         env.names(kind).write_text("\n".join(names) + "\n")
+    if wan:
+        w = env.wan_sizes
+        env.names("wan-fs").write_text(
+            "\n".join(env.names("wan-s8").read_text().split()[: w.fs_cat]) + "\n"
+        )
+        write_random(root / "wan" / "get.bin", w.fs_get)
+        make_tree(root / "wan" / "tree", w)
+        # The upload rows' sources: local directories of 4 KiB files.
+        for kind, count in (("up1", w.small1), ("up8", w.small8)):
+            src = env.scratch / "src" / kind
+            src.mkdir(parents=True)
+            for i in range(count):
+                (src / f"u{i:04d}.bin").write_bytes(os.urandom(4096))
     listing = root / "dir2000"
     listing.mkdir()
     for i in range(s.dir_entries):
@@ -259,6 +400,27 @@ def generate_data(env: Env) -> None:
     for path in [root, *root.rglob("*")]:
         os.chown(path, env.uid, env.gid)
     os.sync()
+
+
+def make_tree(top: Path, w: WanSizes) -> None:
+    """The WAN profile's tree: ``tree_top`` directories with ``tree_sub`` subdirectories each,
+    the files dealt round-robin over every directory (the root included), 1-16 KiB each."""
+    dirs = [top]
+    for i in range(w.tree_top):
+        d = top / f"d{i:02d}"
+        dirs += [d, *(d / f"s{j:02d}" for j in range(w.tree_sub))]
+    for d in dirs:
+        d.mkdir(parents=True)
+    for i in range(w.tree_files):
+        size = 1024 + (i * 4093) % (15 * 1024)
+        (dirs[i % len(dirs)] / f"t{i:04d}.bin").write_bytes(os.urandom(size))
+
+
+def files_below(top: Path) -> dict[str, int]:
+    """{relative path: size} of every file below ``top`` (empty when it does not exist)."""
+    if not top.is_dir():
+        return {}
+    return {str(p.relative_to(top)): p.stat().st_size for p in top.rglob("*") if p.is_file()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,6 +443,13 @@ class Workload:
     variants: tuple[Variant, ...] = (Variant(),)
     # "report", "limit_curl", "best:F", "vs:ROW:F", "shared:F", "noop:F", "rss:MIB"
     goal: str = "report"
+    #: The WAN profile: the round-trip time (ms) of the latency proxy; 0 on loopback.
+    rtt: int = 0
+    #: WAN: the protocol's floor in round trips per item (file, listing, read) at this
+    #: workload's parallelism, through the proxy (bench/README.md, "The WAN profile").
+    floor: float = 0.0
+    #: WAN: what an item is, for the round trips per item.
+    item: str = "file"
 
     @property
     def throughput(self) -> bool:
@@ -304,7 +473,35 @@ class Workload:
             "fs_cat": s.small_count,
             "fs_get": s.big / MB,
             "fs_ranges": s.ranges,
+            **self.wan_amounts(env),
         }[self.key]
+
+    def wan_amounts(self, env: Env) -> dict[str, float]:
+        w = env.sizes.wan
+        if w is None:
+            return {}
+        return {
+            "wan_dl1": w.small1,
+            "wan_dl8": w.small8,
+            "wan_up1": w.small1,
+            "wan_up8": w.small8,
+            "wan_tree_dl": w.tree_files,
+            "wan_tree_up": w.tree_files,
+            "wan_mid": w.mid_count * MIB / MB,
+            "wan_list": w.listings,
+            "wan100_dl8": w.small100,
+            "wan_fs_cat": w.fs_cat,
+            "wan_fs_get": w.fs_get / MB,
+            "wan_fs_ranges": w.fs_ranges,
+        }
+
+    def items(self, env: Env) -> int:
+        """WAN: the files (listings, reads) one run moves, for the round trips per item."""
+        w = env.wan_sizes
+        return {
+            "wan_mid": w.mid_count,
+            "wan_fs_get": 1,
+        }.get(self.key) or round(self.amount(env))
 
 
 def workloads(sizes: Sizes) -> list[Workload]:
@@ -351,7 +548,54 @@ def workloads(sizes: Sizes) -> list[Workload]:
             "reads/s",
             goal="vs:fsspec:3.0",
         ),
+        *wan_workloads(sizes),
     ]
+
+
+def wan_workloads(sizes: Sizes) -> list[Workload]:
+    """The WAN profile: vsftpd through the latency proxy at 20 ms (one row at 100 ms). Goals of
+    issue 17 (ratios against the best anchor in the same run, at 20 ms). ``floor``: the least
+    round trips per item the protocol allows here (bench/README.md explains each)."""
+    w = sizes.wan
+    if w is None:
+        return []
+    k = sizes.sessions
+    tree = f"a tree of {w.tree_dirs} dirs / {w.tree_files} files"
+    # A tree's floor: every directory is listed (or made) like a file is moved, over k
+    # sessions; the chain of levels (a directory's listing before its subdirectories') at 1.5
+    # round trips a level bounds it from below as well.
+    levels = 3 if w.tree_sub else 2 if w.tree_top else 1
+    tree_dl = max((w.tree_files + w.tree_dirs) * 0.5 / k, levels * 1.5) / w.tree_files
+    tree_up = max(w.tree_files * 1.0 / k, 1.0) / w.tree_files
+    return [
+        Workload("wan_dl1", f"20 ms: {w.small1} × 4 KiB download, one session", "files/s",
+                 goal="vs:curl:3.0", rtt=20, floor=0.5),
+        Workload("wan_dl8", f"20 ms: {w.small8} × 4 KiB download, {k} sessions", "files/s",
+                 goal="best:2.5", rtt=20, floor=0.5 / k),
+        Workload("wan_up1", f"20 ms: {w.small1} × 4 KiB upload, one session", "files/s",
+                 goal="best:1.5", rtt=20, floor=1.0),
+        Workload("wan_up8", f"20 ms: {w.small8} × 4 KiB upload, {k} sessions", "files/s",
+                 goal="best:1.5", rtt=20, floor=1.0 / k),
+        Workload("wan_tree_dl", f"20 ms: download of {tree}, {k} sessions", "files/s",
+                 goal="vs:lftp:2.5", rtt=20, floor=tree_dl),
+        Workload("wan_tree_up", f"20 ms: upload of {tree}, {k} sessions", "files/s",
+                 rtt=20, floor=tree_up),
+        Workload("wan_mid", f"20 ms: {w.mid_count} × 1 MiB download, one session", "MB/s",
+                 rtt=20, floor=0.5),
+        Workload("wan_list",
+                 f"20 ms: {w.listings} listings of a {sizes.dir_entries}-entry dir, one after"
+                 " another", "listings/s", rtt=20, floor=1.5, item="listing"),
+        Workload("wan100_dl8", f"100 ms: {w.small100} × 4 KiB download, {k} sessions",
+                 "files/s", rtt=100, floor=0.5 / k),
+        Workload("wan_fs_cat", f"20 ms: fsspec cat of {w.fs_cat} × 4 KiB", "files/s",
+                 rtt=20, floor=0.5 / k),
+        Workload("wan_fs_get", f"20 ms: fsspec get of a {human_bytes(w.fs_get)} file → file",
+                 "MB/s", rtt=20, floor=1.5),
+        Workload("wan_fs_ranges",
+                 f"20 ms: fsspec: {w.fs_ranges} random {human_bytes(sizes.range_size)} ranged"
+                 f" reads of the {human_bytes(w.fs_get)} file", "reads/s", rtt=20, floor=1.5,
+                 item="read"),
+    ]  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,6 +649,8 @@ class Case:
     failures: list[str] = field(default_factory=list)
     unavailable: str = ""
     note: str = ""
+    #: WAN: the failure of the warm-up run, after which the case is not run again.
+    given_up: str = ""
 
     @property
     def label(self) -> str:
@@ -434,6 +680,8 @@ def row(key: str, label: str, kind: str, face: str | None = None) -> Callable[[B
 
 def client_args(key: str, case: Case, env: Env, out: Path) -> list[str] | None:
     """The common command line of the library clients (Rust, C, Python) for workload ``key``."""
+    if key.startswith("wan"):
+        return wan_client_args(key, case, env, out)
     s = env.sizes
     server = env.tls if key == "ftps" else env.plain
     base = ["--url", server.url()]
@@ -463,13 +711,97 @@ def client_args(key: str, case: Case, env: Env, out: Path) -> list[str] | None:
     return None
 
 
+#: The WAN profile's small-file downloads: (the list of names, sessions).
+WAN_FILES = {
+    "wan_dl1": ("wan-s1", 1),
+    "wan_dl8": ("wan-s8", 8),
+    "wan100_dl8": ("wan-s100", 8),
+    "wan_mid": ("wan-mid", 1),
+}
+#: The WAN profile's uploads: (the local source directory under scratch/src, sessions).
+WAN_UPLOADS = {"wan_up1": ("up1", 1), "wan_up8": ("up8", 8)}
+#: The client workloads (of bench/clients/py_client.py) the Rust and C clients do not have.
+PYTHON_ONLY = ("upload-files", "tree-get", "tree-put")
+
+
+def wan_target(case: Case, env: Env) -> Path:
+    """Where a WAN upload row writes, in the served directory (/up/wan-ROW)."""
+    return env.root / "up" / f"wan-{case.tool.key}"
+
+
+def wan_client_args(key: str, case: Case, env: Env, out: Path) -> list[str] | None:
+    """The library clients' command line of a WAN workload (the fsspec ones aside)."""
+    w, server = env.wan_sizes, env.server(case.workload)
+    base = ["--url", server.url()]
+    remote_up = f"/up/wan-{case.tool.key}"
+    if key in WAN_FILES:
+        names, n = WAN_FILES[key]
+        names_file = str(env.names(names))
+        return [
+            "files",
+            *base,
+            "--names",
+            names_file,
+            "--local-dir",
+            str(out),
+            "--sessions",
+            str(n),
+        ]
+    if key in WAN_UPLOADS:
+        src, n = WAN_UPLOADS[key]
+        local = str(env.scratch / "src" / src)
+        return [
+            "upload-files",
+            *base,
+            "--local-dir",
+            local,
+            "--remote-dir",
+            remote_up,
+            "--sessions",
+            str(n),
+        ]
+    k = str(env.sizes.sessions)
+    if key == "wan_tree_dl":
+        return [
+            "tree-get",
+            *base,
+            "--remote",
+            "/wan/tree",
+            "--local-dir",
+            str(out / "tree"),
+            "--sessions",
+            k,
+        ]
+    if key == "wan_tree_up":
+        local = str(env.root / "wan" / "tree")
+        return [
+            "tree-put",
+            *base,
+            "--local",
+            local,
+            "--remote",
+            f"{remote_up}/tree",
+            "--sessions",
+            k,
+        ]
+    if key == "wan_list":
+        count, expect = str(w.listings), str(env.sizes.dir_entries)
+        return ["list", *base, "--remote", "/dir2000", "--count", count, "--expect", expect]
+    return None
+
+
 #: The fsspec workloads: both rows run bench/clients/py_client.py with the same code on an
 #: fsspec filesystem (ferroftp.fsspec's, or fsspec's own ftplib-based one).
 FSSPEC_WORKLOADS = {"fs_cat": "fs-cat", "fs_get": "fs-get", "fs_ranges": "fs-ranges"}
+#: The filesystems' own timeout in the WAN profile: fsspec's ranged read waits that long for
+#: the reply to its ABOR (bench/README.md), which is then its failure.
+WAN_FS_TIMEOUT = 10
 
 
 def fsspec_args(key: str, env: Env, out: Path) -> list[str] | None:
     """The py_client.py command line of an fsspec workload (None for the others)."""
+    if key.startswith("wan_fs_"):
+        return wan_fsspec_args(key, env, out)
     if key not in FSSPEC_WORKLOADS:
         return None
     s = env.sizes
@@ -480,6 +812,41 @@ def fsspec_args(key: str, env: Env, out: Path) -> list[str] | None:
         return [*base, "--remote", "/big.bin", "--local", str(out / "big.bin")]
     count, size = str(s.ranges), str(s.range_size)
     return [*base, "--remote", "/big.bin", "--count", count, "--size", size]
+
+
+def wan_fsspec_args(key: str, env: Env, out: Path) -> list[str]:
+    w = env.wan_sizes
+    url = env.wan[20].url()
+    base = [FSSPEC_WORKLOADS[key[4:]], "--url", url, "--timeout", str(WAN_FS_TIMEOUT)]
+    if key == "wan_fs_cat":
+        return [*base, "--names", str(env.names("wan-fs"))]
+    if key == "wan_fs_get":
+        return [*base, "--remote", "/wan/get.bin", "--local", str(out / "get.bin")]
+    count, size = str(w.fs_ranges), str(env.sizes.range_size)
+    return [*base, "--remote", "/wan/get.bin", "--count", count, "--size", size]
+
+
+def face_only(args: list[str], face: str) -> str:
+    """Why the Rust or C client cannot run a workload of the Python client's alone."""
+    client = {"Rust": "core/examples/bench_client.rs", "C": "bench/clients/bench_client.c"}[face]
+    return f"not measured: {client} has no `{args[0]}` workload (batch uploads, trees) yet"
+
+
+def batch_note(key: str, face: str, sessions: int) -> str:
+    """What a ferroftp row calls in a WAN workload."""
+    if key in WAN_UPLOADS:
+        return f"upload_many, {sessions} session(s)"
+    if key in ("wan_tree_dl", "wan_tree_up"):
+        op = "download_tree" if key == "wan_tree_dl" else "upload_tree"
+        return f"{op}, {sessions} sessions"
+    if key in WAN_FILES:
+        n = WAN_FILES[key][1]
+        if face == "Rust":
+            return f"Pool::download_many({n})"
+        if face == "C":
+            return f"ferroftp_pool_download_many, {n} session(s)"
+        return f"Pool.download_many, {n} session(s)"
+    return ""
 
 
 def parse_json(text: str) -> dict[str, Any]:
@@ -499,9 +866,12 @@ def rust_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
     args = client_args(case.workload.key, case, env, out)
     if not args:
         return None
+    if args[0] in PYTHON_ONLY:
+        return face_only(args, "Rust")
     k = case.workload.key
     n = env.sizes.sessions if k == "small8" else 1
     note = f"Pool::download_many({n})" if k in ("small1", "small8", "mid1") else ""
+    note = note or batch_note(k, "Rust", env.sizes.sessions)
     return Cmd([str(env.rust_client), *args], note=note, parse=parse_json)
 
 
@@ -520,6 +890,8 @@ def python_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
         return None
     n = env.sizes.sessions if k == "small8" else 1
     note = f"Pool.download_many, {n} session(s)" if k in ("small1", "small8", "mid1") else ""
+    n = WAN_UPLOADS[k][1] if k in WAN_UPLOADS else env.sizes.sessions
+    note = note or batch_note(k, "Python", n)
     argv = [str(PYTHON), str(PY_CLIENT), "ferroftp", *args]
     return Cmd(argv, note=note, parse=parse_json, env={"PYTHONPATH": env.python_path})
 
@@ -535,6 +907,9 @@ def c_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
         n = env.sizes.sessions if key == "small8" else 1
         note = f"ferroftp_pool_download_many, {n} session(s)"
     args = client_args(key, case, env, out)
+    if args and args[0] in PYTHON_ONLY:
+        return face_only(args, "C")
+    note = note or batch_note(key, "C", env.sizes.sessions)
     return Cmd([str(env.c_client), *args], note=note, parse=parse_json) if args else None
 
 
@@ -556,10 +931,28 @@ def py_anchor(lib: str, case: Case, env: Env, out: Path) -> Cmd | str | None:
     if k == "small8":
         what = "tasks, one client" if lib == "aioftp" else "threads, one connection"
         notes.append(f"{env.sizes.sessions} {what} each")
-    if lib == "ftplib" and k == "list":
+    if lib == "ftplib" and k in ("list", "wan_list"):
         notes.append("LIST lines split into fields")
+    notes += wan_anchor_notes(lib, k, env)
     argv = [str(PYTHON), str(PY_CLIENT), lib, *args]
     return Cmd(argv, note=", ".join(notes), parse=parse_json)
+
+
+def wan_anchor_notes(lib: str, k: str, env: Env) -> list[str]:
+    """How ftplib and aioftp do a WAN workload."""
+    n = env.sizes.sessions
+    each = "tasks, one client each" if lib == "aioftp" else "threads, one connection each"
+    if k in WAN_FILES or k in WAN_UPLOADS:
+        many = (WAN_FILES.get(k) or WAN_UPLOADS[k])[1] > 1
+        stream = "download_stream" if k in WAN_FILES else "upload_stream"
+        notes = [stream] if lib == "aioftp" else []
+        return notes + ([f"{n} {each}"] if many else [])
+    if k == "wan_tree_dl":
+        walk = "list(recursive=True) (LIST)" if lib == "aioftp" else "a LIST per directory"
+        return [f"walk on one connection ({walk}), then the files over {n} {each}"]
+    if k == "wan_tree_up":
+        return [f"MKD of every directory on one connection, then the files over {n} {each}"]
+    return []
 
 
 @row("ftplib", "ftplib", "library")
@@ -585,14 +978,21 @@ def fsspec_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
     if not args:
         return None
     note = "fsspec.implementations.ftp (ftplib, one connection)"
+    if case.workload.key == "wan_fs_ranges":
+        # Seen with ftplib's debug log: the server has sent the whole file into the proxy (226),
+        # and the line ending of ABOR, sent as TCP urgent data, never reaches it.
+        note += (
+            "; each range ends with ABOR, whose last byte ftplib sends as TCP urgent data:"
+            " toxiproxy does not pass that byte on, so vsftpd never answers (bench/README.md)"
+        )
     return Cmd([str(PYTHON), str(PY_CLIENT), "fsspec", *args], note=note, parse=parse_json)
 
 
 # --- CLI anchors -----------------------------------------------------------------------------
 
 
-def lftp_script(env: Env, tls: bool, commands: str) -> list[str]:
-    server = env.tls if tls else env.plain
+def lftp_script(env: Env, tls: bool, commands: str, server: Server | None = None) -> list[str]:
+    server = server or (env.tls if tls else env.plain)
     i = server.info
     settings = [
         "set cmd:fail-exit yes",
@@ -608,6 +1008,9 @@ def lftp_script(env: Env, tls: bool, commands: str) -> list[str]:
         ]
     else:
         settings.append("set ftp:ssl-allow no")
+    if server.rtt_ms is not None:
+        # PASV replies name the proxy already; this is what a client behind NAT would set.
+        settings += ["set ftp:ignore-pasv-address yes", "set cache:enable no"]
     opened = f"open -u {i['user']},{i['password']} -p {i['port']} {i['host']}"
     return ["lftp", "-c", "; ".join([*settings, opened, commands])]
 
@@ -615,6 +1018,8 @@ def lftp_script(env: Env, tls: bool, commands: str) -> list[str]:
 @row("lftp", "lftp 4.9", "cli")
 def lftp_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
     k, s = case.workload.key, env.sizes
+    if case.workload.rtt:
+        return lftp_wan(case, env, out)
     if k in ("dl_null", "ftps"):
         return Cmd(lftp_script(env, k == "ftps", "get /big.bin -o /dev/null"))
     if k == "dl_file":
@@ -630,12 +1035,50 @@ def lftp_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
     return None
 
 
-def curl_config(env: Env, kind: str, out: Path) -> Path:
+def lftp_wan(case: Case, env: Env, out: Path) -> Cmd | str | None:
+    k, n = case.workload.key, env.sizes.sessions
+    server = env.server(case.workload)
+
+    def script(
+        commands: str, note: str, parse: Callable[[str], dict[str, Any]] | None = None
+    ) -> Cmd:
+        return Cmd(lftp_script(env, False, commands, server), note=note, parse=parse)
+
+    if k in WAN_FILES:
+        src = f"/wan/{WAN_FILES[k][0].split('-', 1)[1]}"
+        par = f" -P {n}" if WAN_FILES[k][1] > 1 else ""
+        return script(f"mirror{par} {src} {out}", f"mirror{par} (lists the dir)")
+    if k in WAN_UPLOADS:
+        src, sessions = WAN_UPLOADS[k]
+        par = f" -P {n}" if sessions > 1 else ""
+        local = env.scratch / "src" / src
+        return script(f"mirror -R{par} {local} /up/wan-lftp", f"mirror -R{par}")
+    if k == "wan_tree_dl":
+        return script(f"mirror -P {n} /wan/tree {out / 'tree'}", f"mirror -P {n}")
+    if k == "wan_tree_up":
+        local = env.root / "wan" / "tree"
+        return script(f"mirror -R -P {n} {local} /up/wan-lftp/tree", f"mirror -R -P {n}")
+    if k == "wan_list":
+        count = env.wan_sizes.listings
+        # `cls -l` would ask again for every entry (about a round trip each); `cls` prints the
+        # names of the entries it parsed from LIST.
+        listings = "; ".join(["cls /dir2000"] * count)
+        return script(listings, "cls (LIST parsed by lftp, cache off)", parse=count_lines)
+    return None
+
+
+def count_lines(text: str) -> dict[str, Any]:
+    """The lines a CLI printed (lftp's listings: one line per entry)."""
+    return {"files": len(text.splitlines())}
+
+
+def curl_config(env: Env, kind: str, out: Path, server: Server | None = None) -> Path:
     """A curl config file fetching every file of ``kind`` into ``out``, in one invocation."""
     path = out / "curl.cfg"
+    server = server or env.plain
     with open(path, "w") as f:
         for name in env.names(kind).read_text().split():
-            f.write(f'url = "{env.plain.ftp_url(name)}"\n')
+            f.write(f'url = "{server.ftp_url(name)}"\n')
             f.write(f'output = "{out / name.rsplit("/", 1)[-1]}"\n')
     return path
 
@@ -659,6 +1102,8 @@ def curl_stalls(text: str) -> dict[str, Any]:
 def curl_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
     k, s = case.workload.key, env.sizes
     base = ["curl", "-sS", "--fail", "--no-progress-meter"]
+    if case.workload.rtt:
+        return curl_wan(case, env, out, base)
     if k == "dl_null":
         url = env.plain.ftp_url("/big.bin")
         return Cmd([*base, "-o", os.devnull, "-w", "%{size_download}", url], parse=curl_count)
@@ -689,6 +1134,79 @@ def curl_row(case: Case, env: Env, out: Path) -> Cmd | str | None:
             before=lambda: curl_config(env, "small", out),
         )
     return None
+
+
+def curl_wan(case: Case, env: Env, out: Path, base: list[str]) -> Cmd | str | None:
+    k, n = case.workload.key, env.sizes.sessions
+    server = env.server(case.workload)
+    # curl asks for EPSV first (vsftpd answers it: the control host is used); for PASV it
+    # would take the reply's address, which this option replaces with the control host's.
+    base = [*base, "--ftp-skip-pasv-ip"]
+    cfg = ["-K", str(out / "curl.cfg")]
+    # Stalls of 1 s (bench/README.md) are counted at 20 ms; at 100 ms a transfer's own time,
+    # with its connect and login, comes near a second by itself.
+    each, parse = (
+        (["-w", "%{time_total}\\n"], curl_stalls) if case.workload.rtt < 100 else ([], None)
+    )
+    parallel = ["-Z", "--parallel-max", str(n)]
+    if k in WAN_FILES:
+        kind, sessions = WAN_FILES[k]
+        argv = [*base, *(parallel if sessions > 1 else []), *each, *cfg]
+        note = f"-Z --parallel-max {n}" if sessions > 1 else "one process, every URL (-K)"
+        return Cmd(argv, note=note, parse=parse, before=lambda: curl_config(env, kind, out, server))
+    if k in WAN_UPLOADS:
+        src, sessions = WAN_UPLOADS[k]
+        local = env.scratch / "src" / src
+        pairs = [(p, f"/up/wan-curl/{p.name}") for p in sorted(local.iterdir())]
+        argv = [*base, *(parallel if sessions > 1 else []), *each, *cfg]
+        note = f"-T, -Z --parallel-max {n}" if sessions > 1 else "-T, one process, every file (-K)"
+        return Cmd(
+            argv, note=note, parse=parse, before=lambda: curl_upload_config(server, pairs, out)
+        )
+    if k == "wan_tree_dl":
+        return (
+            "curl cannot walk a remote tree (no recursive download); a list of the tree's URLs"
+            " made beforehand would leave out the listing this row measures"
+        )
+    if k == "wan_tree_up":
+        top = env.root / "wan" / "tree"
+        pairs = [
+            (p, f"/up/wan-curl/tree/{p.relative_to(top)}")
+            for p in sorted(top.rglob("*"))
+            if p.is_file()
+        ]
+        argv = [*base, "--ftp-create-dirs", *parallel, *each, *cfg]
+        note = f"-T of every file of the local walk, --ftp-create-dirs, -Z --parallel-max {n}"
+        return Cmd(
+            argv, note=note, parse=parse, before=lambda: curl_upload_config(server, pairs, out)
+        )
+    if k == "wan_list":
+
+        def listings() -> Path:
+            path = out / "curl.cfg"
+            url = server.ftp_url("/dir2000/")
+            count = env.wan_sizes.listings
+            lines = [f'url = "{url}"\noutput = "{out / f"list{i}.txt"}"\n' for i in range(count)]
+            path.write_text("".join(lines))
+            return path
+
+        return Cmd(
+            [*base, *each, *cfg],
+            note="-K, LIST text (not parsed; lines counted)",
+            parse=parse,
+            before=listings,
+        )
+    return None
+
+
+def curl_upload_config(server: Server, pairs: list[tuple[Path, str]], out: Path) -> Path:
+    """A curl config file uploading each (local, remote) pair, in one invocation."""
+    path = out / "curl.cfg"
+    lines = [
+        f'upload-file = "{local}"\nurl = "{server.ftp_url(remote)}"\n' for local, remote in pairs
+    ]
+    path.write_text("".join(lines))
+    return path
 
 
 @row("iperf3", "loopback limit (iperf3, 1 stream)", "limit")
@@ -744,7 +1262,11 @@ def listening(port: int) -> bool:
 #: group's recently deleted inodes (`recently_deleted`, 65% of ferroftp's CPU), about 0.5 ms a
 #: file for every client alike, which buries the clients' own cost. The 1 GiB download to a
 #: file stays on the disk: that row is about the disk.
-MEMORY_OUT = ("small1", "small8")
+#: Passive ports of each WAN server: each is a toxiproxy listener of its own. 8 sessions bind
+#: at random within the window (vsftpd tries 9 ports, then the session dies).
+WAN_PASSIVE_PORTS = 100
+
+MEMORY_OUT = ("small1", "small8", "wan_dl1", "wan_dl8", "wan100_dl8", "wan_tree_dl", "wan_list")
 
 
 @contextlib.contextmanager
@@ -767,10 +1289,15 @@ def run_case(case: Case, env: Env, timeout: float) -> Sample | str:
     out = base / case.tool.key
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
+    if case.workload.key in WAN_UPLOADS or case.workload.key == "wan_tree_up":
+        target = wan_target(case, env)  # the row writes into it (a tree: below it)
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir()
+        os.chown(target, env.uid, env.gid)
     cmd = case.tool.build(case, env, out)
     if not isinstance(cmd, Cmd):
         return "not applicable"
-    server = env.tls if case.workload.tls else env.plain
+    server = env.server(case.workload)
     report = env.out / "measure.txt"
     stdout_path, stderr_path = env.out / "stdout", env.out / "stderr"
     state = None
@@ -803,6 +1330,8 @@ def run_case(case: Case, env: Env, timeout: float) -> Sample | str:
         cpu1 = server.cpu()
         if code != 0:
             err = stderr_path.read_text(errors="replace").strip().splitlines()
+            # A Python traceback's marker lines (^^^^) say nothing.
+            err = [x for x in err if x.strip().strip("^~ ")]
             return f"exit {code}: {' | '.join(err[-3:])[:300]}"
         wall, user, system, maxrss = report.read_text().split()
         parsed = cmd.parse(stdout_path.read_text(errors="replace")) if cmd.parse else {}
@@ -861,7 +1390,67 @@ def verify(case: Case, env: Env, out: Path, parsed: dict[str, Any]) -> str:
         return f"read {reported} bytes in ranges, expected {s.ranges * s.range_size}"
     if k == "noop" and parsed.get("ops") != s.noops:
         return f"{parsed.get('ops')} NOOPs, expected {s.noops}"
+    if case.workload.rtt:
+        return verify_wan(case, env, out, parsed)
     return ""
+
+
+def verify_wan(case: Case, env: Env, out: Path, parsed: dict[str, Any]) -> str:
+    """verify() of the WAN profile's workloads."""
+    w, k = env.wan_sizes, case.workload.key
+    reported = parsed.get("bytes")
+    if k in WAN_FILES or k in WAN_UPLOADS:
+        if k in WAN_FILES:
+            count = len(env.names(WAN_FILES[k][0]).read_text().split())
+            size, where = (MIB if k == "wan_mid" else 4096), out
+        else:
+            count, size, where = (
+                (w.small1 if k == "wan_up1" else w.small8),
+                4096,
+                wan_target(case, env),
+            )
+        files = [p for p in where.iterdir() if p.name.endswith(".bin")] if where.is_dir() else []
+        wrong = [p.name for p in files if p.stat().st_size != size]
+        if len(files) != count or wrong:
+            verb = "downloaded" if k in WAN_FILES else "uploaded"
+            return f"{len(files)} files {verb} ({len(wrong)} of a wrong size), not {count}"
+    if k in ("wan_tree_dl", "wan_tree_up"):
+        want = files_below(env.root / "wan" / "tree")
+        got = files_below(out / "tree" if k == "wan_tree_dl" else wan_target(case, env) / "tree")
+        if got != want:
+            missing, wrong = (
+                set(want) - set(got),
+                [p for p in want if p in got and got[p] != want[p]],
+            )
+            return (
+                f"the tree has {len(got)} files, expected {len(want)} ({len(missing)} missing,"
+                f" {len(wrong)} of a wrong size, {len(set(got) - set(want))} extra)"
+            )
+    if k == "wan_list":
+        expect = w.listings * env.sizes.dir_entries
+        if case.tool.key == "curl":
+            lines = sum(len(p.read_text().splitlines()) for p in out.glob("list*.txt"))
+            if lines != expect:
+                return f"{lines} LIST lines in the listings, expected {expect}"
+        elif case.tool.key == "lftp":
+            if parsed.get("files") != expect:
+                return f"{parsed.get('files')} entries listed, expected {expect}"
+        elif parsed.get("ops") != w.listings:
+            return f"{parsed.get('ops')} listings, expected {w.listings}"
+    if k == "wan_fs_cat" and reported != w.fs_cat * 4096:
+        return f"cat gave {reported} bytes, expected {w.fs_cat * 4096}"
+    if k == "wan_fs_get":
+        size = (out / "get.bin").stat().st_size if (out / "get.bin").exists() else -1
+        if size != w.fs_get or reported != w.fs_get:
+            return f"get wrote {size} bytes (reported {reported}), expected {w.fs_get}"
+    if k == "wan_fs_ranges" and reported != w.fs_ranges * env.sizes.range_size:
+        return f"read {reported} bytes in ranges, expected {w.fs_ranges * env.sizes.range_size}"
+    return ""
+
+
+#: The workloads that write to the disk: dirty pages are flushed after each of their runs.
+SYNC_AFTER: tuple[str, ...] = ("dl_file", "upload", "small1", "small8", "mid1", "fs_get")
+SYNC_AFTER += ("wan_up1", "wan_up8", "wan_tree_up", "wan_mid", "wan_fs_get")
 
 
 def cleanup(case: Case, env: Env, out: Path) -> None:
@@ -871,7 +1460,9 @@ def cleanup(case: Case, env: Env, out: Path) -> None:
     if case.workload.key == "upload":
         with contextlib.suppress(FileNotFoundError):
             (env.root / "up" / f"{case.tool.key}.bin").unlink()
-    if case.workload.key in ("dl_file", "upload", "small1", "small8", "mid1", "fs_get"):
+    if case.workload.key in WAN_UPLOADS or case.workload.key == "wan_tree_up":
+        shutil.rmtree(wan_target(case, env), ignore_errors=True)
+    if case.workload.key in SYNC_AFTER:
         os.sync()
 
 
@@ -909,6 +1500,22 @@ def case_stat(case: Case, basis: str, env: Env) -> Stat | None:
 def median_of(case: Case, attr: str) -> float | None:
     values = [getattr(s, attr) for s in case.samples if getattr(s, attr) is not None]
     return statistics.median(values) if values else None
+
+
+def round_trips(case: Case, env: Env) -> float | None:
+    """WAN: the round trips per item (file, listing, read) a case's main number implies: its
+    time (the main number's basis) per item, divided by the round-trip time (the median over
+    the samples)."""
+    w = case.workload
+    times = [{WHOLE: s.wall, IN_PROCESS: s.inproc, OP: s.op}[case.basis] for s in case.samples]
+    values = [t / w.items(env) / (w.rtt / 1000) for t in times if t]
+    return statistics.median(values) if values else None
+
+
+def rtt_text(case: Case, env: Env) -> str:
+    """``1.83 (floor 0.50)``: round trips per item against the protocol's floor."""
+    r = round_trips(case, env)
+    return f"{fmt(r)} (floor {case.workload.floor:.2g})" if r is not None else "—"
 
 
 def fmt(v: float | None) -> str:
@@ -954,13 +1561,23 @@ def table(w: Workload, cases: list[Case], env: Env) -> list[str]:
     head = ["row", "timed", "median", "min", "max"]
     if w.throughput:
         head.append("whole-process median")
+    if w.rtt:
+        head.append(f"round trips per {w.item}")
     head += ["client CPU s", "server CPU s", "peak RSS MiB"]
     head += [f"{f.tool.face} ÷ row" for f in ratio_faces]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in cases:
         if c.unavailable or not c.samples:
-            why = c.unavailable or "; ".join(sorted(set(c.failures)))[:300] or "no samples"
-            cells = [c.label, "", f"n/a: {why}"] + [""] * (len(head) - 3)
+            if c.unavailable:
+                why = f"n/a: {c.unavailable}"
+            elif c.given_up:
+                why = f"**FAILED** in the warm-up (not run again): {c.given_up[:300]}"
+                why += f" — {c.note}" if c.note else ""
+            else:
+                # An anchor (or a face) that ran and failed: never a number, always the reason.
+                failed = "; ".join(sorted(set(c.failures)))[:300] or "no samples"
+                why = f"**FAILED** (every run, {len(c.failures)}): {failed}"
+            cells = [c.label, "", why.replace("|", "/")] + [""] * (len(head) - 3)
             lines.append("| " + " | ".join(cells) + " |")
             continue
         st = case_stat(c, c.basis, env)
@@ -971,7 +1588,8 @@ def table(w: Workload, cases: list[Case], env: Env) -> list[str]:
             timed = "peak RSS of the client process"
         if c.tool.kind == "limit":
             timed = "iperf3's own (transfer only)"
-        details = [x for x in (c.note, f"{len(c.failures)} runs failed" if c.failures else "") if x]
+        failed = f"{len(c.failures)} runs failed: {'; '.join(sorted(set(c.failures)))[:200]}"
+        details = [x for x in (c.note, failed if c.failures else "") if x]
         stalls = [x.stalls for x in c.samples if x.stalls is not None]
         if stalls and not any(stalls):
             details.append("no transfer took ≥ 1 s")
@@ -984,12 +1602,14 @@ def table(w: Workload, cases: list[Case], env: Env) -> list[str]:
                 " transfer (bench/README.md)"
             )
         if details:
-            timed += "; " + "; ".join(details)
+            timed += "; " + "; ".join(details).replace("|", "/")
         cells = [c.label, timed]
         cells += [fmt(st.median), fmt(st.low), fmt(st.high)] if st else ["—"] * 3
         if w.throughput:
             whole = case_stat(c, WHOLE, env)
             cells.append(fmt(whole.median) if whole and c.tool.kind != "limit" else "—")
+        if w.rtt:
+            cells.append(rtt_text(c, env))
         rss = median_of(c, "rss_kib")
         cells += [
             fmt(median_of(c, "client_cpu")),
@@ -1028,9 +1648,17 @@ def goal_lines(w: Workload, cases: list[Case], env: Env) -> list[str]:
     out: list[str] = []
     kind, _, arg = w.goal.partition(":")
 
+    # Anchors that ran and failed every run: named on the goal lines (never ranked).
+    failed = [c for c in cases if not c.tool.face and not c.samples and c.failures]
+    failed_note = "; ".join(f"{c.tool.label} FAILED ({c.failures[0][:120]})" for c in failed)
+
     def line(face: Case, text: str, value: float | None, ok: Callable[[float], bool]) -> None:
         verdict = "n/a" if value is None else ("PASS" if ok(value) else "MISS")
         extra = f" — {cpu_note(face)}" if verdict == "MISS" else ""
+        if w.rtt:
+            text += f"; {rtt_text(face, env)} round trips per {w.item}"
+        if failed_note:
+            text += f" [{failed_note}]"
         out.append(f"- {w.title}, {face.label}: {text}: **{verdict}**{extra}")
 
     def anchor(key: str) -> Case | None:
@@ -1167,6 +1795,40 @@ ferroftp's CPU in ext4's `recently_deleted`), about 0.5 ms a file for every clie
 """
 
 
+WAN_METHOD = """
+- **WAN profile** (bench/README.md, "The WAN profile"): a vsftpd per round-trip time \
+({rtts} ms), each reached through tests/servers/serve.py's latency proxy: toxiproxy listening on \
+127.0.0.2 for the control port and each of {ports} passive ports ({windows}), forwarding to \
+127.0.0.1 with half the round-trip time added in each direction. Data: {data}. Clients are \
+given the proxy's address; curl with `--ftp-skip-pasv-ip` and lftp with \
+`ftp:ignore-pasv-address` (vsftpd's PASV replies name the proxy already).
+- WAN workloads: {reps} timed repetitions (within the same round-robin passes as the loopback \
+ones); a WAN case that fails in the warm-up is not run again and is reported as failed with its \
+reason. The filesystems of the fsspec rows get a {fs_timeout} s timeout.
+- **Round trips per item** (file, listing, read): a row's main time (in-process for \
+libraries, connect and login included; whole process for CLI tools) per item, divided by the \
+round-trip time, next to the protocol's floor for that workload through this proxy, where a \
+TCP connect is local and costs no round trip (bench/README.md derives each floor). For 8 \
+sessions both are per item of the whole run: a session's own figure is 8 times larger.
+"""
+
+
+def wan_method(env: Env, info: RunInfo) -> list[str]:
+    windows = ", ".join(f"{s.passive[0]}-{s.passive[1]} at {r} ms" for r, s in env.wan.items())
+    return (
+        WAN_METHOD.format(
+            rtts=" and ".join(str(r) for r in env.wan),
+            ports=WAN_PASSIVE_PORTS,
+            windows=windows,
+            data=env.wan_sizes.describe(),
+            reps=info.wan_reps,
+            fs_timeout=WAN_FS_TIMEOUT,
+        )
+        .strip()
+        .splitlines()
+    )
+
+
 @dataclass
 class RunInfo:
     started: datetime.datetime
@@ -1174,6 +1836,7 @@ class RunInfo:
     load_after: str
     minutes: float
     reps: int
+    wan_reps: int
 
 
 def report(env: Env, cases: list[Case], chosen: list[Workload], info: RunInfo) -> str:
@@ -1209,11 +1872,14 @@ def report(env: Env, cases: list[Case], chosen: list[Workload], info: RunInfo) -
         *METHOD.format(
             plain=f"{plain[0]}-{plain[1]}",
             tls=f"{tls[0]}-{tls[1]}",
-            data=env.sizes.describe(),
+            data=env.sizes.describe()
+            if any(not w.rtt for w in chosen)
+            else "only the listing directory (no loopback workload ran)",
             reps=info.reps,
         )
         .strip()
         .splitlines(),
+        *(wan_method(env, info) if env.wan else []),
         *faces_line,
         "",
         "## Goals",
@@ -1372,46 +2038,76 @@ def scratch_dir(need: int) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def run_all(cases: list[Case], chosen: list[Workload], env: Env, reps: int, timeout: float) -> None:
+def run_all(
+    cases: list[Case], chosen: list[Workload], env: Env, reps: int, wan_reps: int, timeout: float
+) -> None:
+    """The warm-up pass, then the repetitions: loopback workloads ``reps`` times, the WAN
+    profile's ``wan_reps`` times (each within the same round-robin passes). A WAN case that
+    fails in the warm-up is not run again (a failure there, such as a client waiting for its
+    timeout, costs seconds each time): it is reported as failed, with the reason."""
     runnable = [c for c in cases if not c.unavailable]
-    for rep in range(reps + 1):
+    last = max(wan_reps if w.rtt else reps for w in chosen) if chosen else 0
+    for rep in range(last + 1):
         warm = rep == 0
-        label = "warm-up" if warm else f"rep {rep}/{reps}"
         for w in chosen:
-            group = [c for c in runnable if c.workload is w]
+            n = wan_reps if w.rtt else reps
+            if rep > n:
+                continue
+            label = "warm-up" if warm else f"rep {rep}/{n}"
+            group = [c for c in runnable if c.workload is w and not c.given_up]
             shift = rep % len(group) if group else 0
             for c in group[shift:] + group[:shift]:
                 result = run_case(c, env, timeout)
                 if isinstance(result, str):
                     c.failures.append(result)
                     log(f"[{label}] {w.key}: {c.label}: FAILED: {result}")
+                    if warm and w.rtt:
+                        c.given_up = result
                 elif not warm:
                     c.samples.append(result)
                     v = metric(c, result, c.basis, env)
                     log(f"[{label}] {w.key}: {c.label}: {fmt(v)} {w.unit}")
         if warm:
             for c in runnable:
-                c.failures.clear()
+                if not c.given_up:
+                    c.failures.clear()
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--reps", type=int, default=None, help="timed repetitions (default 5, quick 2)")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run of ~1 minute")
-    p.add_argument("--only", default="", help="comma-separated workloads (default: all)")
+    p.add_argument(
+        "--wan-reps", type=int, default=None, help="WAN repetitions (default 3, quick 1)"
+    )
+    p.add_argument(
+        "--only",
+        default="",
+        help="comma-separated workloads (default: all); `wan` is every WAN workload, `loopback`"
+        " every other",
+    )
     p.add_argument("--rows", default="", help="comma-separated rows (default: all)")
     p.add_argument("--output", default=None, help="the report file (see above)")
     p.add_argument("--timeout", type=float, default=120, help="seconds per run before a kill")
     args = p.parse_args()
     sizes = QUICK if args.quick else FULL
     reps = args.reps or (2 if args.quick else 5)
+    wan_reps = args.wan_reps or (1 if args.quick else 3)
     all_workloads = workloads(sizes)
+    groups = {
+        "wan": [w.key for w in all_workloads if w.rtt],
+        "loopback": [w.key for w in all_workloads if not w.rtt],
+    }
     known_w, known_r = [w.key for w in all_workloads], [t.key for t in TOOLS]
-    only = [x for x in args.only.split(",") if x]
+    only = [y for x in args.only.split(",") if x for y in groups.get(x, [x])]
     rows = [x for x in args.rows.split(",") if x]
     if set(only) - set(known_w) or set(rows) - set(known_r):
-        raise SystemExit(f"bench: known workloads: {known_w}; known rows: {known_r}")
+        raise SystemExit(
+            f"bench: known workloads: {known_w} (groups: wan, loopback); known rows: {known_r}"
+        )
     chosen = [w for w in all_workloads if not only or w.key in only]
+    loopback = any(not w.rtt for w in chosen)
+    rtts = sorted({w.rtt for w in chosen if w.rtt})
     tools = [t for t in TOOLS if not rows or t.key in rows]
     name = "RESULTS-quick.md" if args.quick else "RESULTS-partial.md" if only or rows else ""
     output = Path(args.output or BENCH / (name or "RESULTS.md")).resolve()
@@ -1420,6 +2116,11 @@ def main() -> int:
             raise SystemExit(f"bench: {tool} is missing; run bench/setup.sh")
     if os.geteuid() != 0:
         raise SystemExit("bench: vsftpd needs root (the launcher runs it as a root daemon)")
+    if rtts:
+        try:
+            toxiproxy_binary()
+        except LaunchError as e:
+            raise SystemExit(f"bench: the WAN profile (--only loopback leaves it out): {e}") from e
 
     started = datetime.datetime.now(datetime.UTC)
     load_before = loadavg()
@@ -1427,7 +2128,7 @@ def main() -> int:
         log(f"bench: warning: load average {load_before}: the numbers will be noisy")
     t0 = time.monotonic()
     with contextlib.ExitStack() as stack:
-        scratch = stack.enter_context(scratch_dir(3 * sizes.big + 512 * MIB))
+        scratch = stack.enter_context(scratch_dir((3 * sizes.big if loopback else 0) + 512 * MIB))
         measure = scratch / "measure"
         cc = [os.environ.get("CC", "cc"), "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"]
         error = compile_c([*cc, str(MEASURE_SRC), "-o", str(measure)])
@@ -1454,6 +2155,14 @@ def main() -> int:
         try:
             servers.append(Server(root, plain_ports, tls=False))
             servers.append(Server(root, tls_ports, tls=True))
+            # The WAN profile: a vsftpd per round-trip time behind serve.py's latency proxy (a
+            # toxiproxy listener per port on 127.0.0.2: the windows must not overlap).
+            wan: dict[int, Server] = {}
+            window: tuple[int, int] | None = None
+            for rtt in rtts:
+                wan[rtt] = start_wan_server(root, rtt, window)
+                servers.append(wan[rtt])
+                window = wan[rtt].passive
             env = Env(
                 sizes=sizes,
                 scratch=scratch,
@@ -1463,6 +2172,7 @@ def main() -> int:
                 lists=lists,
                 plain=servers[0],
                 tls=servers[1],
+                wan=wan,
                 measure=measure,
                 rust_client=rust,
                 c_client=c_client,
@@ -1473,8 +2183,10 @@ def main() -> int:
                 uid=servers[0].info["uid"],
                 gid=servers[0].info["gid"],
             )
-            log(f"generating data in {root}: {sizes.describe()}")
-            generate_data(env)
+            described = [sizes.describe() if loopback else ""]
+            described += [f"WAN: {sizes.wan.describe()}" if rtts and sizes.wan else ""]
+            log(f"generating data in {root}: {'; '.join(x for x in described if x)}")
+            generate_data(env, loopback, bool(rtts))
             cases = []
             for w in chosen:
                 for v in w.variants:
@@ -1488,8 +2200,10 @@ def main() -> int:
                         else:
                             c.note = built.note
                         cases.append(c)
-            run_all(cases, chosen, env, reps, args.timeout)
-            info = RunInfo(started, load_before, loadavg(), (time.monotonic() - t0) / 60, reps)
+            run_all(cases, chosen, env, reps, wan_reps, args.timeout)
+            info = RunInfo(
+                started, load_before, loadavg(), (time.monotonic() - t0) / 60, reps, wan_reps
+            )
             text = report(env, cases, chosen, info)
         finally:
             for s in servers:

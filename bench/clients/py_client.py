@@ -5,13 +5,17 @@ and the two fsspec filesystems for ftp:// (ferroftp.fsspec's and fsspec's own).
 
 LIB is ``ftplib``, ``aioftp``, ``ferroftp`` or ``fsspec``; the workloads and their options are
 those of ``core/examples/bench_client.rs`` (download, upload, stream, files, list, read-many,
-noop), plus the fsspec ones, which run the same code on ``ferroftp.fsspec.FTPFileSystem``
+noop), the ones of the WAN profile (``upload-files``: every file of ``--local-dir`` into
+``--remote-dir`` over ``--sessions`` sessions; ``tree-get``: the remote tree ``--remote`` into
+``--local-dir``; ``tree-put``: the local tree ``--local`` to ``--remote``, which must not
+exist), plus the fsspec ones, which run the same code on ``ferroftp.fsspec.FTPFileSystem``
 (LIB ``ferroftp``) or ``fsspec.implementations.ftp.FTPFileSystem`` (LIB ``fsspec``):
 ``fs-cat`` (``fs.cat`` of the files in ``--names``), ``fs-get`` (``fs.get_file`` of
 ``--remote`` to ``--local``) and ``fs-ranges`` (``--count`` reads of ``--size`` bytes at
 random offsets of ``--remote``, through one file opened with ``block_size=--size``; with
 fsspec's default read-ahead cache each read is one ranged transfer of twice that size, in both:
-fsspec's own FTP file ignores ``cache_type=``).
+fsspec's own FTP file ignores ``cache_type=``); ``--timeout`` (seconds, default 60) is
+the filesystem's.
 Runs the workload once and prints one line of JSON: ``{"elapsed_s": ..., "op_s": ...,
 "bytes": ..., "files": ..., "ops": ...}``: ``elapsed_s`` is timed in the process from before
 the connect to after the session is closed (the interpreter's start-up and imports are not in
@@ -37,10 +41,11 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 BLOCK = 256 * 1024
+T = TypeVar("T")
 
 
 class Unsupported(Exception):
@@ -182,6 +187,111 @@ def ftplib_files(o: Options) -> dict[str, Any]:
     return result(sum(totals), len(names), len(names))
 
 
+def ftplib_batch(o: Options, items: list[T], one: Callable[[ftplib.FTP, T], int]) -> int:
+    """``one(ftp, item)`` for every item over ``--sessions`` connections (threads taking the
+    items from a shared queue); the connects are timed when there are several, as in
+    ``ftplib_files``."""
+    sessions = o.number("sessions")
+    if sessions <= 1:
+        ftp = ftplib_connect(o)
+        op_start()
+        total = sum(one(ftp, item) for item in items)
+        op_end()
+        ftp.quit()
+        return total
+    op_start()
+    total = ftplib_workers(o, None, items, one)
+    op_end()
+    return total
+
+
+def ftplib_workers(
+    o: Options, first: ftplib.FTP | None, items: list[T], one: Callable[[ftplib.FTP, T], int]
+) -> int:
+    """``--sessions`` threads with a connection each (``first``, if given, is the first one's)
+    taking the items from a shared queue; the bytes moved."""
+    work = filled_queue(items)
+
+    def worker(i: int) -> int:
+        ftp = first if i == 0 and first is not None else ftplib_connect(o)
+        done = 0
+        while (item := next_item(work)) is not None:
+            done += one(ftp, item)
+        ftp.quit()
+        return done
+
+    with ThreadPoolExecutor(o.number("sessions")) as pool:
+        return sum(pool.map(worker, range(o.number("sessions"))))
+
+
+def ftplib_get(ftp: ftplib.FTP, pair: tuple[str, str]) -> int:
+    remote, local = pair
+    with open(local, "wb") as f:
+        ftp.retrbinary(f"RETR {remote}", f.write, blocksize=BLOCK)
+        return f.tell()
+
+
+def ftplib_put(ftp: ftplib.FTP, pair: tuple[str, str]) -> int:
+    local, remote = pair
+    with open(local, "rb") as f:
+        ftp.storbinary(f"STOR {remote}", f, blocksize=BLOCK)
+        return f.tell()
+
+
+def ftplib_upload_files(o: Options) -> dict[str, Any]:
+    pairs = upload_pairs(o)
+    total = ftplib_batch(o, pairs, ftplib_put)
+    return result(total, len(pairs), len(pairs))
+
+
+def ftplib_walk(ftp: ftplib.FTP, top: str) -> tuple[list[str], list[str]]:
+    """The directories and files below ``top`` (remote paths), one ``LIST`` per directory."""
+    dirs, files, todo = [], [], [top.rstrip("/")]
+    while todo:
+        here = todo.pop()
+        lines: list[str] = []
+        ftp.retrlines(f"LIST {here}", lines.append)
+        for entry in map(parse_list_line, lines):
+            if entry is None or entry[3] in (".", ".."):
+                continue
+            path = f"{here}/{entry[3]}"
+            if entry[0].startswith("d"):
+                dirs.append(path)
+                todo.append(path)
+            else:
+                files.append(path)
+    return dirs, files
+
+
+def ftplib_tree_get(o: Options) -> dict[str, Any]:
+    """The tree walked on one connection (a LIST per directory), then its files over
+    ``--sessions`` connections (the first one included)."""
+    top, local = o.get("remote").rstrip("/"), o.get("local-dir")
+    ftp = ftplib_connect(o)
+    op_start()
+    dirs, files = ftplib_walk(ftp, top)
+    os.makedirs(local, exist_ok=True)
+    for d in dirs:
+        os.makedirs(os.path.join(local, d[len(top) + 1 :]), exist_ok=True)
+    pairs = [(f, os.path.join(local, f[len(top) + 1 :])) for f in files]
+    total = ftplib_workers(o, ftp, pairs, ftplib_get)
+    op_end()
+    return result(total, len(pairs), len(pairs) + len(dirs))
+
+
+def ftplib_tree_put(o: Options) -> dict[str, Any]:
+    """The directories made on one connection (parents first), then the files over
+    ``--sessions`` connections (the first one included)."""
+    dirs, pairs = local_tree(o)
+    ftp = ftplib_connect(o)
+    op_start()
+    for d in dirs:
+        ftp.mkd(d)
+    total = ftplib_workers(o, ftp, pairs, ftplib_put)
+    op_end()
+    return result(total, len(pairs), len(pairs) + len(dirs))
+
+
 def parse_list_line(line: str) -> tuple[str, int, str, str] | None:
     """A minimal parse of a Unix ``ls -l`` line: (permissions, size, date text, name)."""
     parts = line.split(None, 8)
@@ -318,6 +428,85 @@ async def aioftp_noop(o: Options) -> dict[str, Any]:
     return result(0, 0, count)
 
 
+async def aioftp_put(client: Any, local: str, remote: str) -> int:
+    total = 0
+    with open(local, "rb") as f:  # noqa: ASYNC230 (as in aioftp_get)
+        async with client.upload_stream(remote) as stream:
+            while block := f.read(BLOCK):
+                await stream.write(block)
+                total += len(block)
+    return total
+
+
+async def aioftp_workers(o: Options, first: Any, pairs: list[tuple[str, str]], upload: bool) -> int:
+    """``--sessions`` clients in as many tasks (``first``, if given, is the first one's)
+    taking ``pairs`` from a shared queue; the bytes moved."""
+    work: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    for pair in pairs:
+        work.put_nowait(pair)
+
+    async def worker(i: int) -> int:
+        client = first if i == 0 and first is not None else await aioftp_client(o)
+        done = 0
+        while not work.empty():
+            a, b = work.get_nowait()
+            done += await (aioftp_put(client, a, b) if upload else aioftp_get(client, a, b))
+        await client.quit()
+        return done
+
+    sessions = max(1, o.number("sessions"))
+    return sum(await asyncio.gather(*(worker(i) for i in range(sessions))))
+
+
+async def aioftp_upload_files(o: Options) -> dict[str, Any]:
+    pairs = upload_pairs(o)
+    if o.number("sessions") <= 1:
+        client = await aioftp_client(o)
+        op_start()
+        total = await aioftp_workers(o, client, pairs, upload=True)
+        op_end()
+    else:
+        op_start()
+        total = await aioftp_workers(o, None, pairs, upload=True)
+        op_end()
+    return result(total, len(pairs), len(pairs))
+
+
+async def aioftp_tree_get(o: Options) -> dict[str, Any]:
+    """``Client.list(recursive=True)`` on one client (``LIST``: vsftpd has no MLSD, which
+    aioftp would try first in every directory), then the files over ``--sessions`` clients (the
+    first one included)."""
+    top, local = o.get("remote").rstrip("/"), o.get("local-dir")
+    client = await aioftp_client(o)
+    op_start()
+    entries = await client.list(top, recursive=True, raw_command="LIST")
+    os.makedirs(local, exist_ok=True)
+    pairs, dirs = [], 0
+    for path, info in sorted(entries, key=lambda e: str(e[0])):
+        target = os.path.join(local, str(path)[len(top) + 1 :])
+        if info["type"] == "dir":
+            os.makedirs(target, exist_ok=True)
+            dirs += 1
+        else:
+            pairs.append((str(path), target))
+    total = await aioftp_workers(o, client, pairs, upload=False)
+    op_end()
+    return result(total, len(pairs), len(pairs) + dirs)
+
+
+async def aioftp_tree_put(o: Options) -> dict[str, Any]:
+    """The directories made on one client (parents first), then the files over
+    ``--sessions`` clients (the first one included)."""
+    dirs, pairs = local_tree(o)
+    client = await aioftp_client(o)
+    op_start()
+    for d in dirs:
+        await client.make_directory(d, parents=False)
+    total = await aioftp_workers(o, client, pairs, upload=True)
+    op_end()
+    return result(total, len(pairs), len(pairs) + len(dirs))
+
+
 # ---------------------------------------------------------------------------------------------
 # ferroftp (the Python binding)
 
@@ -379,6 +568,41 @@ def ferroftp_files(o: Options) -> dict[str, Any]:
     return result(batch.bytes, len(names), len(names))
 
 
+def ferroftp_batch(o: Options, run: Callable[[Any], Any], count: int) -> dict[str, Any]:
+    """``run(pool)`` on a ``Pool`` of ``--sessions`` (its connects timed, as in
+    ``ferroftp_files``); a failed file fails the run."""
+    import ferroftp
+
+    sessions = max(1, o.number("sessions"))
+    pool = ferroftp.Pool(o.url, max_sessions=sessions, ca_file=o.ca_file, timeout=60.0)
+    op_start()
+    batch = run(pool)
+    op_end()
+    pool.close()
+    if batch.failed:
+        path, error = next(iter(batch.failed.items()))
+        raise SystemExit(f"{len(batch.failed)} files failed, first {path}: {error}")
+    files = len(batch.ok)
+    if count and files != count:
+        raise SystemExit(f"{files} files transferred, expected {count}")
+    return result(batch.bytes, files, files)
+
+
+def ferroftp_upload_files(o: Options) -> dict[str, Any]:
+    pairs = upload_pairs(o)
+    return ferroftp_batch(o, lambda pool: pool.upload_many(pairs), len(pairs))
+
+
+def ferroftp_tree_get(o: Options) -> dict[str, Any]:
+    remote, local = o.get("remote"), o.get("local-dir")
+    return ferroftp_batch(o, lambda pool: pool.download_tree(remote, local), 0)
+
+
+def ferroftp_tree_put(o: Options) -> dict[str, Any]:
+    local, remote = o.get("local"), o.get("remote")
+    return ferroftp_batch(o, lambda pool: pool.upload_tree(local, remote), 0)
+
+
 def ferroftp_list(o: Options) -> dict[str, Any]:
     s = ferroftp_connect(o)
     op_start()
@@ -433,7 +657,10 @@ def fs_make(lib: str, o: Options) -> Any:
         from ferroftp.fsspec import FTPFileSystem
     else:
         from fsspec.implementations.ftp import FTPFileSystem
-    return FTPFileSystem(o.host, o.port, o.user, o.password, timeout=60, skip_instance_cache=True)
+    timeout = float(o.values.get("timeout", 60))
+    return FTPFileSystem(
+        o.host, o.port, o.user, o.password, timeout=timeout, skip_instance_cache=True
+    )
 
 
 def fs_cat(lib: str, o: Options) -> dict[str, Any]:
@@ -480,6 +707,26 @@ FSSPEC = {"fs-cat": fs_cat, "fs-get": fs_get, "fs-ranges": fs_ranges}
 # ---------------------------------------------------------------------------------------------
 
 
+def upload_pairs(o: Options) -> list[tuple[str, str]]:
+    """(local, remote) of every file in ``--local-dir``, into ``--remote-dir``."""
+    src, dst = o.get("local-dir"), o.get("remote-dir").rstrip("/")
+    return [(os.path.join(src, n), f"{dst}/{n}") for n in sorted(os.listdir(src))]
+
+
+def local_tree(o: Options) -> tuple[list[str], list[tuple[str, str]]]:
+    """The remote directories to make for the local tree ``--local`` (``--remote`` first,
+    parents before children) and the (local, remote) pairs of its files."""
+    top, remote = o.get("local"), o.get("remote").rstrip("/")
+    dirs, pairs = [remote], []
+    for here, subdirs, files in os.walk(top):
+        subdirs.sort()
+        rel = os.path.relpath(here, top)
+        base = remote if rel == "." else f"{remote}/{rel}"
+        dirs += [f"{base}/{d}" for d in subdirs]
+        pairs += [(os.path.join(here, f), f"{base}/{f}") for f in sorted(files)]
+    return dirs, pairs
+
+
 def run_threads(target: Callable[[], int], n: int) -> list[int]:
     """Runs ``target`` in ``n`` threads at once; its results (an exception is raised here)."""
     with ThreadPoolExecutor(n) as pool:
@@ -487,14 +734,14 @@ def run_threads(target: Callable[[], int], n: int) -> list[int]:
         return [f.result() for f in futures]
 
 
-def filled_queue(items: list[str]) -> queue.SimpleQueue[str]:
-    q: queue.SimpleQueue[str] = queue.SimpleQueue()
+def filled_queue(items: list[T]) -> queue.SimpleQueue[T]:
+    q: queue.SimpleQueue[T] = queue.SimpleQueue()
     for item in items:
         q.put(item)
     return q
 
 
-def next_item(q: queue.SimpleQueue[str]) -> str | None:
+def next_item(q: queue.SimpleQueue[T]) -> T | None:
     try:
         return q.get_nowait()
     except queue.Empty:
@@ -506,6 +753,9 @@ WORKLOADS: dict[str, dict[str, Callable[[Options], Any]]] = {
         "download": ftplib_download,
         "upload": ftplib_upload,
         "files": ftplib_files,
+        "upload-files": ftplib_upload_files,
+        "tree-get": ftplib_tree_get,
+        "tree-put": ftplib_tree_put,
         "list": ftplib_list,
         "noop": ftplib_noop,
     },
@@ -513,6 +763,9 @@ WORKLOADS: dict[str, dict[str, Callable[[Options], Any]]] = {
         "download": aioftp_download,
         "upload": aioftp_upload,
         "files": aioftp_files,
+        "upload-files": aioftp_upload_files,
+        "tree-get": aioftp_tree_get,
+        "tree-put": aioftp_tree_put,
         "list": aioftp_list,
         "noop": aioftp_noop,
     },
@@ -521,6 +774,9 @@ WORKLOADS: dict[str, dict[str, Callable[[Options], Any]]] = {
         "upload": ferroftp_upload,
         "stream": ferroftp_stream,
         "files": ferroftp_files,
+        "upload-files": ferroftp_upload_files,
+        "tree-get": ferroftp_tree_get,
+        "tree-put": ferroftp_tree_put,
         "list": ferroftp_list,
         "read-many": ferroftp_read_many,
         "noop": ferroftp_noop,
