@@ -508,15 +508,15 @@ pub(crate) struct PyLease {
 #[pymethods]
 impl PyLease {
     fn __enter__(&self, py: Python<'_>) -> PyResult<PySession> {
-        let (pool, guard) = (self.pool.clone(), Arc::clone(&self.guard));
-        wait(py, async move {
-            let lent = pool.session().await.map_err(ftp_err)?;
-            let session = (*lent).clone();
-            if let Ok(mut g) = guard.lock() {
-                *g = Some(lent);
-            }
-            Ok(PySession::from_core(session))
-        })
+        let pool = self.pool.clone();
+        // The guard is set here, once the caller has the session: a lend interrupted (Ctrl-C)
+        // after the pool lent drops the lent session, which goes back to the pool.
+        let lent = wait(py, async move { pool.session().await.map_err(ftp_err) })?;
+        let session = PySession::from_core((*lent).clone());
+        if let Ok(mut g) = self.guard.lock() {
+            *g = Some(lent);
+        }
+        Ok(session)
     }
 
     fn __exit__(
@@ -539,15 +539,16 @@ pub(crate) struct PyAsyncLease {
 
 #[pymethods]
 impl PyAsyncLease {
-    fn __aenter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let (pool, guard) = (self.pool.clone(), Arc::clone(&self.guard));
-        spawn_async(py, async move {
+    /// An awaitable ([`Lending`]) that gives the session only to a caller that receives it.
+    fn __aenter__(&self, py: Python<'_>) -> PyResult<Lending> {
+        let pool = self.pool.clone();
+        let future = spawn_async(py, async move {
             let lent = pool.session().await.map_err(ftp_err)?;
-            let session = (*lent).clone();
-            if let Ok(mut g) = guard.lock() {
-                *g = Some(lent);
-            }
-            Ok(PyAsyncSession::from_core(session))
+            Ok(Lent(Mutex::new(Some(lent))))
+        })?;
+        Ok(Lending {
+            future: future.unbind(),
+            guard: Arc::clone(&self.guard),
         })
     }
 
@@ -560,5 +561,120 @@ impl PyAsyncLease {
     ) -> PyResult<Bound<'py, PyAny>> {
         give_back(&self.guard);
         ready(pyo3::types::PyBool::new(py, false).to_owned().into_any())
+    }
+}
+
+/// A session the pool lent, on its way to the caller of `__aenter__` (dropped unclaimed, it
+/// goes back to the pool).
+#[pyclass(frozen)]
+pub(crate) struct Lent(Mutex<Option<ferroftp::PooledSession>>);
+
+impl Lent {
+    fn take(&self) -> Option<ferroftp::PooledSession> {
+        self.0.lock().map(|mut l| l.take()).unwrap_or(None)
+    }
+}
+
+/// What `AsyncPooledSession.__aenter__` returns: an awaitable (its own iterator) over the
+/// future of the lend, handing the session to the lease (whose `__aexit__` gives it back) only
+/// when the awaiting coroutine receives it. A cancellation thrown into it while the pool is
+/// lending cancels the lend, and one that arrives after the pool lent (the future done, the
+/// coroutine not yet resumed) gives the session back at once: a cancelled lend never holds a
+/// session, garbage collection or not.
+#[pyclass(frozen)]
+pub(crate) struct Lending {
+    future: Py<PyAny>,
+    guard: Guard,
+}
+
+#[pymethods]
+impl Lending {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let future = self.future.bind(py);
+        if !future
+            .call_method0(pyo3::intern!(py, "done"))?
+            .is_truthy()?
+        {
+            // As `asyncio.Future.__await__`: the task waits for this future.
+            future.setattr(pyo3::intern!(py, "_asyncio_future_blocking"), true)?;
+            return Ok(future.clone().unbind());
+        }
+        let lent = future.call_method0(pyo3::intern!(py, "result"))?; // raises its error
+        let lent = lent.cast::<Lent>()?.get().take().ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err("this lend was awaited already")
+        })?;
+        let session = PyAsyncSession::from_core((*lent).clone());
+        if let Ok(mut g) = self.guard.lock() {
+            *g = Some(lent);
+        }
+        Err(pyo3::exceptions::PyStopIteration::new_err(
+            Bound::new(py, session)?.into_any().unbind(),
+        ))
+    }
+
+    fn send(&self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.__next__(py)
+    }
+
+    /// A cancellation (or another exception) thrown into the awaiting coroutine: the lend is
+    /// abandoned, and the exception goes on.
+    #[pyo3(signature = (typ, val = None, _tb = None))]
+    fn throw(
+        &self,
+        py: Python<'_>,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.abandon(py)?;
+        if typ.is_instance_of::<pyo3::exceptions::PyBaseException>() {
+            return Err(PyErr::from_value(typ.clone()));
+        }
+        let exc = match val {
+            Some(v) if v.is_instance_of::<pyo3::exceptions::PyBaseException>() => v.clone(),
+            Some(v) if !v.is_none() => typ.call1((v,))?,
+            _ => typ.call0()?,
+        };
+        Err(PyErr::from_value(exc))
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.abandon(py)
+    }
+}
+
+impl Lending {
+    /// Cancels the lend, or gives back the session it lent already.
+    fn abandon(&self, py: Python<'_>) -> PyResult<()> {
+        let future = self.future.bind(py);
+        if !future
+            .call_method0(pyo3::intern!(py, "done"))?
+            .is_truthy()?
+        {
+            future.call_method0(pyo3::intern!(py, "cancel"))?;
+            return Ok(());
+        }
+        if future
+            .call_method0(pyo3::intern!(py, "cancelled"))?
+            .is_truthy()?
+            || !future
+                .call_method0(pyo3::intern!(py, "exception"))?
+                .is_none()
+        {
+            return Ok(());
+        }
+        let lent = future.call_method0(pyo3::intern!(py, "result"))?;
+        if let Ok(lent) = lent.cast::<Lent>() {
+            drop(lent.get().take()); // back to the pool
+        }
+        Ok(())
     }
 }

@@ -46,6 +46,7 @@ __all__ = [
     "RemoteFile",
     "Session",
     "__version__",
+    "_before_exit",
     "_error",
     "_panic_in_operation",
     "_panic_in_operation_async",
@@ -611,6 +612,11 @@ def reset_log_cache() -> None:
     """Re-reads the levels of the ``ferroftp`` and ``suppaftp`` loggers of :mod:`logging`: call it
     after changing them (a logger's level is cached after its first record, so that records
     nobody listens to cost nothing)."""
+
+def _before_exit() -> None:
+    """The ``atexit`` hook registered on import: from then on, no thread of ferroftp's runtime
+    enters Python (awaitables still running never complete), and those inside are waited for,
+    so that none is in Python when the interpreter finalizes."""
 
 def _panic_in_operation() -> None:
     """Test hook: panics inside a spawned blocking operation."""

@@ -312,7 +312,6 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
         # the constructor; a process that did not make it (fork) makes its own.
         self._pool: AsyncPool | None = AsyncPool(**self._pool_args)
         self._pool_pid = os.getpid()
-        self._closed_pool: AsyncPool | None = None
         self._copy_slots: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
@@ -342,26 +341,11 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
 
     async def _borrow(self) -> tuple[AsyncPooledSession, AsyncSession]:
         """Borrows one session of the pool: ``(lease, session)``; ``lease.__aexit__`` gives it
-        back.
-
-        Cancellation-safe: a borrower cancelled while the pool is lending (fsspec cancels the
-        rest of a batch when one call fails) lets the lending finish and gives the session back
-        at once. Left to itself, a session lent to a cancelled ``__aenter__`` would stay lent
-        until the lease object is garbage collected, and a pool whose sessions are all lent
-        that way makes every later call wait forever."""
+        back. A borrower cancelled while the pool is lending (fsspec cancels the rest of a
+        batch when one call fails) holds no session: the pool's lend is cancellation-safe."""
         lease = self._get_pool().session()
-        lending = asyncio.ensure_future(lease.__aenter__())
-        try:
-            with _errors(None):
-                return lease, await asyncio.shield(lending)
-        except asyncio.CancelledError:
-
-            def give_back(done: asyncio.Future[AsyncSession]) -> None:
-                if not done.cancelled() and done.exception() is None:
-                    lease.__aexit__(None, None, None)  # gives back at once (a ready future)
-
-            lending.add_done_callback(give_back)
-            raise
+        with _errors(None):
+            return lease, await lease.__aenter__()
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
@@ -378,14 +362,6 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
         pool, self._pool = self._pool, None
         if pool is not None and self._pool_pid == os.getpid():
             await pool.close()
-            # A script's last call is often close(). The runtime thread that delivered the
-            # result above may still be on its way out of Python (asyncio's wake-up write
-            # releases the GIL), and if the interpreter starts exiting meanwhile, that thread
-            # crashes it (a race of the native layer; see the README). A moment's wait lets
-            # it leave; the pool is kept until the next close() so that dropping it starts
-            # no work on those threads either.
-            await asyncio.sleep(0.02)
-            self._closed_pool = pool
 
     close = sync_wrapper(_close)
 
