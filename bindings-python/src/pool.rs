@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 
 use crate::errors::ftp_err;
+use crate::file::Bytes;
 use crate::options::{ChecksumArg, MaxSessions, Remote, UrlArg, WaitTimeout, type_name};
 use crate::runtime::{Awaiting, Blocking, Face, ready, spawn_async, wait};
 use crate::session::{PyAsyncSession, PySession};
@@ -264,6 +265,49 @@ where
     }
 }
 
+/// `(remote, offset, length)` triples (`length` None: the whole file) from any iterable.
+fn read_list(obj: &Bound<'_, PyAny>) -> PyResult<Vec<(String, u64, Option<u64>)>> {
+    let bad = |item: &Bound<'_, PyAny>| {
+        PyTypeError::new_err(format!(
+            "reads must be an iterable of (remote, offset, length) triples, not {} containing {}",
+            type_name(obj),
+            type_name(item)
+        ))
+    };
+    let iter = obj.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "reads must be an iterable of (remote, offset, length) triples, not {}",
+            type_name(obj)
+        ))
+    })?;
+    let mut out = Vec::new();
+    for item in iter {
+        let item = item?;
+        let Ok((remote, offset, length)) = item.extract::<(Remote, u64, Option<u64>)>() else {
+            return Err(bad(&item));
+        };
+        out.push((remote.0, offset, length));
+    }
+    Ok(out)
+}
+
+/// The results of `read_many` on their way to Python: a list of bytes or exceptions.
+pub(crate) struct ReadsOut(Vec<ferroftp::Result<Vec<u8>>>);
+
+impl<'py> IntoPyObject<'py> for ReadsOut {
+    type Target = PyList;
+    type Output = Bound<'py, PyList>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        let items = self.0.into_iter().map(|r| match r {
+            Ok(data) => pyo3::types::PyBytes::new(py, &data).into_any(),
+            Err(e) => ftp_err(e).into_value(py).into_bound(py).into_any(),
+        });
+        PyList::new(py, items)
+    }
+}
+
 fn describe(kind: &str, pool: &ferroftp::Pool) -> String {
     let c = pool.config();
     let host = if c.host.contains(':') {
@@ -402,6 +446,42 @@ macro_rules! pool_methods {
                 })
             }
 
+            /// Reads `length` bytes of `remote` from byte `offset` (fewer at the end of the
+            /// file) on a session borrowed for this one read.
+            fn read_range<'py>(
+                &self,
+                py: Python<'py>,
+                remote: Remote,
+                offset: u64,
+                length: u64,
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<Bytes>> {
+                let pool = self.inner.clone();
+                $face(py).run(async move { pool.read_range(&remote, offset, length).await.map(Bytes) })
+            }
+
+            /// Downloads `remote` into memory on a session borrowed for this one read.
+            fn read_bytes<'py>(
+                &self,
+                py: Python<'py>,
+                remote: Remote,
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<Bytes>> {
+                let pool = self.inner.clone();
+                $face(py).run(async move { pool.read_bytes(&remote).await.map(Bytes) })
+            }
+
+            /// Many reads at once over the pool's sessions: `reads` is an iterable of
+            /// `(remote, offset, length)` (`length` None: the whole file); gives a list with one
+            /// item per read, in order: its bytes, or its exception.
+            fn read_many<'py>(
+                &self,
+                py: Python<'py>,
+                reads: &Bound<'py, PyAny>,
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<ReadsOut>> {
+                let reads = read_list(reads)?;
+                let pool = self.inner.clone();
+                $face(py).run(async move { Ok(ReadsOut(pool.read_many(reads).await)) })
+            }
+
             /// Closes the pool: idle sessions say goodbye; later calls raise
             /// `ferroftp.ClosedError`.
             fn close<'py>(&self, py: Python<'py>) -> PyResult<<$face<'py> as Face<'py>>::Out<()>> {
@@ -465,6 +545,13 @@ pool_methods! {
     PyAsyncPool,
     "AsyncPool",
     Awaiting,
+    /// A blocking `Pool` over the same sessions (for callers on threads without an event
+    /// loop, e.g. a buffered file's block reads: no hop through a loop's thread).
+    fn blocking(&self) -> PyPool {
+        PyPool {
+            inner: self.inner.clone(),
+        }
+    }
     /// Borrows one session: `async with pool.session() as s: ...` (an `AsyncSession`).
     fn session(&self) -> PyAsyncLease {
         PyAsyncLease {

@@ -479,3 +479,46 @@ def test_a_lend_awaited_twice_or_thrown_into(server: Server) -> None:
                 await s.noop()
 
     asyncio.run(main())
+
+
+def test_pool_reads(server: Server, workdir: tuple[str, Path]) -> None:
+    """``read_range``, ``read_bytes`` and ``read_many`` on sessions the pool lends for them:
+    both faces, the same session pool (``AsyncPool.blocking``), one failure among many reads."""
+    remote, local = workdir
+    rel = local.relative_to(server.root)
+    files = {f"r{i}.bin": data(20_000 + 97 * i, 300 + i) for i in range(30)}
+    for name, content in files.items():
+        server.put(f"{rel}/{name}", content)
+    reads: list[tuple[str, int, int | None]] = [
+        (f"{remote}/{n}", (7 * i) % 5000, None if i % 3 == 0 else 1000 + i)
+        for i, n in enumerate(files)
+    ]
+    expected = [
+        files[p.rsplit("/", 1)[1]] if n is None else files[p.rsplit("/", 1)[1]][o : o + n]
+        for p, o, n in reads
+    ]
+    reads.insert(5, (f"{remote}/missing.bin", 0, None))
+    with pool(server, max_sessions=4) as p:
+        assert p.read_range(f"{remote}/r1.bin", 100, 50) == files["r1.bin"][100:150]
+        assert p.read_bytes(f"{remote}/r2.bin") == files["r2.bin"]
+        got = p.read_many(reads)
+        assert isinstance(got[5], ferroftp.NotFoundError)
+        assert got[:5] + got[6:] == expected
+        assert p.open_sessions <= 4
+        assert p.read_many([]) == []
+        with pytest.raises(TypeError):
+            p.read_many([("/x", 0)])  # type: ignore[list-item]
+
+    async def main() -> None:
+        async with ferroftp.AsyncPool(server.url, max_sessions=4, **OPTIONS) as ap:  # type: ignore[arg-type]
+            assert await ap.read_range(f"{remote}/r3.bin", 5, 10) == files["r3.bin"][5:15]
+            assert await ap.read_bytes(f"{remote}/r4.bin") == files["r4.bin"]
+            got = await ap.read_many(reads)
+            assert got[:5] + got[6:] == expected
+            blocking = ap.blocking()
+            assert isinstance(blocking, ferroftp.Pool)
+            data_ = await asyncio.to_thread(blocking.read_range, f"{remote}/r5.bin", 0, 3)
+            assert data_ == files["r5.bin"][:3]
+            assert ap.open_sessions <= 4
+
+    asyncio.run(main())

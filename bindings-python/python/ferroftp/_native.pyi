@@ -780,6 +780,17 @@ class Pool:
         checksum: _Checksum = None,
     ) -> BatchResult:
         """Mirrors the local directory ``local`` into ``remote`` (created as needed)."""
+    def read_range(self, remote: _RemotePath, offset: int, length: int) -> bytes:
+        """:meth:`Session.read_range` on a session borrowed for this one read."""
+    def read_bytes(self, remote: _RemotePath) -> bytes:
+        """:meth:`Session.read_bytes` on a session borrowed for this one read."""
+    def read_many(
+        self, reads: Iterable[tuple[_RemotePath, int, int | None]]
+    ) -> list[bytes | Error]:
+        """Many reads at once over the pool's sessions (each borrowed once for a run of
+        reads): ``reads`` are ``(remote, offset, length)`` (``length`` None: the whole file);
+        one item per read, in order: its bytes, or its exception (one failing read does not
+        stop the others)."""
     def session(self) -> PooledSession:
         """Borrows one session: ``with pool.session() as s: ...``. Do not keep ``s`` beyond
         the block."""
@@ -868,6 +879,17 @@ class AsyncPool:
         checksum: _Checksum = None,
     ) -> Awaitable[BatchResult]:
         """See :meth:`Pool.upload_tree`."""
+    def read_range(self, remote: _RemotePath, offset: int, length: int) -> Awaitable[bytes]:
+        """See :meth:`Pool.read_range`."""
+    def read_bytes(self, remote: _RemotePath) -> Awaitable[bytes]:
+        """See :meth:`Pool.read_bytes`."""
+    def read_many(
+        self, reads: Iterable[tuple[_RemotePath, int, int | None]]
+    ) -> Awaitable[list[bytes | Error]]:
+        """See :meth:`Pool.read_many`."""
+    def blocking(self) -> Pool:
+        """A blocking :class:`Pool` over the same sessions (for a thread without an event
+        loop: no hop through a loop's thread)."""
     def session(self) -> AsyncPooledSession:
         """Borrows one session: ``async with pool.session() as s: ...``."""
     @property
