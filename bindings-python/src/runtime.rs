@@ -299,8 +299,7 @@ fn deliver<T>(target: Completion, result: PyResult<T>)
 where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    let job: Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send> =
-        Box::new(move |py| result.and_then(|v| v.into_py_any(py)));
+    let job: ToPython = Box::new(move |py| result.and_then(|v| v.into_py_any(py)));
     tokio::task::spawn_blocking(move || {
         attach(|py| {
             let set = SetResult(Mutex::new(Some(job)));
@@ -317,7 +316,10 @@ where
 /// The result of an awaitable, set on its future by the loop's thread (unless the future was
 /// cancelled meanwhile: then the result is dropped unconverted).
 #[pyclass(frozen)]
-struct SetResult(Mutex<Option<Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>>>);
+struct SetResult(Mutex<Option<ToPython>>);
+
+/// An awaitable's result, made a Python object when called (with the GIL).
+type ToPython = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
 #[pymethods]
 impl SetResult {

@@ -13,6 +13,9 @@ use crate::error::{Error, ErrorKind, Result};
 /// file (with its size check), `Some(n)` at most `n` bytes from `offset` (fewer at the end).
 pub type Read = (String, u64, Option<u64>);
 
+/// The results of [`Pool::read_many`] as its workers fill them in (`None`: not run).
+type Slots = Mutex<Vec<Option<Result<Vec<u8>>>>>;
+
 impl Pool {
     /// [`crate::Session::read_range`] on a session borrowed for this one read.
     ///
@@ -41,8 +44,7 @@ impl Pool {
         let count = reads.len();
         let reads = Arc::new(reads);
         let next = Arc::new(AtomicUsize::new(0));
-        let results: Arc<Mutex<Vec<Option<Result<Vec<u8>>>>>> =
-            Arc::new(Mutex::new((0..count).map(|_| None).collect()));
+        let results: Arc<Slots> = Arc::new(Mutex::new((0..count).map(|_| None).collect()));
         let workers = self.inner.options.max_sessions.min(count);
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..workers {
@@ -90,7 +92,7 @@ impl Pool {
     }
 }
 
-fn store(results: &Mutex<Vec<Option<Result<Vec<u8>>>>>, i: usize, r: Result<Vec<u8>>) {
+fn store(results: &Slots, i: usize, r: Result<Vec<u8>>) {
     let mut results = results
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
