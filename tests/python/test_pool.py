@@ -464,7 +464,8 @@ def test_a_lend_awaited_twice_or_thrown_into(server: Server) -> None:
     lend (the session goes back), and ``close()`` does too."""
 
     async def main() -> None:
-        async with ferroftp.AsyncPool(server.url, max_sessions=1, wait_timeout=10.0, **OPTIONS) as p:  # type: ignore[arg-type]
+        one = ferroftp.AsyncPool(server.url, max_sessions=1, wait_timeout=10.0, **OPTIONS)  # type: ignore[arg-type]
+        async with one as p:
             lend = p.session().__aenter__()
             it = lend.__await__()
             waiting = it.send(None)  # the future of the lend

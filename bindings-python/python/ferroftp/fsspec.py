@@ -628,8 +628,8 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
                 *(self._cat_file(paths[i], start=starts[i], end=ends[i]) for i in again),
                 return_exceptions=True,
             )
-            for i, value in zip(again, redone):
-                out[i] = value
+            for i, again_value in zip(again, redone):
+                out[i] = again_value
         return out
 
     async def _cat(
