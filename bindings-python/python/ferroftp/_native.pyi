@@ -780,17 +780,6 @@ class Pool:
         checksum: _Checksum = None,
     ) -> BatchResult:
         """Mirrors the local directory ``local`` into ``remote`` (created as needed)."""
-    def read_range(self, remote: _RemotePath, offset: int, length: int) -> bytes:
-        """:meth:`Session.read_range` on a session borrowed for this one read."""
-    def read_bytes(self, remote: _RemotePath) -> bytes:
-        """:meth:`Session.read_bytes` on a session borrowed for this one read."""
-    def read_many(
-        self, reads: Iterable[tuple[_RemotePath, int, int | None]]
-    ) -> list[bytes | Error]:
-        """Many reads at once over the pool's sessions (each borrowed once for a run of
-        reads): ``reads`` are ``(remote, offset, length)`` (``length`` None: the whole file);
-        one item per read, in order: its bytes, or its exception (one failing read does not
-        stop the others)."""
     def session(self) -> PooledSession:
         """Borrows one session: ``with pool.session() as s: ...``. Do not keep ``s`` beyond
         the block."""
@@ -802,6 +791,17 @@ class Pool:
         """How many sessions the pool may open now (lowered while the server refuses more)."""
     def close(self) -> None:
         """Closes the pool: idle sessions say goodbye; later calls raise ``ClosedError``."""
+    def read_range(self, remote: _RemotePath, offset: int, length: int) -> bytes:
+        """:meth:`Session.read_range` on a session borrowed for this one read."""
+    def read_bytes(self, remote: _RemotePath) -> bytes:
+        """:meth:`Session.read_bytes` on a session borrowed for this one read."""
+    def read_many(
+        self, reads: Iterable[tuple[_RemotePath, int, int | None]]
+    ) -> list[bytes | Error]:
+        """Many reads at once over the pool's sessions (each borrowed once for a run of
+        reads): ``reads`` are ``(remote, offset, length)`` (``length`` None: the whole file);
+        one item per read, in order: its bytes, or its exception (one failing read does not
+        stop the others)."""
     def __enter__(self) -> Self: ...
     def __exit__(
         self,
