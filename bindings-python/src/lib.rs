@@ -91,5 +91,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_in_operation_async, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_error, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_refusal, m)?)?;
+    // Before the interpreter finalizes, the runtime's threads leave Python for good.
+    let before_exit = wrap_pyfunction!(runtime::_before_exit, m)?;
+    m.add_function(before_exit.clone())?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (before_exit,))?;
     Ok(())
 }

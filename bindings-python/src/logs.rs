@@ -51,15 +51,31 @@ fn level_of(target: &str, level: Level) -> Level {
 impl Log for Quiet {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         let level = level_of(metadata.target(), metadata.level());
-        self.0.enabled(
-            &Metadata::builder()
-                .level(level)
-                .target(metadata.target())
-                .build(),
-        )
+        // Takes the GIL the first time a logger is asked: not once the interpreter exits.
+        crate::runtime::guarded(|| {
+            self.0.enabled(
+                &Metadata::builder()
+                    .level(level)
+                    .target(metadata.target())
+                    .build(),
+            )
+        })
+        .unwrap_or(false)
     }
 
     fn log(&self, record: &Record<'_>) {
+        // A record is written with the GIL, from any thread: none once the interpreter exits
+        // (see `runtime::attach`).
+        crate::runtime::guarded(|| self.log_now(record));
+    }
+
+    fn flush(&self) {
+        self.0.flush();
+    }
+}
+
+impl Quiet {
+    fn log_now(&self, record: &Record<'_>) {
         let level = level_of(record.target(), record.level());
         if level == record.level() {
             self.0.log(record);
@@ -75,10 +91,6 @@ impl Log for Quiet {
                     .build(),
             );
         }
-    }
-
-    fn flush(&self) {
-        self.0.flush();
     }
 }
 

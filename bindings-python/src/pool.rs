@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 
 use crate::errors::ftp_err;
+use crate::file::Bytes;
 use crate::options::{ChecksumArg, MaxSessions, Remote, UrlArg, WaitTimeout, type_name};
 use crate::runtime::{Awaiting, Blocking, Face, ready, spawn_async, wait};
 use crate::session::{PyAsyncSession, PySession};
@@ -264,6 +265,49 @@ where
     }
 }
 
+/// `(remote, offset, length)` triples (`length` None: the whole file) from any iterable.
+fn read_list(obj: &Bound<'_, PyAny>) -> PyResult<Vec<(String, u64, Option<u64>)>> {
+    let bad = |item: &Bound<'_, PyAny>| {
+        PyTypeError::new_err(format!(
+            "reads must be an iterable of (remote, offset, length) triples, not {} containing {}",
+            type_name(obj),
+            type_name(item)
+        ))
+    };
+    let iter = obj.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "reads must be an iterable of (remote, offset, length) triples, not {}",
+            type_name(obj)
+        ))
+    })?;
+    let mut out = Vec::new();
+    for item in iter {
+        let item = item?;
+        let Ok((remote, offset, length)) = item.extract::<(Remote, u64, Option<u64>)>() else {
+            return Err(bad(&item));
+        };
+        out.push((remote.0, offset, length));
+    }
+    Ok(out)
+}
+
+/// The results of `read_many` on their way to Python: a list of bytes or exceptions.
+pub(crate) struct ReadsOut(Vec<ferroftp::Result<Vec<u8>>>);
+
+impl<'py> IntoPyObject<'py> for ReadsOut {
+    type Target = PyList;
+    type Output = Bound<'py, PyList>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        let items = self.0.into_iter().map(|r| match r {
+            Ok(data) => pyo3::types::PyBytes::new(py, &data).into_any(),
+            Err(e) => ftp_err(e).into_value(py).into_bound(py).into_any(),
+        });
+        PyList::new(py, items)
+    }
+}
+
 fn describe(kind: &str, pool: &ferroftp::Pool) -> String {
     let c = pool.config();
     let host = if c.host.contains(':') {
@@ -402,6 +446,42 @@ macro_rules! pool_methods {
                 })
             }
 
+            /// Reads `length` bytes of `remote` from byte `offset` (fewer at the end of the
+            /// file) on a session borrowed for this one read.
+            fn read_range<'py>(
+                &self,
+                py: Python<'py>,
+                remote: Remote,
+                offset: u64,
+                length: u64,
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<Bytes>> {
+                let pool = self.inner.clone();
+                $face(py).run(async move { pool.read_range(&remote, offset, length).await.map(Bytes) })
+            }
+
+            /// Downloads `remote` into memory on a session borrowed for this one read.
+            fn read_bytes<'py>(
+                &self,
+                py: Python<'py>,
+                remote: Remote,
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<Bytes>> {
+                let pool = self.inner.clone();
+                $face(py).run(async move { pool.read_bytes(&remote).await.map(Bytes) })
+            }
+
+            /// Many reads at once over the pool's sessions: `reads` is an iterable of
+            /// `(remote, offset, length)` (`length` None: the whole file); gives a list with one
+            /// item per read, in order: its bytes, or its exception.
+            fn read_many<'py>(
+                &self,
+                py: Python<'py>,
+                reads: &Bound<'py, PyAny>,
+            ) -> PyResult<<$face<'py> as Face<'py>>::Out<ReadsOut>> {
+                let reads = read_list(reads)?;
+                let pool = self.inner.clone();
+                $face(py).run(async move { Ok(ReadsOut(pool.read_many(reads).await)) })
+            }
+
             /// Closes the pool: idle sessions say goodbye; later calls raise
             /// `ferroftp.ClosedError`.
             fn close<'py>(&self, py: Python<'py>) -> PyResult<<$face<'py> as Face<'py>>::Out<()>> {
@@ -465,6 +545,13 @@ pool_methods! {
     PyAsyncPool,
     "AsyncPool",
     Awaiting,
+    /// A blocking `Pool` over the same sessions (for callers on threads without an event
+    /// loop, e.g. a buffered file's block reads: no hop through a loop's thread).
+    fn blocking(&self) -> PyPool {
+        PyPool {
+            inner: self.inner.clone(),
+        }
+    }
     /// Borrows one session: `async with pool.session() as s: ...` (an `AsyncSession`).
     fn session(&self) -> PyAsyncLease {
         PyAsyncLease {
@@ -508,15 +595,15 @@ pub(crate) struct PyLease {
 #[pymethods]
 impl PyLease {
     fn __enter__(&self, py: Python<'_>) -> PyResult<PySession> {
-        let (pool, guard) = (self.pool.clone(), Arc::clone(&self.guard));
-        wait(py, async move {
-            let lent = pool.session().await.map_err(ftp_err)?;
-            let session = (*lent).clone();
-            if let Ok(mut g) = guard.lock() {
-                *g = Some(lent);
-            }
-            Ok(PySession::from_core(session))
-        })
+        let pool = self.pool.clone();
+        // The guard is set here, once the caller has the session: a lend interrupted (Ctrl-C)
+        // after the pool lent drops the lent session, which goes back to the pool.
+        let lent = wait(py, async move { pool.session().await.map_err(ftp_err) })?;
+        let session = PySession::from_core((*lent).clone());
+        if let Ok(mut g) = self.guard.lock() {
+            *g = Some(lent);
+        }
+        Ok(session)
     }
 
     fn __exit__(
@@ -539,15 +626,16 @@ pub(crate) struct PyAsyncLease {
 
 #[pymethods]
 impl PyAsyncLease {
-    fn __aenter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let (pool, guard) = (self.pool.clone(), Arc::clone(&self.guard));
-        spawn_async(py, async move {
+    /// An awaitable ([`Lending`]) that gives the session only to a caller that receives it.
+    fn __aenter__(&self, py: Python<'_>) -> PyResult<Lending> {
+        let pool = self.pool.clone();
+        let future = spawn_async(py, async move {
             let lent = pool.session().await.map_err(ftp_err)?;
-            let session = (*lent).clone();
-            if let Ok(mut g) = guard.lock() {
-                *g = Some(lent);
-            }
-            Ok(PyAsyncSession::from_core(session))
+            Ok(Lent(Mutex::new(Some(lent))))
+        })?;
+        Ok(Lending {
+            future: future.unbind(),
+            guard: Arc::clone(&self.guard),
         })
     }
 
@@ -560,5 +648,120 @@ impl PyAsyncLease {
     ) -> PyResult<Bound<'py, PyAny>> {
         give_back(&self.guard);
         ready(pyo3::types::PyBool::new(py, false).to_owned().into_any())
+    }
+}
+
+/// A session the pool lent, on its way to the caller of `__aenter__` (dropped unclaimed, it
+/// goes back to the pool).
+#[pyclass(frozen)]
+pub(crate) struct Lent(Mutex<Option<ferroftp::PooledSession>>);
+
+impl Lent {
+    fn take(&self) -> Option<ferroftp::PooledSession> {
+        self.0.lock().map(|mut l| l.take()).unwrap_or(None)
+    }
+}
+
+/// What `AsyncPooledSession.__aenter__` returns: an awaitable (its own iterator) over the
+/// future of the lend, handing the session to the lease (whose `__aexit__` gives it back) only
+/// when the awaiting coroutine receives it. A cancellation thrown into it while the pool is
+/// lending cancels the lend, and one that arrives after the pool lent (the future done, the
+/// coroutine not yet resumed) gives the session back at once: a cancelled lend never holds a
+/// session, garbage collection or not.
+#[pyclass(frozen)]
+pub(crate) struct Lending {
+    future: Py<PyAny>,
+    guard: Guard,
+}
+
+#[pymethods]
+impl Lending {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let future = self.future.bind(py);
+        if !future
+            .call_method0(pyo3::intern!(py, "done"))?
+            .is_truthy()?
+        {
+            // As `asyncio.Future.__await__`: the task waits for this future.
+            future.setattr(pyo3::intern!(py, "_asyncio_future_blocking"), true)?;
+            return Ok(future.clone().unbind());
+        }
+        let lent = future.call_method0(pyo3::intern!(py, "result"))?; // raises its error
+        let lent = lent.cast::<Lent>()?.get().take().ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err("this lend was awaited already")
+        })?;
+        let session = PyAsyncSession::from_core((*lent).clone());
+        if let Ok(mut g) = self.guard.lock() {
+            *g = Some(lent);
+        }
+        Err(pyo3::exceptions::PyStopIteration::new_err(
+            Bound::new(py, session)?.into_any().unbind(),
+        ))
+    }
+
+    fn send(&self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.__next__(py)
+    }
+
+    /// A cancellation (or another exception) thrown into the awaiting coroutine: the lend is
+    /// abandoned, and the exception goes on.
+    #[pyo3(signature = (typ, val = None, _tb = None))]
+    fn throw(
+        &self,
+        py: Python<'_>,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.abandon(py)?;
+        if typ.is_instance_of::<pyo3::exceptions::PyBaseException>() {
+            return Err(PyErr::from_value(typ.clone()));
+        }
+        let exc = match val {
+            Some(v) if v.is_instance_of::<pyo3::exceptions::PyBaseException>() => v.clone(),
+            Some(v) if !v.is_none() => typ.call1((v,))?,
+            _ => typ.call0()?,
+        };
+        Err(PyErr::from_value(exc))
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.abandon(py)
+    }
+}
+
+impl Lending {
+    /// Cancels the lend, or gives back the session it lent already.
+    fn abandon(&self, py: Python<'_>) -> PyResult<()> {
+        let future = self.future.bind(py);
+        if !future
+            .call_method0(pyo3::intern!(py, "done"))?
+            .is_truthy()?
+        {
+            future.call_method0(pyo3::intern!(py, "cancel"))?;
+            return Ok(());
+        }
+        if future
+            .call_method0(pyo3::intern!(py, "cancelled"))?
+            .is_truthy()?
+            || !future
+                .call_method0(pyo3::intern!(py, "exception"))?
+                .is_none()
+        {
+            return Ok(());
+        }
+        let lent = future.call_method0(pyo3::intern!(py, "result"))?;
+        if let Ok(lent) = lent.cast::<Lent>() {
+            drop(lent.get().take()); // back to the pool
+        }
+        Ok(())
     }
 }

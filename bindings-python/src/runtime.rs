@@ -10,20 +10,27 @@
 //!   the pump's work the call is cancelled — the core is cancel-safe: the next operation on the
 //!   session reconnects — and the exception is raised. A blocking call made on a thread of an
 //!   async runtime is refused by the core's one misuse check, with the core's error.
-//! * [`Awaiting`] (`AsyncSession`, `AsyncPool`): an asyncio awaitable through
-//!   pyo3-async-runtimes with [`FerroRuntime`], a runtime marker that spawns on the same
-//!   runtime; the pump's work runs on the event loop's thread ([`on_loop`]). Cancelling the
-//!   asyncio future drops the operation.
+//! * [`Awaiting`] (`AsyncSession`, `AsyncPool`): an asyncio future of the running loop
+//!   ([`spawn_async`]), completed from the runtime with one `call_soon_threadsafe`, its result
+//!   made a Python object on the loop's thread only if the future still waits for it; the
+//!   pump's work runs on the event loop's thread ([`on_loop`]). Cancelling the asyncio future
+//!   drops the operation. (pyo3-async-runtimes only finds the running loop, through
+//!   [`FerroRuntime`].)
+//!
+//! The runtime's threads enter Python only through [`attach`]/[`guarded`], which an `atexit`
+//! hook closes before the interpreter finalizes ([`_before_exit`]).
 //!
 //! A panic in an operation becomes a `PanicException` on both paths ([`CatchPanic`]).
 
 use std::future::Future;
 use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use ferroftp::runtime::{BlockingCall, Waited};
+use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{self, ContextExt, Runtime};
@@ -244,13 +251,169 @@ fn ready_now<F: Future>(fut: F) -> Option<F::Output> {
 }
 
 /// Turns `fut` into an asyncio awaitable running on the ferroftp runtime.
+///
+/// The awaitable is a future of the running loop. `fut` runs as one task of the runtime; its
+/// result reaches the loop in one hop ([`deliver`]) and is turned into a Python object there,
+/// on the loop's thread, only if the future is still waiting for it: the result of an
+/// operation whose awaitable was cancelled meanwhile is dropped in Rust (a session lent to it
+/// goes back to its pool at once). Cancelling the awaitable drops the operation.
 pub(crate) fn spawn_async<'py, T, F>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    handle()?; // started here, where a failure can still be raised
-    generic::future_into_py::<FerroRuntime, _, T>(py, CatchPanic::new(fut))
+    let runtime = handle()?; // started here, where a failure can still be raised
+    let event_loop = generic::get_current_loop::<FerroRuntime>(py)?;
+    let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
+    future.call_method1(
+        pyo3::intern!(py, "add_done_callback"),
+        (OnDone(Mutex::new(Some(cancel_tx))),),
+    )?;
+    let target = Completion {
+        event_loop: event_loop.unbind(),
+        future: future.clone().unbind(),
+    };
+    let fut = CatchPanic::new(fut);
+    runtime.spawn(async move {
+        tokio::select! {
+            biased;
+            // Cancelled (or otherwise done without us): the operation is dropped here.
+            _ = cancel_rx => {}
+            result = fut => deliver(target, result),
+        }
+    });
+    Ok(future)
+}
+
+/// Where an awaitable's result goes: its future, on its loop.
+struct Completion {
+    event_loop: Py<PyAny>,
+    future: Py<PyAny>,
+}
+
+/// Hands `result` to the loop of `target` (`call_soon_threadsafe`), from a blocking thread of
+/// the runtime: a runtime worker never waits for the GIL. Nothing is delivered once the
+/// interpreter is exiting (see [`attach`]).
+fn deliver<T>(target: Completion, result: PyResult<T>)
+where
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    let job: ToPython = Box::new(move |py| result.and_then(|v| v.into_py_any(py)));
+    tokio::task::spawn_blocking(move || {
+        attach(|py| {
+            let set = SetResult(Mutex::new(Some(job)));
+            let call = target.event_loop.bind(py).call_method1(
+                pyo3::intern!(py, "call_soon_threadsafe"),
+                (set, target.future.bind(py)),
+            );
+            // A closed loop: nobody waits for the result any more (it is dropped with `set`).
+            drop(call);
+        });
+    });
+}
+
+/// The result of an awaitable, set on its future by the loop's thread (unless the future was
+/// cancelled meanwhile: then the result is dropped unconverted).
+#[pyclass(frozen)]
+struct SetResult(Mutex<Option<ToPython>>);
+
+/// An awaitable's result, made a Python object when called (with the GIL).
+type ToPython = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+#[pymethods]
+impl SetResult {
+    fn __call__(&self, py: Python<'_>, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        let job = self.0.lock().map(|mut j| j.take()).unwrap_or(None);
+        let Some(job) = job else { return Ok(()) };
+        if future
+            .call_method0(pyo3::intern!(py, "done"))?
+            .is_truthy()?
+        {
+            return Ok(()); // cancelled: `job` (and the value in it) is dropped
+        }
+        match job(py) {
+            Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,))?,
+            Err(e) => {
+                future.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),))?
+            }
+        };
+        Ok(())
+    }
+}
+
+/// The done callback of an awaitable's future: when it was cancelled, the operation is dropped.
+#[pyclass(frozen)]
+struct OnDone(Mutex<Option<oneshot::Sender<()>>>);
+
+#[pymethods]
+impl OnDone {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = future.py();
+        if future
+            .call_method0(pyo3::intern!(py, "cancelled"))?
+            .is_truthy()?
+        {
+            let tx = self.0.lock().map(|mut t| t.take()).unwrap_or(None);
+            if let Some(tx) = tx {
+                let _ = tx.send(());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Set once the interpreter starts exiting (by [`before_exit`], an `atexit` hook).
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Runtime threads inside [`attach`] now.
+static IN_PYTHON: AtomicUsize = AtomicUsize::new(0);
+
+/// How long the exit hook waits for runtime threads to leave Python.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+
+/// Runs `f` with the GIL on a thread of the runtime (not a Python thread), unless the
+/// interpreter is exiting; `None` then.
+///
+/// Why: a thread that is not Python's own and takes the GIL while the interpreter finalizes
+/// is ended by CPython (before 3.14, `PyThread_exit_thread`: a forced unwind through Rust
+/// frames, which aborts the process) — and checking `Py_IsFinalizing` first does not help,
+/// because Python code run here (asyncio's `call_soon_threadsafe` writes to the loop's
+/// self-pipe) releases the GIL and takes it back, and finalization may start in between. So
+/// the interpreter waits, in [`before_exit`] (an `atexit` hook: it runs before finalization
+/// starts), until every runtime thread has left Python, and none enters afterwards.
+pub(crate) fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    guarded(|| Python::try_attach(f)).flatten()
+}
+
+/// Runs `f`, which may take the GIL (e.g. a log record for Python's `logging`), unless the
+/// interpreter is exiting (see [`attach`]).
+pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
+    struct Inside;
+    impl Drop for Inside {
+        fn drop(&mut self) {
+            IN_PYTHON.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    IN_PYTHON.fetch_add(1, Ordering::SeqCst);
+    let _inside = Inside;
+    if EXITING.load(Ordering::SeqCst) {
+        return None;
+    }
+    Some(f())
+}
+
+/// The `atexit` hook (registered by `ferroftp/__init__.py`): from now on no runtime thread
+/// enters Python, and those inside are waited for (with the GIL released, so they can finish).
+#[pyfunction]
+pub(crate) fn _before_exit(py: Python<'_>) {
+    EXITING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + EXIT_WAIT;
+        while IN_PYTHON.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
 }
 
 /// [`spawn_async`], with `pump` doing the operation's Python-side work on the running event
@@ -373,12 +536,13 @@ async fn on_loop<V: Send + 'static>(
     });
     // Scheduling needs the GIL: done on a blocking thread, never on a runtime worker.
     tokio::task::spawn_blocking(move || {
-        Python::attach(|py| -> PyResult<()> {
+        attach(|py| -> PyResult<()> {
             let call = Py::new(py, LoopCall(Mutex::new(Some(job))))?;
             let event_loop = scheduler.event_loop.bind(py);
             event_loop.call_method1(pyo3::intern!(py, "call_soon_threadsafe"), (call,))?;
             Ok(())
         })
+        .unwrap_or_else(|| Err(runtime_err("the interpreter is exiting")))
     })
     .await
     .map_err(|_| runtime_err("scheduling work on the event loop failed"))??;

@@ -31,7 +31,7 @@ from fsspec.asyn import sync
 from fsspec.exceptions import FSTimeoutError
 
 import ferroftp
-from ferroftp.fsspec import FTPFileSystem
+from ferroftp.fsspec import FTPFile, FTPFileSystem
 
 
 class Boom(Exception):
@@ -329,13 +329,14 @@ def test_cat_file_ranges_and_random_access(
     ]
     # Random access through the buffered file: each block is one ranged read.
     fetched: list[tuple[int, int]] = []
-    real = fs._read_range
+    real = FTPFile._fetch_range
 
-    async def counting(p: str, start: int, length: int) -> bytes:
-        fetched.append((start, length))
-        return await real(p, start, length)
+    def counting(f: FTPFile, start: int, end: int) -> bytes:
+        fetched.append((start, end - start))
+        data: bytes = real(f, start, end)
+        return data
 
-    monkeypatch.setattr(fs, "_read_range", counting)
+    monkeypatch.setattr(FTPFile, "_fetch_range", counting)
     with fs.open(path, "rb", block_size=1 << 16) as f:
         assert f.size == len(payload)
         for pos in (250_000, 17, 150_001, 299_950, 0):

@@ -5,6 +5,8 @@ files, trees, borrowing one session, and wrong arguments."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import random
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -411,3 +413,121 @@ def test_batches_with_checksums(hash_server: tuple[Server, bool], tmp_path: Path
             assert (dest / name).read_bytes() == content
     with pytest.raises(ValueError, match="checksum"):
         ferroftp.Pool(server.url).download_many([], checksum="sha3")  # type: ignore[arg-type]
+
+
+def test_cancelled_lends_never_keep_a_session(server: Server) -> None:
+    """``async with pool.session()`` cancelled while the pool is lending — before the lend, in
+    the middle of it, or after the pool lent but before the coroutine resumed — never keeps a
+    session: afterwards the pool lends all ``max_sessions`` at once. The leases are kept alive
+    (as a caller may keep one in a variable) and the garbage collector is off, so that nothing
+    gives a session back by being collected."""
+    size = 3
+
+    async def main() -> None:
+        pool = ferroftp.AsyncPool(server.url, max_sessions=size, wait_timeout=5.0, **OPTIONS)  # type: ignore[arg-type]
+        rng = random.Random(14)
+        kept: list[asyncio.Task[None]] = []
+        leases: list[ferroftp.AsyncPooledSession] = []
+
+        async def borrow() -> None:
+            lease = pool.session()
+            leases.append(lease)
+            async with lease as s:
+                if rng.random() < 0.3:
+                    await s.noop()
+                await asyncio.sleep(rng.random() * 0.002)
+
+        async with pool:
+            for _ in range(150):
+                tasks = [asyncio.ensure_future(borrow()) for _ in range(2 * size)]
+                for _ in range(rng.randrange(4)):
+                    await asyncio.sleep(0)  # cancel at different steps of the lend
+                if rng.random() < 0.5:
+                    await asyncio.sleep(rng.random() * 0.003)
+                for t in tasks:
+                    if rng.random() < 0.6:
+                        t.cancel()
+                outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+                kept.extend(tasks)
+                if any(isinstance(o, ferroftp.TimeoutError) for o in outcomes):
+                    pytest.fail("cancelled lends kept the pool's sessions")
+            assert any(t.cancelled() for t in kept)
+            leases = [pool.session() for _ in range(size)]
+            sessions = await asyncio.wait_for(
+                asyncio.gather(*(lease.__aenter__() for lease in leases)), 20
+            )
+            await asyncio.gather(*(s.noop() for s in sessions))
+            for lease in leases:
+                await lease.__aexit__(None, None, None)
+
+    gc.disable()
+    try:
+        asyncio.run(main())
+    finally:
+        gc.enable()
+
+
+def test_a_lend_awaited_twice_or_thrown_into(server: Server) -> None:
+    """The awaitable of ``__aenter__`` as a coroutine: an exception thrown into it abandons the
+    lend (the session goes back), and ``close()`` does too."""
+
+    async def main() -> None:
+        one = ferroftp.AsyncPool(server.url, max_sessions=1, wait_timeout=10.0, **OPTIONS)  # type: ignore[arg-type]
+        async with one as p:
+            lend = p.session().__aenter__()
+            it = lend.__await__()
+            waiting = it.send(None)  # the future of the lend
+            await asyncio.wait_for(asyncio.shield(waiting), 10)  # the pool lent
+            with pytest.raises(KeyError):
+                it.throw(KeyError("x"))
+            lend2 = p.session().__aenter__()
+            it2 = lend2.__await__()
+            await asyncio.wait_for(asyncio.shield(it2.send(None)), 10)
+            it2.close()
+            async with p.session() as s:  # the one session is free again
+                await s.noop()
+
+    asyncio.run(main())
+
+
+def test_pool_reads(server: Server, workdir: tuple[str, Path]) -> None:
+    """``read_range``, ``read_bytes`` and ``read_many`` on sessions the pool lends for them:
+    both faces, the same session pool (``AsyncPool.blocking``), one failure among many reads."""
+    remote, local = workdir
+    rel = local.relative_to(server.root)
+    files = {f"r{i}.bin": data(20_000 + 97 * i, 300 + i) for i in range(30)}
+    for name, content in files.items():
+        server.put(f"{rel}/{name}", content)
+    reads: list[tuple[str, int, int | None]] = [
+        (f"{remote}/{n}", (7 * i) % 5000, None if i % 3 == 0 else 1000 + i)
+        for i, n in enumerate(files)
+    ]
+    expected = [
+        files[p.rsplit("/", 1)[1]] if n is None else files[p.rsplit("/", 1)[1]][o : o + n]
+        for p, o, n in reads
+    ]
+    reads.insert(5, (f"{remote}/missing.bin", 0, None))
+    with pool(server, max_sessions=4) as p:
+        assert p.read_range(f"{remote}/r1.bin", 100, 50) == files["r1.bin"][100:150]
+        assert p.read_bytes(f"{remote}/r2.bin") == files["r2.bin"]
+        got = p.read_many(reads)
+        assert isinstance(got[5], ferroftp.NotFoundError)
+        assert got[:5] + got[6:] == expected
+        assert p.open_sessions <= 4
+        assert p.read_many([]) == []
+        with pytest.raises(TypeError):
+            p.read_many([("/x", 0)])  # type: ignore[list-item]
+
+    async def main() -> None:
+        async with ferroftp.AsyncPool(server.url, max_sessions=4, **OPTIONS) as ap:  # type: ignore[arg-type]
+            assert await ap.read_range(f"{remote}/r3.bin", 5, 10) == files["r3.bin"][5:15]
+            assert await ap.read_bytes(f"{remote}/r4.bin") == files["r4.bin"]
+            got = await ap.read_many(reads)
+            assert got[:5] + got[6:] == expected
+            blocking = ap.blocking()
+            assert isinstance(blocking, ferroftp.Pool)
+            data_ = await asyncio.to_thread(blocking.read_range, f"{remote}/r5.bin", 0, 3)
+            assert data_ == files["r5.bin"][:3]
+            assert ap.open_sessions <= 4
+
+    asyncio.run(main())

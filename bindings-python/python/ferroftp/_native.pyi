@@ -46,6 +46,7 @@ __all__ = [
     "RemoteFile",
     "Session",
     "__version__",
+    "_before_exit",
     "_error",
     "_panic_in_operation",
     "_panic_in_operation_async",
@@ -612,6 +613,11 @@ def reset_log_cache() -> None:
     after changing them (a logger's level is cached after its first record, so that records
     nobody listens to cost nothing)."""
 
+def _before_exit() -> None:
+    """The ``atexit`` hook registered on import: from then on, no thread of ferroftp's runtime
+    enters Python (awaitables still running never complete), and those inside are waited for,
+    so that none is in Python when the interpreter finalizes."""
+
 def _panic_in_operation() -> None:
     """Test hook: panics inside a spawned blocking operation."""
 
@@ -795,6 +801,17 @@ class Pool:
         """How many sessions the pool may open now (lowered while the server refuses more)."""
     def close(self) -> None:
         """Closes the pool: idle sessions say goodbye; later calls raise ``ClosedError``."""
+    def read_range(self, remote: _RemotePath, offset: int, length: int) -> bytes:
+        """:meth:`Session.read_range` on a session borrowed for this one read."""
+    def read_bytes(self, remote: _RemotePath) -> bytes:
+        """:meth:`Session.read_bytes` on a session borrowed for this one read."""
+    def read_many(
+        self, reads: Iterable[tuple[_RemotePath, int, int | None]]
+    ) -> list[bytes | Error]:
+        """Many reads at once over the pool's sessions (each borrowed once for a run of
+        reads): ``reads`` are ``(remote, offset, length)`` (``length`` None: the whole file);
+        one item per read, in order: its bytes, or its exception (one failing read does not
+        stop the others)."""
     def __enter__(self) -> Self: ...
     def __exit__(
         self,
@@ -872,6 +889,17 @@ class AsyncPool:
         checksum: _Checksum = None,
     ) -> Awaitable[BatchResult]:
         """See :meth:`Pool.upload_tree`."""
+    def read_range(self, remote: _RemotePath, offset: int, length: int) -> Awaitable[bytes]:
+        """See :meth:`Pool.read_range`."""
+    def read_bytes(self, remote: _RemotePath) -> Awaitable[bytes]:
+        """See :meth:`Pool.read_bytes`."""
+    def read_many(
+        self, reads: Iterable[tuple[_RemotePath, int, int | None]]
+    ) -> Awaitable[list[bytes | Error]]:
+        """See :meth:`Pool.read_many`."""
+    def blocking(self) -> Pool:
+        """A blocking :class:`Pool` over the same sessions (for a thread without an event
+        loop: no hop through a loop's thread)."""
     def session(self) -> AsyncPooledSession:
         """Borrows one session: ``async with pool.session() as s: ...``."""
     @property

@@ -55,7 +55,7 @@ import tempfile
 import types
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from glob import has_magic
 from typing import Any, Literal, NoReturn
 from urllib.parse import unquote
@@ -312,7 +312,6 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
         # the constructor; a process that did not make it (fork) makes its own.
         self._pool: AsyncPool | None = AsyncPool(**self._pool_args)
         self._pool_pid = os.getpid()
-        self._closed_pool: AsyncPool | None = None
         self._copy_slots: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
@@ -342,26 +341,11 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
 
     async def _borrow(self) -> tuple[AsyncPooledSession, AsyncSession]:
         """Borrows one session of the pool: ``(lease, session)``; ``lease.__aexit__`` gives it
-        back.
-
-        Cancellation-safe: a borrower cancelled while the pool is lending (fsspec cancels the
-        rest of a batch when one call fails) lets the lending finish and gives the session back
-        at once. Left to itself, a session lent to a cancelled ``__aenter__`` would stay lent
-        until the lease object is garbage collected, and a pool whose sessions are all lent
-        that way makes every later call wait forever."""
+        back. A borrower cancelled while the pool is lending (fsspec cancels the rest of a
+        batch when one call fails) holds no session: the pool's lend is cancellation-safe."""
         lease = self._get_pool().session()
-        lending = asyncio.ensure_future(lease.__aenter__())
-        try:
-            with _errors(None):
-                return lease, await asyncio.shield(lending)
-        except asyncio.CancelledError:
-
-            def give_back(done: asyncio.Future[AsyncSession]) -> None:
-                if not done.cancelled() and done.exception() is None:
-                    lease.__aexit__(None, None, None)  # gives back at once (a ready future)
-
-            lending.add_done_callback(give_back)
-            raise
+        with _errors(None):
+            return lease, await lease.__aenter__()
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
@@ -378,14 +362,6 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
         pool, self._pool = self._pool, None
         if pool is not None and self._pool_pid == os.getpid():
             await pool.close()
-            # A script's last call is often close(). The runtime thread that delivered the
-            # result above may still be on its way out of Python (asyncio's wake-up write
-            # releases the GIL), and if the interpreter starts exiting meanwhile, that thread
-            # crashes it (a race of the native layer; see the README). A moment's wait lets
-            # it leave; the pool is kept until the next close() so that dropping it starts
-            # no work on those threads either.
-            await asyncio.sleep(0.02)
-            self._closed_pool = pool
 
     close = sync_wrapper(_close)
 
@@ -599,13 +575,120 @@ class FTPFileSystem(AsyncFileSystem, metaclass=_FileSystemMeta):  # type: ignore
         _raise(exc, path)
 
     async def _read_range(self, path: str, start: int, length: int) -> bytes:
+        """``length`` bytes of ``path`` from ``start``: one call of the pool, which borrows a
+        session for this one read."""
+        pool = self._get_pool()
+        try:
+            if start == 0 and length >= TO_THE_END:
+                return await pool.read_bytes(self._wire(path))
+            return await pool.read_range(self._wire(path), start, length)
+        except Error as e:
+            failure: Error = e
         async with self._session() as s:
-            try:
-                if start == 0 and length >= TO_THE_END:
-                    return await s.read_bytes(self._wire(path))
-                return await s.read_range(self._wire(path), start, length)
-            except Error as e:
-                await self._refused(s, path, e)
+            await self._refused(s, path, failure)
+
+    @staticmethod
+    def _span(start: int | None, end: int | None) -> tuple[int, int | None] | None:
+        """``(offset, length)`` of a read from ``start`` to ``end`` as the pool's ``read_many``
+        takes it (``length`` None: the whole file); None when a bound counts from the end
+        (its size is needed first)."""
+        start = start or 0
+        if start < 0 or (end is not None and end < 0):
+            return None
+        if end is None:
+            return (0, None) if start == 0 else (start, TO_THE_END)
+        return start, max(0, end - start)
+
+    async def _read_many(
+        self, paths: list[str], starts: list[int | None], ends: list[int | None]
+    ) -> list[Any]:
+        """The reads of ``cat``/``cat_ranges`` in one call of the pool, fanned out over its
+        sessions; a read that failed (or counts from the end of its file) is done again by
+        :meth:`_cat_file`, for the exception fsspec callers expect. Each item: bytes or the
+        exception."""
+        spans = [self._span(a, b) for a, b in zip(starts, ends)]
+        reads = [
+            (self._wire(p), span[0], span[1])
+            for p, span in zip(paths, spans)
+            if span is not None and span[1] != 0
+        ]
+        got = iter(await self._get_pool().read_many(reads) if reads else [])
+        out: list[Any] = []
+        again: list[int] = []
+        for i, span in enumerate(spans):
+            if span is not None and span[1] == 0:
+                out.append(b"")
+                continue
+            value = next(got) if span is not None else None
+            if value is None or isinstance(value, BaseException):
+                again.append(i)
+            out.append(value)
+        if again:
+            redone = await asyncio.gather(
+                *(self._cat_file(paths[i], start=starts[i], end=ends[i]) for i in again),
+                return_exceptions=True,
+            )
+            for i, again_value in zip(again, redone):
+                out[i] = again_value
+        return out
+
+    async def _cat(
+        self,
+        path: Any,
+        recursive: bool = False,
+        on_error: str = "raise",
+        batch_size: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """As fsspec's, but the files are read by one call of the pool, fanned out over its
+        sessions (each borrowed once for many files)."""
+        if kwargs:
+            return await super()._cat(
+                path, recursive=recursive, on_error=on_error, batch_size=batch_size, **kwargs
+            )
+        paths = await self._expand_path(path, recursive=recursive)
+        out = await self._read_many(paths, [None] * len(paths), [None] * len(paths))
+        if on_error == "raise":
+            failed = next((v for v in out if isinstance(v, BaseException)), None)
+            if failed is not None:
+                raise failed
+        if len(paths) > 1 or isinstance(path, list) or paths[0] != self._strip_protocol(path):
+            return {
+                k: v
+                for k, v in zip(paths, out)
+                if on_error != "omit" or not isinstance(v, BaseException)
+            }
+        return out[0]
+
+    async def _cat_ranges(
+        self,
+        paths: list[str],
+        starts: Any,
+        ends: Any,
+        max_gap: int | None = None,
+        batch_size: int | None = None,
+        on_error: str = "return",
+        **kwargs: Any,
+    ) -> list[Any]:
+        """As fsspec's, but the ranges are read by one call of the pool, fanned out over its
+        sessions."""
+        if max_gap is not None:
+            raise NotImplementedError
+        if not isinstance(paths, list):
+            raise TypeError
+        if not isinstance(starts, Iterable):
+            starts = [starts] * len(paths)
+        if not isinstance(ends, Iterable):
+            ends = [ends] * len(paths)
+        starts, ends = list(starts), list(ends)
+        if len(starts) != len(paths) or len(ends) != len(paths):
+            raise ValueError
+        out = await self._read_many([self._strip_protocol(p) for p in paths], starts, ends)
+        if on_error != "return":
+            failed = next((v for v in out if isinstance(v, BaseException)), None)
+            if failed is not None:
+                raise failed
+        return out
 
     async def _cat_file(
         self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
@@ -1185,9 +1268,17 @@ class FTPFile(AbstractBufferedFile, metaclass=abc.ABCMeta):  # type: ignore[misc
         )
 
     def _fetch_range(self, start: int, end: int) -> bytes:
+        """One ranged read, by a blocking call of the pool on this thread (GIL released): no
+        hop through fsspec's event loop thread. A failed read is done again through the loop,
+        for the exception fsspec callers expect."""
         if end <= start:
             return b""
-        data: bytes = sync(self.fs.loop, self.fs._read_range, self.path, start, end - start)
+        fs: FTPFileSystem = self.fs
+        try:
+            return fs._get_pool().blocking().read_range(fs._wire(self.path), start, end - start)
+        except Error:
+            pass
+        data: bytes = sync(fs.loop, fs._read_range, self.path, start, end - start)
         return data
 
     def _initiate_upload(self) -> None:

@@ -7,6 +7,7 @@
 //! session for its whole run and takes files from a shared queue.
 
 mod batch;
+mod range;
 mod tree;
 mod walk;
 
