@@ -220,6 +220,70 @@ fn missing_file(server: &'static Server) {
 }
 on_servers!(missing_file_fails_alone, missing_file);
 
+/// Reads over the pool: a ranged read and a whole file on a borrowed session, and 60 reads
+/// fanned out over 3 sessions (whole files, ranges, a range past the end, an empty one, a
+/// missing file), each result in its place and right to the byte; the pool stays usable.
+fn pool_reads(server: &'static Server) {
+    let (dir, _) = server.dir("reads");
+    for i in 0..20 {
+        server.put(&format!("reads/f{i:02}"), &content(i));
+    }
+    let p = pool(server, 3);
+    let f = |i: usize| format!("{dir}/f{i:02}");
+    let (range, whole) = run(async {
+        (
+            p.read_range(&f(5), 100, 1000).await.unwrap(),
+            p.read_bytes(&f(6)).await.unwrap(),
+        )
+    });
+    assert!(range == content(5)[100..1100], "read_range");
+    assert!(whole == content(6), "read_bytes");
+
+    let mut reads = Vec::new();
+    let mut want: Vec<Option<Vec<u8>>> = Vec::new();
+    for i in 0..60 {
+        let n = i % 20;
+        let c = content(n);
+        match i % 5 {
+            0 => {
+                reads.push((f(n), 0, None));
+                want.push(Some(c));
+            }
+            1 => {
+                let off = (i * 37 % c.len()) as u64;
+                reads.push((f(n), off, Some(500)));
+                let end = (off as usize + 500).min(c.len());
+                want.push(Some(c[off as usize..end].to_vec()));
+            }
+            2 => {
+                reads.push((f(n), c.len() as u64 + 10, Some(100)));
+                want.push(Some(Vec::new()));
+            }
+            3 => {
+                reads.push((f(n), 3, Some(0)));
+                want.push(Some(Vec::new()));
+            }
+            _ => {
+                reads.push((format!("{dir}/missing-{i}"), 0, None));
+                want.push(None);
+            }
+        }
+    }
+    let got = run(p.read_many(reads.clone()));
+    assert_eq!(got.len(), want.len());
+    for ((read, got), want) in reads.iter().zip(&got).zip(&want) {
+        match (got, want) {
+            (Ok(bytes), Some(w)) => assert!(bytes == w, "{read:?}: wrong bytes"),
+            (Err(e), None) => assert_eq!(e.kind(), ErrorKind::NotFound, "{read:?}: {e}"),
+            (got, want) => panic!("{read:?}: got {got:?}, want {}", want.is_some()),
+        }
+    }
+    assert!(p.open_sessions() <= 3, "{}", p.open_sessions());
+    assert!(run(p.read_bytes(&f(0))).unwrap() == content(0));
+    run(p.close());
+}
+on_servers!(reads_over_the_pool, pool_reads);
+
 /// Batches check every file with a checksum when asked: an honest server passes them all; a
 /// server whose digests are wrong fails every file with `Integrity`, and no download is left.
 #[test]
