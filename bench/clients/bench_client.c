@@ -9,6 +9,9 @@
  * files    --names F --local-dir D --sessions N
  *          (ferroftp_pool_download_many with N sessions, 1 included: a batch lets a
  *           session send the next file's RETR ahead)
+ * upload-files --local-dir D --remote-dir P --sessions N   ferroftp_pool_upload_many
+ * tree-get --remote P --local-dir D --sessions N    ferroftp_pool_download_tree
+ * tree-put --local D --remote P --sessions N        ferroftp_pool_upload_tree
  * list     --remote P --count N [--expect N]      ferroftp_session_list
  * read-many --names F --threads N        N threads sharing ONE session, ferroftp_session_read
  * noop     --count N                     ferroftp_session_noop
@@ -21,6 +24,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <ferroftp.h>
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -152,28 +156,24 @@ static struct outcome w_upload(void) {
 
 static _Atomic uint64_t total_bytes;
 
-static struct outcome w_files(void) {
-    read_names();
+/* A pool of --sessions (opened lazily: its connects are part of op_s). */
+static ferroftp_pool *open_pool(void) {
     long sessions = number("sessions");
-    char **locals = calloc(nnames, sizeof *locals);
-    for (size_t i = 0; i < nnames; i++) locals[i] = local_for(names[i]);
-    uint64_t total = 0;
     if (sessions < 1) sessions = 1;
     ferroftp_options options;
     CHECK("options", ferroftp_options_init(&options));
     options.ca_file = opt("ca-file");
-    ferroftp_batch_options batch;
-    CHECK("batch options", ferroftp_batch_options_init(&batch));
-    ferroftp_batch_result *result = NULL;
     ferroftp_pool *pool = NULL;
-    /* The pool opens its sessions lazily: their connects are part of op_s here. */
-    op_start();
     CHECK("pool", ferroftp_pool_new(need("url"), &options, (size_t)sessions, &pool));
-    CHECK("download_many",
-          ferroftp_pool_download_many(pool, (const char *const *)names,
-                                      (const char *const *)locals, nnames, &batch, &result));
-    op_end();
+    return pool;
+}
+
+/* The outcome of a batch: a failed file fails the run, and so does a count of files other
+ * than `expect` (when not 0). Frees the result, closes and frees the pool. */
+static struct outcome batch_outcome(ferroftp_pool *pool, ferroftp_batch_result *result,
+                                    size_t expect) {
     size_t failed = 0, ok = 0;
+    uint64_t total = 0;
     CHECK("failed", ferroftp_batch_result_failed_count(result, &failed));
     if (failed > 0) {
         const char *path = NULL, *message = NULL;
@@ -191,12 +191,109 @@ static struct outcome w_files(void) {
         CHECK("ok file", ferroftp_batch_result_ok(result, i, &path, &n));
         total += n;
     }
+    if (expect != 0 && ok != expect) {
+        fprintf(stderr, "bench_client_c: %zu files transferred, expected %zu\n", ok, expect);
+        exit(1);
+    }
     ferroftp_batch_result_free(result);
     CHECK("close", ferroftp_pool_close(pool));
     ferroftp_pool_free(pool);
+    return (struct outcome){total, ok, ok};
+}
+
+static struct outcome w_files(void) {
+    read_names();
+    char **locals = calloc(nnames, sizeof *locals);
+    for (size_t i = 0; i < nnames; i++) locals[i] = local_for(names[i]);
+    ferroftp_batch_options batch;
+    CHECK("batch options", ferroftp_batch_options_init(&batch));
+    ferroftp_batch_result *result = NULL;
+    op_start();
+    ferroftp_pool *pool = open_pool();
+    CHECK("download_many",
+          ferroftp_pool_download_many(pool, (const char *const *)names,
+                                      (const char *const *)locals, nnames, &batch, &result));
+    op_end();
+    struct outcome out = batch_outcome(pool, result, nnames);
     for (size_t i = 0; i < nnames; i++) free(locals[i]);
     free(locals);
-    return (struct outcome){total, nnames, nnames};
+    return out;
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every file of --local-dir into --remote-dir (ferroftp_pool_upload_many). */
+static struct outcome w_upload_files(void) {
+    const char *dir = need("local-dir"), *remote = need("remote-dir");
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "bench_client_c: cannot read %s\n", dir);
+        exit(1);
+    }
+    size_t n = 0, cap = 64;
+    char **locals = malloc(cap * sizeof *locals);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        if (n == cap) locals = realloc(locals, (cap *= 2) * sizeof *locals);
+        locals[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(locals, n, sizeof *locals, by_name);
+    char **remotes = calloc(n, sizeof *remotes);
+    for (size_t i = 0; i < n; i++) {
+        size_t rl = strlen(remote) + strlen(locals[i]) + 2, ll = strlen(dir) + strlen(locals[i]) + 2;
+        remotes[i] = malloc(rl);
+        snprintf(remotes[i], rl, "%s/%s", remote, locals[i]);
+        char *full = malloc(ll);
+        snprintf(full, ll, "%s/%s", dir, locals[i]);
+        free(locals[i]);
+        locals[i] = full;
+    }
+    ferroftp_batch_options batch;
+    CHECK("batch options", ferroftp_batch_options_init(&batch));
+    ferroftp_batch_result *result = NULL;
+    op_start();
+    ferroftp_pool *pool = open_pool();
+    CHECK("upload_many",
+          ferroftp_pool_upload_many(pool, (const char *const *)locals,
+                                    (const char *const *)remotes, n, &batch, &result));
+    op_end();
+    struct outcome out = batch_outcome(pool, result, n);
+    for (size_t i = 0; i < n; i++) {
+        free(locals[i]);
+        free(remotes[i]);
+    }
+    free(locals);
+    free(remotes);
+    return out;
+}
+
+/* The remote tree --remote into --local-dir (ferroftp_pool_download_tree). */
+static struct outcome w_tree_get(void) {
+    ferroftp_batch_options batch;
+    CHECK("batch options", ferroftp_batch_options_init(&batch));
+    ferroftp_batch_result *result = NULL;
+    op_start();
+    ferroftp_pool *pool = open_pool();
+    CHECK("download_tree",
+          ferroftp_pool_download_tree(pool, need("remote"), need("local-dir"), &batch, &result));
+    op_end();
+    return batch_outcome(pool, result, 0);
+}
+
+/* The local tree --local to --remote (ferroftp_pool_upload_tree). */
+static struct outcome w_tree_put(void) {
+    ferroftp_batch_options batch;
+    CHECK("batch options", ferroftp_batch_options_init(&batch));
+    ferroftp_batch_result *result = NULL;
+    op_start();
+    ferroftp_pool *pool = open_pool();
+    CHECK("upload_tree",
+          ferroftp_pool_upload_tree(pool, need("local"), need("remote"), &batch, &result));
+    op_end();
+    return batch_outcome(pool, result, 0);
 }
 
 static struct outcome w_list(void) {
@@ -288,8 +385,15 @@ int main(int argc, char **argv) {
         const char *name;
         struct outcome (*run)(void);
     } workloads[] = {
-        {"download", w_download}, {"upload", w_upload},        {"files", w_files},
-        {"list", w_list},         {"read-many", w_read_many}, {"noop", w_noop},
+        {"download", w_download},
+        {"upload", w_upload},
+        {"files", w_files},
+        {"upload-files", w_upload_files},
+        {"tree-get", w_tree_get},
+        {"tree-put", w_tree_put},
+        {"list", w_list},
+        {"read-many", w_read_many},
+        {"noop", w_noop},
     };
     for (size_t i = 0; i < sizeof workloads / sizeof *workloads; i++) {
         if (strcmp(argv[1], workloads[i].name) != 0) continue;

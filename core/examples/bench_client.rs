@@ -13,6 +13,12 @@
 //! bench_client files     --url URL --names FILE --local-dir DIR --sessions N
 //!                        (Pool::download_many with N sessions, 1 included: a
 //!                         batch lets a session send the next file's RETR ahead)
+//! bench_client upload-files --url URL --local-dir DIR --remote-dir PATH --sessions N
+//!                        (Pool::upload_many: every file of DIR into PATH)
+//! bench_client tree-get  --url URL --remote PATH --local-dir DIR --sessions N
+//!                        (Pool::download_tree)
+//! bench_client tree-put  --url URL --local DIR --remote PATH --sessions N
+//!                        (Pool::upload_tree)
 //! bench_client list      --url URL --remote PATH --count N [--expect N]   (Session::list)
 //! bench_client read-many --url URL --names FILE --threads N
 //!                        (blocking::Session::read_bytes from N threads sharing one session)
@@ -27,7 +33,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ferroftp::{BatchOptions, Config, DownloadOptions, Pool, PoolOptions, Session, UploadOptions};
+use ferroftp::{
+    BatchOptions, BatchResult, Config, DownloadOptions, Pool, PoolOptions, Session, UploadOptions,
+};
 use tokio::io::AsyncReadExt;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -196,6 +204,78 @@ async fn files(args: &Args) -> Result<Outcome, BoxError> {
     Ok(out)
 }
 
+/// A batch on a pool of `--sessions` sessions (their connects timed, as in `files`); a failed
+/// file fails the run, and so does a count of files other than `expect` (when not 0).
+async fn batch<F, Fut>(args: &Args, expect: usize, run: F) -> Result<Outcome, BoxError>
+where
+    F: FnOnce(Pool) -> Fut,
+    Fut: Future<Output = Result<BatchResult, BoxError>>,
+{
+    let started = Instant::now();
+    let mut options = PoolOptions::default();
+    options.max_sessions = usize::try_from(args.number("sessions")?)?.max(1);
+    let pool = Pool::with_options(args.config()?, options)?;
+    let result = run(pool.clone()).await?;
+    let op_s = started.elapsed().as_secs_f64();
+    pool.close().await;
+    if let Some((path, e)) = result.failed.first() {
+        return Err(format!("{} files failed, first {path}: {e}", result.failed.len()).into());
+    }
+    let files = result.ok.len();
+    if expect != 0 && files != expect {
+        return Err(format!("{files} files transferred, expected {expect}").into());
+    }
+    Ok(Outcome {
+        bytes: result.ok.iter().map(|(_, b)| b).sum(),
+        files: files as u64,
+        ops: files as u64,
+        op_s,
+    })
+}
+
+/// Every file of `--local-dir` into `--remote-dir` (Pool::upload_many).
+async fn upload_files(args: &Args) -> Result<Outcome, BoxError> {
+    let dir = PathBuf::from(args.get("local-dir")?);
+    let remote = args.get("remote-dir")?.trim_end_matches('/').to_string();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    let items: Vec<_> = names
+        .iter()
+        .map(|n| (dir.join(n), format!("{remote}/{n}")))
+        .collect();
+    let count = items.len();
+    batch(args, count, |pool| async move {
+        Ok(pool.upload_many(items, BatchOptions::default()).await)
+    })
+    .await
+}
+
+/// The remote tree `--remote` into `--local-dir` (Pool::download_tree).
+async fn tree_get(args: &Args) -> Result<Outcome, BoxError> {
+    let (remote, local) = (args.get("remote")?.to_string(), args.get("local-dir")?);
+    let local = PathBuf::from(local);
+    batch(args, 0, |pool| async move {
+        Ok(pool
+            .download_tree(&remote, &local, BatchOptions::default())
+            .await?)
+    })
+    .await
+}
+
+/// The local tree `--local` to `--remote` (Pool::upload_tree).
+async fn tree_put(args: &Args) -> Result<Outcome, BoxError> {
+    let (local, remote) = (PathBuf::from(args.get("local")?), args.get("remote")?);
+    let remote = remote.to_string();
+    batch(args, 0, |pool| async move {
+        Ok(pool
+            .upload_tree(&local, &remote, BatchOptions::default())
+            .await?)
+    })
+    .await
+}
+
 async fn list(args: &Args) -> Result<Outcome, BoxError> {
     let path = args.get("remote")?;
     let count = args.number("count")?;
@@ -281,6 +361,9 @@ fn run(workload: &str, args: &Args) -> Result<Outcome, BoxError> {
         "stream" => task(Box::pin(async move { stream(&a).await })),
         "files" => task(Box::pin(async move { files(&a).await })),
         "list" => task(Box::pin(async move { list(&a).await })),
+        "upload-files" => task(Box::pin(async move { upload_files(&a).await })),
+        "tree-get" => task(Box::pin(async move { tree_get(&a).await })),
+        "tree-put" => task(Box::pin(async move { tree_put(&a).await })),
         "read-many" => read_many(args),
         "noop" => noop(args),
         other => Err(format!("unknown workload {other:?}").into()),
