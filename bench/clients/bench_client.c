@@ -270,31 +270,28 @@ static struct outcome w_upload_files(void) {
     return out;
 }
 
-/* The remote tree --remote into --local-dir (ferroftp_pool_download_tree). */
-static struct outcome w_tree_get(void) {
+/* A tree over the pool: with `down`, the remote tree --remote into --local-dir
+ * (ferroftp_pool_download_tree), else the local tree --local to --remote
+ * (ferroftp_pool_upload_tree). */
+static struct outcome tree(int down) {
     ferroftp_batch_options batch;
     CHECK("batch options", ferroftp_batch_options_init(&batch));
     ferroftp_batch_result *result = NULL;
     op_start();
     ferroftp_pool *pool = open_pool();
-    CHECK("download_tree",
-          ferroftp_pool_download_tree(pool, need("remote"), need("local-dir"), &batch, &result));
+    if (down)
+        CHECK("download_tree", ferroftp_pool_download_tree(pool, need("remote"),
+                                                           need("local-dir"), &batch, &result));
+    else
+        CHECK("upload_tree",
+              ferroftp_pool_upload_tree(pool, need("local"), need("remote"), &batch, &result));
     op_end();
     return batch_outcome(pool, result, 0);
 }
 
-/* The local tree --local to --remote (ferroftp_pool_upload_tree). */
-static struct outcome w_tree_put(void) {
-    ferroftp_batch_options batch;
-    CHECK("batch options", ferroftp_batch_options_init(&batch));
-    ferroftp_batch_result *result = NULL;
-    op_start();
-    ferroftp_pool *pool = open_pool();
-    CHECK("upload_tree",
-          ferroftp_pool_upload_tree(pool, need("local"), need("remote"), &batch, &result));
-    op_end();
-    return batch_outcome(pool, result, 0);
-}
+static struct outcome w_tree_get(void) { return tree(1); }
+
+static struct outcome w_tree_put(void) { return tree(0); }
 
 static struct outcome w_list(void) {
     const char *path = need("remote");

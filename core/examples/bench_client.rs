@@ -252,26 +252,18 @@ async fn upload_files(args: &Args) -> Result<Outcome, BoxError> {
     .await
 }
 
-/// The remote tree `--remote` into `--local-dir` (Pool::download_tree).
-async fn tree_get(args: &Args) -> Result<Outcome, BoxError> {
-    let (remote, local) = (args.get("remote")?.to_string(), args.get("local-dir")?);
-    let local = PathBuf::from(local);
+/// A tree over the pool: with `down`, the remote tree `--remote` into `--local-dir`
+/// (Pool::download_tree), else the local tree `--local` to `--remote` (Pool::upload_tree).
+async fn tree(args: &Args, down: bool) -> Result<Outcome, BoxError> {
+    let remote = args.get("remote")?.to_string();
+    let local = PathBuf::from(args.get(if down { "local-dir" } else { "local" })?);
     batch(args, 0, |pool| async move {
-        Ok(pool
-            .download_tree(&remote, &local, BatchOptions::default())
-            .await?)
-    })
-    .await
-}
-
-/// The local tree `--local` to `--remote` (Pool::upload_tree).
-async fn tree_put(args: &Args) -> Result<Outcome, BoxError> {
-    let (local, remote) = (PathBuf::from(args.get("local")?), args.get("remote")?);
-    let remote = remote.to_string();
-    batch(args, 0, |pool| async move {
-        Ok(pool
-            .upload_tree(&local, &remote, BatchOptions::default())
-            .await?)
+        let options = BatchOptions::default();
+        Ok(if down {
+            pool.download_tree(&remote, &local, options).await?
+        } else {
+            pool.upload_tree(&local, &remote, options).await?
+        })
     })
     .await
 }
@@ -362,8 +354,8 @@ fn run(workload: &str, args: &Args) -> Result<Outcome, BoxError> {
         "files" => task(Box::pin(async move { files(&a).await })),
         "list" => task(Box::pin(async move { list(&a).await })),
         "upload-files" => task(Box::pin(async move { upload_files(&a).await })),
-        "tree-get" => task(Box::pin(async move { tree_get(&a).await })),
-        "tree-put" => task(Box::pin(async move { tree_put(&a).await })),
+        "tree-get" => task(Box::pin(async move { tree(&a, true).await })),
+        "tree-put" => task(Box::pin(async move { tree(&a, false).await })),
         "read-many" => read_many(args),
         "noop" => noop(args),
         other => Err(format!("unknown workload {other:?}").into()),

@@ -225,32 +225,19 @@ impl<'a> DataChannel<'a> {
             && !append
             && !self.control.is_tls()
             && size.is_some_and(|n| n <= UNCONFIRMED_UPLOAD);
+        let limit = self.control.timeout();
         loop {
-            let r = if unconfirmed {
-                bounded(
-                    self.control.timeout(),
-                    &ctx,
-                    false,
-                    self.control.ftp().put_with_stream_unconfirmed(path),
-                )
-                .await
-            } else if append {
-                bounded(
-                    self.control.timeout(),
-                    &ctx,
-                    false,
-                    self.control.ftp().append_with_stream(path),
-                )
-                .await
-            } else {
-                bounded(
-                    self.control.timeout(),
-                    &ctx,
-                    false,
-                    self.control.ftp().put_with_stream(path),
-                )
-                .await
+            let ftp = self.control.ftp();
+            let opened = async {
+                if unconfirmed {
+                    ftp.put_with_stream_unconfirmed(path).await
+                } else if append {
+                    ftp.append_with_stream(path).await
+                } else {
+                    ftp.put_with_stream(path).await
+                }
             };
+            let r = bounded(limit, &ctx, false, opened).await;
             match r {
                 Ok(mut stream) => {
                     self.count_handshake(&mut stream, &ctx);
