@@ -264,14 +264,19 @@ impl Pool {
         }
     }
 
-    /// Closes the pool: the idle sessions say goodbye (QUIT), sessions on loan are closed
-    /// when they come back, and later borrows fail with [`ErrorKind::Closed`].
+    /// Closes the pool: the idle sessions say goodbye (QUIT), all at once, sessions on loan
+    /// are closed when they come back, and later borrows fail with [`ErrorKind::Closed`].
     pub async fn close(&self) {
         self.inner.permits.close();
         let idle: Vec<_> = std::mem::take(&mut self.inner.state().idle);
+        self.inner.state().open -= idle.len();
+        // One round trip for them all, not one each (8 sessions at 100 ms: 0.1 s, not 0.8 s).
+        let mut quits = tokio::task::JoinSet::new();
         for (s, _) in idle {
-            self.inner.state().open -= 1;
-            let _ = s.close().await;
+            quits.spawn(async move {
+                let _ = s.close().await;
+            });
         }
+        while quits.join_next().await.is_some() {}
     }
 }
