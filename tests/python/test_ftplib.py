@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import ftplib as std_ftplib
+import gc
 import io
 import os
 import ssl
@@ -295,6 +296,13 @@ def test_ftp_tls_with_required_session_reuse(reuse_server: Server) -> None:
     ftps.connect(srv.host, srv.port)
     with pytest.raises(ferroftp.TlsError):
         ftps.login(srv.user, srv.password)
+    # The context's CA certificates went to a temporary file; an FTP_TLS never closed still
+    # removes it once it is gone.
+    cas = ftps._ca_file
+    assert cas is not None and os.path.exists(cas)
+    del ftps
+    gc.collect()
+    assert not os.path.exists(cas)
 
 
 def test_ftputil_runs_over_ours(tmp_path: Path) -> None:

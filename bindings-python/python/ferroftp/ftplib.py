@@ -67,6 +67,7 @@ import ssl
 import sys
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -991,6 +992,12 @@ def _upload(session: Session, reader: _BlockReader, path: str) -> None:
     session.upload(reader, path)
 
 
+def _remove_file(path: str) -> None:
+    """Removes ``path`` if it is still there."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
 class FTP_TLS(FTP):
     """:class:`FTP` with TLS (explicit, ``AUTH TLS``), as the standard library's
     :class:`ftplib.FTP_TLS`, reusing the TLS session on data connections as servers require.
@@ -1040,6 +1047,7 @@ class FTP_TLS(FTP):
         self._prot_p = False
         self._secure = False
         self._ca_file: str | None = None
+        self._ca_cleanup: weakref.finalize[[str], FTP_TLS] | None = None
         super().__init__(host, user, passwd, acct, timeout, source_address, encoding=encoding)
 
     def login(self, user: str = "", passwd: str = "", acct: str = "", secure: bool = True) -> str:
@@ -1104,11 +1112,14 @@ class FTP_TLS(FTP):
             for der in certs:
                 f.write(ssl.DER_cert_to_PEM_cert(der))
         self._ca_file = name
+        # Removed by close(), or else when this object is collected or the interpreter exits
+        # (scripts that never close their FTP_TLS must not leave the file behind).
+        self._ca_cleanup = weakref.finalize(self, _remove_file, name)
         return name
 
     def close(self) -> None:
         super().close()
-        ca_file, self._ca_file = getattr(self, "_ca_file", None), None
-        if ca_file is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(ca_file)
+        self._ca_file = None
+        cleanup = getattr(self, "_ca_cleanup", None)
+        if cleanup is not None:
+            cleanup()
